@@ -141,6 +141,11 @@ type ImageSpec struct {
 	// InSharedCache marks a Mach-O system library that lives in the dyld
 	// shared cache and is therefore not mapped on its own.
 	InSharedCache bool
+
+	// ELF holds what only an ELF file says (interpreter, SONAME,
+	// RPATH/RUNPATH, DT_FLAGS and the TLS relocations); nil for other
+	// formats. See ELFInfo in elf.go.
+	ELF *ELFInfo
 }
 
 // Errors from spec validation.

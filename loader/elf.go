@@ -1,0 +1,734 @@
+package loader
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/vasim/vasim/vaspace"
+)
+
+// ELF ingest: what glibc's ld.so reads from an object before it maps it
+// (elf/dl-load.c _dl_map_object_from_fd, elf/get-dynamic-info.h) and the
+// dynamic relocations it processes that touch static TLS (elf/dl-reloc.c,
+// sysdeps/x86_64/dl-machine.h, sysdeps/aarch64/dl-machine.h; glibc 2.36).
+//
+// The file is read with the standard library's debug/elf: program headers
+// through File.Progs, the dynamic section through DynString and DynValue,
+// symbols through DynamicSymbols. debug/elf has no reader for dynamic
+// relocation tables, so those are decoded here from the DT_RELA and
+// DT_JMPREL ranges that ld.so itself walks, using debug/elf's Rela64 and
+// R_SYM64/R_TYPE64 definitions.
+
+// Errors from ELF ingest.
+var (
+	// ErrNotELF is the class of errors for input that is not an ELF file
+	// at all (wrong magic).
+	ErrNotELF = errors.New("not an ELF file")
+	// ErrBadELF is the class of errors for an ELF file that is truncated,
+	// inconsistent or otherwise unusable.
+	ErrBadELF = errors.New("malformed ELF file")
+)
+
+// ELFError reports a file that could not be ingested: which file, what was
+// being read, and where in the file (a byte offset, or -1 when the problem
+// has no single location).
+type ELFError struct {
+	Path   string // the file, as given
+	What   string // what was being read, e.g. "PT_INTERP", ".rela.dyn entry 12"
+	Offset int64  // file offset of the problem, or -1
+	Err    error  // the underlying error, or nil
+	notELF bool
+}
+
+func (e *ELFError) Error() string {
+	var b strings.Builder
+	b.WriteString("loader: ")
+	b.WriteString(e.Path)
+	b.WriteString(": ")
+	b.WriteString(e.What)
+	if e.Offset >= 0 {
+		fmt.Fprintf(&b, " at offset %#x", e.Offset)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *ELFError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrBadELF) (or ErrNotELF) true.
+func (e *ELFError) Is(target error) bool {
+	if e.notELF {
+		return target == ErrNotELF
+	}
+	return target == ErrBadELF
+}
+
+// TLSAccess classifies a dynamic relocation by how it reaches
+// thread-local storage, which decides what glibc does with the defining
+// module's TLS block when it processes the relocation.
+type TLSAccess uint8
+
+// TLS access kinds.
+const (
+	// TLSAccessInitialExec is an initial-exec (IE) reference: a fixed
+	// offset from the thread pointer (x86_64 R_X86_64_TPOFF64, aarch64
+	// R_AARCH64_TLS_TPREL64). glibc must give the defining module a static
+	// TLS offset or fail the load (CHECK_STATIC_TLS, elf/dl-static-tls.h).
+	TLSAccessInitialExec TLSAccess = iota + 1
+	// TLSAccessInitialExec32 is x86_64 R_X86_64_TPOFF32 as a dynamic
+	// relocation. glibc's x86_64 elf_machine_rela has no case for it and
+	// reports "unexpected reloc type 0x17" (sysdeps/x86_64/dl-machine.h,
+	// elf/dl-reloc.c _dl_reloc_bad_type).
+	TLSAccessInitialExec32
+	// TLSAccessDescriptor is a TLS descriptor (R_X86_64_TLSDESC with
+	// -mtls-dialect=gnu2, R_AARCH64_TLSDESC by default): glibc tries the
+	// optional static TLS budget and otherwise leaves the access dynamic
+	// (TRY_STATIC_TLS).
+	TLSAccessDescriptor
+	// TLSAccessModuleID is a module-ID relocation (R_X86_64_DTPMOD64,
+	// R_AARCH64_TLS_DTPMOD64) used by __tls_get_addr (general or local
+	// dynamic access). It never asks for static TLS.
+	TLSAccessModuleID
+	// TLSAccessDTPOffset is the matching offset within the module's block
+	// (R_X86_64_DTPOFF64, R_AARCH64_TLS_DTPREL64).
+	TLSAccessDTPOffset
+)
+
+func (a TLSAccess) String() string {
+	switch a {
+	case TLSAccessInitialExec:
+		return "initial-exec"
+	case TLSAccessInitialExec32:
+		return "initial-exec (TPOFF32)"
+	case TLSAccessDescriptor:
+		return "TLS descriptor"
+	case TLSAccessModuleID:
+		return "dynamic (module ID)"
+	case TLSAccessDTPOffset:
+		return "dynamic (offset)"
+	}
+	return fmt.Sprintf("TLSAccess(%d)", uint8(a))
+}
+
+// Static reports whether the access asks glibc for static TLS at
+// relocation time (mandatorily for IE, optionally for descriptors).
+func (a TLSAccess) Static() bool {
+	return a == TLSAccessInitialExec || a == TLSAccessInitialExec32 || a == TLSAccessDescriptor
+}
+
+// TLSReloc is one run of identical TLS-related dynamic relocations (same
+// type and symbol, consecutive in ld.so's processing order). Runs are kept
+// in the order ld.so processes them: the DT_RELA range, then the DT_JMPREL
+// range (elf/dynamic-link.h _ELF_DYNAMIC_DO_RELOC). Consecutive identical
+// relocations have the same effect on static TLS as one, so they are folded
+// into Count.
+type TLSReloc struct {
+	Access TLSAccess
+	// Type is the raw r_type (see TypeName).
+	Type uint32
+	// Offset is r_offset of the first relocation of the run.
+	Offset uint64
+	// Count is how many consecutive identical relocations the run holds.
+	Count int
+	// PLT marks relocations from the DT_JMPREL range (.rela.plt).
+	PLT bool
+	// SymIndex is the dynamic symbol index; 0 means the image's own TLS
+	// block (local-dynamic or IE access to the image's own variables).
+	SymIndex uint32
+	// Symbol is the symbol name ("" for index 0).
+	Symbol string
+	// Bind and Visibility are the symbol's binding and visibility.
+	Bind       elf.SymBind
+	Visibility elf.SymVis
+	// Defined reports whether this image defines the symbol.
+	Defined bool
+}
+
+// BindsLocally reports whether ld.so resolves the relocation to the image
+// itself without a symbol lookup: symbol index 0, a local symbol, or
+// hidden/internal visibility (glibc elf/dl-reloc.c resolve_map,
+// sysdeps/generic/ldsodefs.h dl_symbol_visibility_binds_local_p).
+// Otherwise the symbol is looked up in the loaded modules' scope.
+func (r TLSReloc) BindsLocally() bool {
+	return r.SymIndex == 0 || r.Bind == elf.STB_LOCAL ||
+		r.Visibility == elf.STV_HIDDEN || r.Visibility == elf.STV_INTERNAL
+}
+
+// TypeName names the relocation type for machine m.
+func (r TLSReloc) TypeName(m elf.Machine) string {
+	switch m {
+	case elf.EM_X86_64:
+		return elf.R_X86_64(r.Type).String()
+	case elf.EM_AARCH64:
+		return elf.R_AARCH64(r.Type).String()
+	}
+	return fmt.Sprintf("reloc %d", r.Type)
+}
+
+// TLSSymbol is a thread-local symbol an image defines and exports in its
+// dynamic symbol table: what another image's named TLS relocation can
+// resolve to.
+type TLSSymbol struct {
+	Name       string
+	Value      uint64 // offset within the image's TLS block
+	Size       uint64
+	Bind       elf.SymBind
+	Visibility elf.SymVis
+}
+
+// ELFInfo is what an ELF file says beyond the format-neutral ImageSpec
+// fields: what ld.so needs to find dependencies and to decide about static
+// TLS.
+type ELFInfo struct {
+	Class   elf.Class
+	Machine elf.Machine
+	Type    elf.Type
+	// Dynamic reports a PT_DYNAMIC program header (false: a static
+	// executable or a plain object).
+	Dynamic bool
+	// Interp is the PT_INTERP path (the program interpreter), or "".
+	Interp string
+	// SOName is DT_SONAME, or "".
+	SOName string
+	// RPath and RunPath are the DT_RPATH and DT_RUNPATH strings, unsplit
+	// and unexpanded; HasRPath/HasRunPath report whether the tag is
+	// present (glibc ignores DT_RPATH whenever DT_RUNPATH is present, even
+	// empty: elf/dl-load.c _dl_map_object). With several tags of one kind
+	// the last wins, as in glibc's l_info.
+	RPath      string
+	HasRPath   bool
+	RunPath    string
+	HasRunPath bool
+	// Flags and Flags1 are DT_FLAGS and DT_FLAGS_1.
+	Flags  elf.DynFlag
+	Flags1 elf.DynFlag1
+	// TLSRelocs lists the TLS-related dynamic relocations in ld.so's
+	// processing order (see TLSReloc).
+	TLSRelocs []TLSReloc
+	// TLSSymbols lists the exported thread-local symbols this image
+	// defines (only images with a PT_TLS block define any).
+	TLSSymbols []TLSSymbol
+}
+
+// StaticTLS reports DF_STATIC_TLS in DT_FLAGS: the link editor's note that
+// the object uses the static TLS model. glibc does not read it (2.36:
+// defined in elf.h only); FreeBSD rtld does.
+func (e *ELFInfo) StaticTLS() bool { return e.Flags&elf.DF_STATIC_TLS != 0 }
+
+// NoDelete reports DF_1_NODELETE: dlclose never unloads the object.
+func (e *ELFInfo) NoDelete() bool { return e.Flags1&elf.DF_1_NODELETE != 0 }
+
+// NoDefaultLib reports DF_1_NODEFLIB: ld.so does not search the cache or
+// the default directories for this object's dependencies.
+func (e *ELFInfo) NoDefaultLib() bool { return e.Flags1&elf.DF_1_NODEFLIB != 0 }
+
+// HasStaticTLSAccess reports whether any relocation asks for static TLS
+// (initial-exec or descriptor).
+func (e *ELFInfo) HasStaticTLSAccess() bool {
+	for _, r := range e.TLSRelocs {
+		if r.Access.Static() {
+			return true
+		}
+	}
+	return false
+}
+
+// MachineName returns the architecture name vasim uses for an ELF machine:
+// "x86_64", "aarch64", "i386", or the lower-case EM_ name.
+func MachineName(m elf.Machine) string {
+	switch m {
+	case elf.EM_X86_64:
+		return "x86_64"
+	case elf.EM_AARCH64:
+		return "aarch64"
+	case elf.EM_386:
+		return "i386"
+	}
+	return strings.ToLower(strings.TrimPrefix(m.String(), "EM_"))
+}
+
+// ReadELF reads the ELF file at path into an ImageSpec with its ELF field
+// set. Errors are *ELFError values naming the file and what was wrong.
+func ReadELF(path string) (*ImageSpec, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseELF(f, path)
+}
+
+// ParseELF reads an ELF image from r; path names it in the spec and in
+// errors. It never panics: a panic inside debug/elf on hostile input is
+// converted into an *ELFError.
+func ParseELF(r io.ReaderAt, path string) (spec *ImageSpec, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			spec = nil
+			err = &ELFError{Path: path, What: "debug/elf failed on malformed input", Offset: -1,
+				Err: fmt.Errorf("%v", p)}
+		}
+	}()
+	p := &elfParser{path: path, r: r}
+	return p.parse()
+}
+
+type elfParser struct {
+	path string
+	r    io.ReaderAt
+	f    *elf.File
+	info *ELFInfo
+	syms []elf.Symbol // dynamic symbols without the null symbol, loaded lazily
+	symErr error
+	symsLoaded bool
+}
+
+func (p *elfParser) fail(what string, off int64, err error) error {
+	return &ELFError{Path: p.path, What: what, Offset: off, Err: err}
+}
+
+func (p *elfParser) parse() (*ImageSpec, error) {
+	var magic [4]byte
+	if _, err := p.r.ReadAt(magic[:], 0); err != nil {
+		return nil, p.fail("ELF header", 0, fmt.Errorf("cannot read the magic number: %w", err))
+	}
+	if string(magic[:]) != elf.ELFMAG {
+		return nil, &ELFError{Path: p.path, What: "ELF header", Offset: 0,
+			Err: fmt.Errorf("magic %q is not \\x7fELF", magic[:]), notELF: true}
+	}
+	f, err := elf.NewFile(p.r)
+	if err != nil {
+		var fe *elf.FormatError
+		if errors.As(err, &fe) {
+			return nil, p.fail("ELF headers", -1, err)
+		}
+		return nil, p.fail("ELF headers", -1, err)
+	}
+	p.f = f
+	info := &ELFInfo{Class: f.Class, Machine: f.Machine, Type: f.Type}
+	p.info = info
+	spec := &ImageSpec{
+		Name:    baseName(p.path),
+		Path:    p.path,
+		Format:  FormatELF,
+		Machine: MachineName(f.Machine),
+		ELF:     info,
+	}
+	if err := p.readProgs(spec); err != nil {
+		return nil, err
+	}
+	if info.Dynamic {
+		if err := p.readDynamic(spec); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case f.Type == elf.ET_EXEC:
+		spec.Kind = KindExecutable
+	case f.Type == elf.ET_DYN && info.Flags1&elf.DF_1_PIE != 0:
+		spec.Kind = KindExecutable
+	case f.Type == elf.ET_DYN && info.Interp != "" && info.SOName == "":
+		spec.Kind = KindExecutable
+	default:
+		spec.Kind = KindLibrary
+	}
+	if info.SOName != "" {
+		spec.Name = info.SOName
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, p.fail("program headers", -1, err)
+	}
+	return spec, nil
+}
+
+func baseName(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+func protOf(fl elf.ProgFlag) vaspace.Prot {
+	var p vaspace.Prot
+	if fl&elf.PF_R != 0 {
+		p |= vaspace.ProtRead
+	}
+	if fl&elf.PF_W != 0 {
+		p |= vaspace.ProtWrite
+	}
+	if fl&elf.PF_X != 0 {
+		p |= vaspace.ProtExec
+	}
+	return p
+}
+
+// phoff returns the file offset of program header i, for error messages.
+func (p *elfParser) phoff(i int) int64 {
+	var phoff, entsize uint64
+	switch p.f.Class {
+	case elf.ELFCLASS64:
+		var h elf.Header64
+		if err := binary.Read(io.NewSectionReader(p.r, 0, int64(binary.Size(h))), p.f.ByteOrder, &h); err != nil {
+			return -1
+		}
+		phoff, entsize = h.Phoff, uint64(h.Phentsize)
+	case elf.ELFCLASS32:
+		var h elf.Header32
+		if err := binary.Read(io.NewSectionReader(p.r, 0, int64(binary.Size(h))), p.f.ByteOrder, &h); err != nil {
+			return -1
+		}
+		phoff, entsize = uint64(h.Phoff), uint64(h.Phentsize)
+	}
+	return int64(phoff + uint64(i)*entsize)
+}
+
+func (p *elfParser) readProgs(spec *ImageSpec) error {
+	for i, pr := range p.f.Progs {
+		switch pr.Type {
+		case elf.PT_LOAD:
+			spec.Segments = append(spec.Segments, Segment{
+				Name:     fmt.Sprintf("LOAD%d", i),
+				VMAddr:   pr.Vaddr,
+				VMSize:   pr.Memsz,
+				FileOff:  pr.Off,
+				FileSize: pr.Filesz,
+				Prot:     protOf(pr.Flags),
+				Align:    pr.Align,
+			})
+		case elf.PT_TLS:
+			// glibc ignores an empty PT_TLS; with several, the last
+			// non-empty one wins (elf/dl-load.c).
+			if pr.Memsz == 0 {
+				continue
+			}
+			if pr.Filesz > pr.Memsz {
+				return p.fail(fmt.Sprintf("PT_TLS (program header %d)", i), p.phoff(i),
+					fmt.Errorf("p_filesz %#x exceeds p_memsz %#x", pr.Filesz, pr.Memsz))
+			}
+			if pr.Align > 1 && pr.Align&(pr.Align-1) != 0 {
+				return p.fail(fmt.Sprintf("PT_TLS (program header %d)", i), p.phoff(i),
+					fmt.Errorf("p_align %#x is not a power of two", pr.Align))
+			}
+			spec.TLS = &TLSBlock{MemSize: pr.Memsz, FileSize: pr.Filesz, Align: pr.Align, VAddr: pr.Vaddr}
+		case elf.PT_INTERP:
+			const maxInterp = 4096
+			if pr.Filesz == 0 || pr.Filesz > maxInterp {
+				return p.fail(fmt.Sprintf("PT_INTERP (program header %d)", i), p.phoff(i),
+					fmt.Errorf("p_filesz %#x is not a plausible path length (1..%d)", pr.Filesz, maxInterp))
+			}
+			buf := make([]byte, pr.Filesz)
+			if _, err := pr.ReadAt(buf, 0); err != nil {
+				return p.fail(fmt.Sprintf("PT_INTERP (program header %d)", i), int64(pr.Off), err)
+			}
+			if j := bytes.IndexByte(buf, 0); j >= 0 {
+				buf = buf[:j]
+			}
+			p.info.Interp = string(buf)
+		case elf.PT_DYNAMIC:
+			p.info.Dynamic = true
+		}
+	}
+	return nil
+}
+
+func (p *elfParser) readDynamic(spec *ImageSpec) error {
+	f := p.f
+	if f.SectionByType(elf.SHT_DYNAMIC) == nil {
+		return p.fail("dynamic section", -1,
+			errors.New("PT_DYNAMIC is present but there is no SHT_DYNAMIC section header (vasim reads the dynamic section through the section headers)"))
+	}
+	str := func(tag elf.DynTag) ([]string, error) {
+		v, err := f.DynString(tag)
+		if err != nil {
+			return nil, p.fail("dynamic section "+tag.String(), -1, err)
+		}
+		return v, nil
+	}
+	val := func(tag elf.DynTag) ([]uint64, error) {
+		v, err := f.DynValue(tag)
+		if err != nil {
+			return nil, p.fail("dynamic section "+tag.String(), -1, err)
+		}
+		return v, nil
+	}
+	needed, err := str(elf.DT_NEEDED)
+	if err != nil {
+		return err
+	}
+	spec.Needed = needed
+	if v, err := str(elf.DT_SONAME); err != nil {
+		return err
+	} else if len(v) > 0 {
+		p.info.SOName = v[len(v)-1]
+	}
+	if v, err := str(elf.DT_RPATH); err != nil {
+		return err
+	} else if len(v) > 0 {
+		p.info.RPath, p.info.HasRPath = v[len(v)-1], true
+	}
+	if v, err := str(elf.DT_RUNPATH); err != nil {
+		return err
+	} else if len(v) > 0 {
+		p.info.RunPath, p.info.HasRunPath = v[len(v)-1], true
+	}
+	if v, err := val(elf.DT_FLAGS); err != nil {
+		return err
+	} else if len(v) > 0 {
+		p.info.Flags = elf.DynFlag(v[len(v)-1])
+	}
+	if v, err := val(elf.DT_FLAGS_1); err != nil {
+		return err
+	} else if len(v) > 0 {
+		p.info.Flags1 = elf.DynFlag1(v[len(v)-1])
+	}
+	if err := p.readTLSRelocs(val); err != nil {
+		return err
+	}
+	if spec.TLS != nil {
+		if err := p.readTLSSymbols(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func last(v []uint64) (uint64, bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	return v[len(v)-1], true
+}
+
+// tlsAccess classifies a relocation type of machine m, or returns 0.
+func tlsAccess(m elf.Machine, t uint32) TLSAccess {
+	switch m {
+	case elf.EM_X86_64:
+		switch elf.R_X86_64(t) {
+		case elf.R_X86_64_TPOFF64:
+			return TLSAccessInitialExec
+		case elf.R_X86_64_TPOFF32:
+			return TLSAccessInitialExec32
+		case elf.R_X86_64_TLSDESC:
+			return TLSAccessDescriptor
+		case elf.R_X86_64_DTPMOD64:
+			return TLSAccessModuleID
+		case elf.R_X86_64_DTPOFF64:
+			return TLSAccessDTPOffset
+		}
+	case elf.EM_AARCH64:
+		switch elf.R_AARCH64(t) {
+		case elf.R_AARCH64_TLS_TPREL64:
+			return TLSAccessInitialExec
+		case elf.R_AARCH64_TLSDESC:
+			return TLSAccessDescriptor
+		case elf.R_AARCH64_TLS_DTPMOD64:
+			return TLSAccessModuleID
+		case elf.R_AARCH64_TLS_DTPREL64:
+			return TLSAccessDTPOffset
+		}
+	}
+	return 0
+}
+
+// relaRange is a run of Elf64_Rela entries at a link-time address.
+type relaRange struct {
+	name       string
+	addr, size uint64
+	plt        bool
+}
+
+func (p *elfParser) readTLSRelocs(val func(elf.DynTag) ([]uint64, error)) error {
+	f := p.f
+	if f.Class != elf.ELFCLASS64 || (f.Machine != elf.EM_X86_64 && f.Machine != elf.EM_AARCH64) {
+		// Only the RELA-based 64-bit machines vasim models carry TLS
+		// relocations it interprets.
+		return nil
+	}
+	get := func(tag elf.DynTag) (uint64, bool, error) {
+		v, err := val(tag)
+		if err != nil {
+			return 0, false, err
+		}
+		x, ok := last(v)
+		return x, ok, nil
+	}
+	rela, hasRela, err := get(elf.DT_RELA)
+	if err != nil {
+		return err
+	}
+	relasz, _, err := get(elf.DT_RELASZ)
+	if err != nil {
+		return err
+	}
+	if relaent, ok, err := get(elf.DT_RELAENT); err != nil {
+		return err
+	} else if ok && relaent != 24 {
+		return p.fail("dynamic section DT_RELAENT", -1, fmt.Errorf("entry size %d, want 24 for Elf64_Rela", relaent))
+	}
+	jmprel, hasJmprel, err := get(elf.DT_JMPREL)
+	if err != nil {
+		return err
+	}
+	pltrelsz, _, err := get(elf.DT_PLTRELSZ)
+	if err != nil {
+		return err
+	}
+	pltrel, hasPltrel, err := get(elf.DT_PLTREL)
+	if err != nil {
+		return err
+	}
+	// The two ranges as elf/dynamic-link.h computes them: when DT_RELASZ
+	// also covers the PLT relocations (they end together), the PLT part is
+	// taken off the first range.
+	var ranges []relaRange
+	r0 := relaRange{name: ".rela.dyn (DT_RELA)", addr: rela, size: relasz}
+	if !hasRela || rela == 0 {
+		r0 = relaRange{name: ".rela.dyn (DT_RELA)"}
+	}
+	if hasPltrel && hasJmprel && elf.DynTag(pltrel) == elf.DT_RELA {
+		if r0.addr == 0 {
+			r0.addr = jmprel
+		}
+		if r0.addr+r0.size == jmprel+pltrelsz && r0.size >= pltrelsz {
+			r0.size -= pltrelsz
+		}
+		ranges = append(ranges, r0, relaRange{name: ".rela.plt (DT_JMPREL)", addr: jmprel, size: pltrelsz, plt: true})
+	} else {
+		ranges = append(ranges, r0)
+	}
+	for _, rr := range ranges {
+		if rr.size == 0 {
+			continue
+		}
+		if err := p.scanRela(rr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// vaddrToProg finds the PT_LOAD segment holding [addr, addr+size) in the
+// file.
+func (p *elfParser) vaddrToProg(addr, size uint64) (*elf.Prog, uint64, bool) {
+	for _, pr := range p.f.Progs {
+		if pr.Type != elf.PT_LOAD {
+			continue
+		}
+		if addr >= pr.Vaddr && addr-pr.Vaddr <= pr.Filesz && size <= pr.Filesz-(addr-pr.Vaddr) {
+			return pr, addr - pr.Vaddr, true
+		}
+	}
+	return nil, 0, false
+}
+
+func (p *elfParser) scanRela(rr relaRange) error {
+	const entSize = 24
+	if rr.size%entSize != 0 {
+		return p.fail(rr.name, -1, fmt.Errorf("size %#x is not a multiple of %d", rr.size, entSize))
+	}
+	pr, off, ok := p.vaddrToProg(rr.addr, rr.size)
+	if !ok {
+		return p.fail(rr.name, -1, fmt.Errorf("address range [%#x, %#x) is not inside the file part of any PT_LOAD segment", rr.addr, rr.addr+rr.size))
+	}
+	const chunk = 4096 * entSize
+	buf := make([]byte, min(rr.size, chunk))
+	bo := p.f.ByteOrder
+	var runs []TLSReloc
+	for done := uint64(0); done < rr.size; {
+		n := min(rr.size-done, chunk)
+		b := buf[:n]
+		if _, err := pr.ReadAt(b, int64(off+done)); err != nil {
+			return p.fail(rr.name, int64(pr.Off+off+done), err)
+		}
+		for i := uint64(0); i < n; i += entSize {
+			info := bo.Uint64(b[i+8:])
+			typ := elf.R_TYPE64(info)
+			acc := tlsAccess(p.f.Machine, typ)
+			if acc == 0 {
+				continue
+			}
+			symIdx := elf.R_SYM64(info)
+			roff := bo.Uint64(b[i:])
+			if k := len(runs) - 1; k >= 0 && runs[k].Type == typ && runs[k].SymIndex == symIdx {
+				runs[k].Count++
+				continue
+			}
+			rel := TLSReloc{Access: acc, Type: typ, Offset: roff, Count: 1, PLT: rr.plt, SymIndex: symIdx}
+			if symIdx != 0 {
+				sym, err := p.symbol(symIdx)
+				if err != nil {
+					return p.fail(fmt.Sprintf("%s entry %d (%s)", rr.name, (done+i)/entSize, rel.TypeName(p.f.Machine)),
+						int64(pr.Off+off+done+i), err)
+				}
+				rel.Symbol = sym.Name
+				rel.Bind = elf.ST_BIND(sym.Info)
+				rel.Visibility = elf.ST_VISIBILITY(sym.Other)
+				rel.Defined = sym.Section != elf.SHN_UNDEF
+			}
+			runs = append(runs, rel)
+		}
+		done += n
+	}
+	p.info.TLSRelocs = append(p.info.TLSRelocs, runs...)
+	return nil
+}
+
+func (p *elfParser) loadSyms() error {
+	if !p.symsLoaded {
+		p.symsLoaded = true
+		p.syms, p.symErr = p.f.DynamicSymbols()
+		if errors.Is(p.symErr, elf.ErrNoSymbols) {
+			p.syms, p.symErr = nil, nil
+		}
+	}
+	return p.symErr
+}
+
+// symbol returns dynamic symbol idx (idx >= 1).
+func (p *elfParser) symbol(idx uint32) (elf.Symbol, error) {
+	if err := p.loadSyms(); err != nil {
+		return elf.Symbol{}, fmt.Errorf("reading the dynamic symbol table: %w", err)
+	}
+	if int(idx) > len(p.syms) {
+		return elf.Symbol{}, fmt.Errorf("symbol index %d is beyond the dynamic symbol table (%d entries)", idx, len(p.syms)+1)
+	}
+	return p.syms[idx-1], nil
+}
+
+func (p *elfParser) readTLSSymbols() error {
+	if err := p.loadSyms(); err != nil {
+		return p.fail("dynamic symbol table", -1, err)
+	}
+	for _, s := range p.syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_TLS || s.Section == elf.SHN_UNDEF {
+			continue
+		}
+		b, v := elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other)
+		if b == elf.STB_LOCAL || v == elf.STV_HIDDEN || v == elf.STV_INTERNAL {
+			continue
+		}
+		p.info.TLSSymbols = append(p.info.TLSSymbols, TLSSymbol{Name: s.Name, Value: s.Value, Size: s.Size, Bind: b, Visibility: v})
+	}
+	return nil
+}
+
+// DefinesTLS reports whether the image exports a thread-local symbol
+// named name.
+func (e *ELFInfo) DefinesTLS(name string) bool {
+	for _, s := range e.TLSSymbols {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
