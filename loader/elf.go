@@ -284,12 +284,12 @@ func ParseELF(r io.ReaderAt, path string) (spec *ImageSpec, err error) {
 }
 
 type elfParser struct {
-	path string
-	r    io.ReaderAt
-	f    *elf.File
-	info *ELFInfo
-	syms []elf.Symbol // dynamic symbols without the null symbol, loaded lazily
-	symErr error
+	path       string
+	r          io.ReaderAt
+	f          *elf.File
+	info       *ELFInfo
+	syms       []elf.Symbol // dynamic symbols without the null symbol, loaded lazily
+	symErr     error
 	symsLoaded bool
 }
 

@@ -21,13 +21,13 @@ import (
 // readelfView is what "readelf -lWdr" says about a file, parsed from its
 // text: the independent implementation ReadELF is checked against.
 type readelfView struct {
-	tls                  *TLSBlock
-	interp               string
-	needed               []string
+	tls                    *TLSBlock
+	interp                 string
+	needed                 []string
 	soname, rpath, runpath string
-	hasRPath, hasRunPath bool
-	flagsStaticTLS       bool
-	relocs               map[string]int // "TYPE symbol" -> count, TLS types only
+	hasRPath, hasRunPath   bool
+	flagsStaticTLS         bool
+	relocs                 map[string]int // "TYPE symbol" -> count, TLS types only
 }
 
 func runReadelf(t testing.TB, path string) readelfView {
