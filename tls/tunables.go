@@ -202,4 +202,3 @@ func FormatTunables(nns, optional uint64) string {
 	t.NNS, t.OptionalStaticTLS = nns, optional
 	return t.String()
 }
-
