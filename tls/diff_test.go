@@ -1,0 +1,396 @@
+package tls
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"github.com/vasim/vasim/loader"
+)
+
+// The differential test: real libraries built with gcc, a real host
+// program that dlopens them under the real glibc of this machine, and the
+// model asked to predict every line the host prints.
+
+type poolLib struct {
+	id          int
+	model       string // "ie", "gd", "desc", "ref" (IE access to another lib's variable)
+	size, align int
+	refs        int // for "ref": the pool id whose variable it reads
+	path        string
+}
+
+func (l poolLib) soname() string { return fmt.Sprintf("libp%d.so", l.id) }
+
+type pool struct {
+	dir   string
+	libs  []poolLib
+	hosts []poolHost
+	err   error
+}
+
+type poolHost struct {
+	path   string
+	linked []int // pool ids linked in (DT_NEEDED)
+}
+
+const hostSrc = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+static char *tp(void) { char *p; __asm__("mov %%fs:0,%0" : "=r"(p)); return p; }
+int main(int argc, char **argv) {
+	void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
+	size_t sz = 0, al = 0;
+	if (info) info(&sz, &al);
+	printf("static %zu %zu\n", sz, al);
+	void *h[512];
+	int nh = 0;
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (a[0] == 's') { /* s:PATH  a start-up module's static offset */
+			void *x = dlopen(a + 2, RTLD_NOW | RTLD_NOLOAD);
+			void *(*f)(void) = x ? (void *(*)(void))dlsym(x, "tls_addr") : 0;
+			char *v = f ? (char *)f() : 0; /* ref libraries have no TLS of their own: 0 */
+			if (v) printf("start %ld\n", (long)(tp() - v)); else printf("start none\n");
+		} else if (a[0] == 'o' || a[0] == 'O') { /* o:PATH dlopen; O: also print the IE offset */
+			void *x = dlopen(a + 2, RTLD_NOW);
+			h[nh++] = x;
+			if (!x) { printf("err %s\n", dlerror()); continue; }
+			if (a[0] == 'O') {
+				void *(*f)(void) = (void *(*)(void))dlsym(x, "tls_addr");
+				printf("ok %ld\n", (long)(tp() - (char *)f()));
+			} else printf("ok\n");
+		} else if (!h[atoi(a + 2)]) { printf("skip\n"); /* its dlopen failed */
+		} else if (a[0] == 'c') { dlclose(h[atoi(a + 2)]); printf("closed\n"); }
+		else if (a[0] == 'a') { void (*f)(void) = (void (*)(void))dlsym(h[atoi(a + 2)], "tls_touch"); f(); printf("touched\n"); }
+	}
+	return 0;
+}
+`
+
+func libSrc(l poolLib) string {
+	if l.model == "ref" {
+		return fmt.Sprintf(`extern __thread char v%d[%d];
+void *tls_addr(void) { return 0; }
+void tls_touch(void) { v%d[0]++; }
+`, l.refs, 1, l.refs)
+	}
+	return fmt.Sprintf(`__thread char v%d[%d] __attribute__((aligned(%d)));
+void *tls_addr(void) { return &v%d; }
+void tls_touch(void) { v%d[0]++; }
+`, l.id, l.size, l.align, l.id, l.id)
+}
+
+var (
+	poolOnce sync.Once
+	thePool  *pool
+)
+
+// buildPool compiles the library variants and hosts once per test binary,
+// in parallel.
+func buildPool(t *testing.T) *pool {
+	poolOnce.Do(func() {
+		p := &pool{}
+		thePool = p
+		dir, err := os.MkdirTemp("", "vasim-tls-diff-")
+		if err != nil {
+			p.err = err
+			return
+		}
+		p.dir = dir
+		specs := []struct {
+			model       string
+			size, align int
+			refs        int
+		}{
+			{"ie", 8, 8, 0}, {"ie", 24, 32, 0}, {"ie", 100, 16, 0}, {"ie", 300, 64, 0}, {"ie", 500, 8, 0},
+			{"ie", 700, 16, 0}, {"ie", 900, 32, 0}, {"ie", 1200, 8, 0}, {"ie", 1500, 16, 0}, {"ie", 1700, 64, 0},
+			{"ie", 60, 128, 0}, {"ie", 1, 1, 0}, {"ie", 3000, 8, 0},
+			{"gd", 64, 8, 0}, {"gd", 400, 16, 0}, {"gd", 1000, 32, 0}, {"gd", 200, 128, 0},
+			{"desc", 100, 8, 0}, {"desc", 300, 16, 0}, {"desc", 500, 32, 0}, {"desc", 120, 64, 0}, {"desc", 600, 8, 0},
+			{"ref", 0, 0, 13}, {"ref", 0, 0, 14}, {"ref", 0, 0, 18},
+		}
+		for i, s := range specs {
+			p.libs = append(p.libs, poolLib{id: i, model: s.model, size: s.size, align: s.align, refs: s.refs})
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		sem := make(chan struct{}, runtime.NumCPU())
+		compile := func(args ...string) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out, err := exec.Command("gcc", args...).CombinedOutput()
+			if err != nil {
+				mu.Lock()
+				p.err = fmt.Errorf("gcc %v: %v: %s", args, err, out)
+				mu.Unlock()
+			}
+		}
+		// Plain libraries first (ref libraries link against them).
+		for pass := 0; pass < 2; pass++ {
+			for i := range p.libs {
+				l := &p.libs[i]
+				if (l.model == "ref") != (pass == 1) {
+					continue
+				}
+				src := filepath.Join(dir, fmt.Sprintf("p%d.c", l.id))
+				l.path = filepath.Join(dir, l.soname())
+				if err := os.WriteFile(src, []byte(libSrc(*l)), 0o644); err != nil {
+					p.err = err
+					return
+				}
+				args := []string{"-shared", "-fPIC", "-O1", "-o", l.path, src, "-Wl,-soname," + l.soname()}
+				switch l.model {
+				case "ie", "ref":
+					args = append(args, "-ftls-model=initial-exec")
+				case "gd":
+					args = append(args, "-ftls-model=global-dynamic")
+				case "desc":
+					args = append(args, "-ftls-model=global-dynamic", "-mtls-dialect=gnu2")
+				}
+				if l.model == "ref" {
+					args = append(args, "-L"+dir, fmt.Sprintf("-lp%d", l.refs))
+				}
+				wg.Add(1)
+				go compile(args...)
+			}
+			wg.Wait()
+			if p.err != nil {
+				return
+			}
+		}
+		hostC := filepath.Join(dir, "host.c")
+		if err := os.WriteFile(hostC, []byte(hostSrc), 0o644); err != nil {
+			p.err = err
+			return
+		}
+		for i, linked := range [][]int{{}, {1, 13, 17}, {4, 11, 22}, {9, 0, 14}} {
+			h := poolHost{path: filepath.Join(dir, fmt.Sprintf("host%d", i)), linked: linked}
+			args := []string{"-O1", "-o", h.path, hostC, "-ldl", "-L" + dir, "-Wl,--disable-new-dtags,-rpath," + dir}
+			for _, id := range linked {
+				args = append(args, "-Wl,--no-as-needed", fmt.Sprintf("-lp%d", id))
+			}
+			p.hosts = append(p.hosts, h)
+			wg.Add(1)
+			go compile(args...)
+		}
+		wg.Wait()
+	})
+	if thePool.err != nil {
+		t.Fatalf("building the library pool: %v", thePool.err)
+	}
+	return thePool
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if thePool != nil && thePool.dir != "" {
+		os.RemoveAll(thePool.dir)
+	}
+	os.Exit(code)
+}
+
+func requireGlibcHost(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("the differential test runs the real glibc x86_64 loader")
+	}
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed: the differential test builds its libraries with gcc (CI has it)")
+	}
+	if _, err := os.Stat("/lib64/ld-linux-x86-64.so.2"); err != nil {
+		t.Skip("no glibc x86_64 loader on this machine")
+	}
+}
+
+// hostGlibcProfile returns the profile for this machine's glibc.
+func hostGlibcProfile(t *testing.T) Profile {
+	d, err := loader.DetectGlibcVersion("/lib/x86_64-linux-gnu/libc.so.6")
+	require.NoError(t, err)
+	p, err := GlibcProfile(d.Version, ArchX86_64)
+	require.NoError(t, err)
+	return p
+}
+
+type diffCase struct {
+	host     poolHost
+	preload  []int
+	tunables string
+	args     []string
+	events   []Event
+}
+
+// predict runs the model over a case and renders what the host would
+// print.
+func predict(t *rapid.T, pl *pool, prof Profile, c diffCase) []string {
+	r, err := loader.NewResolver("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range c.preload {
+		r.Preload = append(r.Preload, pl.libs[id].path)
+	}
+	tun, err := ParseTunables(c.tunables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(Scenario{Exe: c.host.path, Resolver: r, Loader: GlibcLoader{prof}, Options: StartOptions{Tunables: tun}, Events: c.events})
+	if err != nil {
+		t.Fatalf("model: %v", err)
+	}
+	out := []string{fmt.Sprintf("static %d %d", res.Static.Size, res.Static.Align)}
+	si := 0
+	for _, a := range c.args {
+		if a[0] == 's' {
+			// Start-up offsets are printed first, in the order asked.
+			var m *Module
+			for _, sm := range res.Startup {
+				if sm.Path == a[2:] {
+					m = sm
+				}
+			}
+			if off, ok := res.Process.Offset(m); ok && m != nil {
+				out = append(out, fmt.Sprintf("start %d", off))
+			} else {
+				out = append(out, "start none")
+			}
+			continue
+		}
+		st := res.Steps[si]
+		si++
+		if st.Event.Kind != EventDlopen && st.Error != "" {
+			out = append(out, "skip") // the handle's dlopen failed
+			continue
+		}
+		switch st.Event.Kind {
+		case EventDlopen:
+			switch {
+			case !st.OK:
+				out = append(out, "err "+st.Error)
+			case a[0] == 'O':
+				off, ok := offsetAfter(res, st)
+				if !ok {
+					out = append(out, "ok (model: not static)")
+				} else {
+					out = append(out, fmt.Sprintf("ok %d", off))
+				}
+			default:
+				out = append(out, "ok")
+			}
+		case EventDlclose:
+			out = append(out, "closed")
+		case EventAccess:
+			out = append(out, "touched")
+		}
+	}
+	return out
+}
+
+func offsetAfter(_ *Result, st Step) (uint64, bool) { return st.RootOffset, st.RootStatic }
+
+func TestDifferentialAgainstRealGlibc(t *testing.T) {
+	requireGlibcHost(t)
+	pl := buildPool(t)
+	prof := hostGlibcProfile(t)
+	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == "100" {
+		// At least 200 random cases per run (the default is 100).
+		require.NoError(t, flag.Set("rapid.checks", "250"))
+		defer flag.Set("rapid.checks", "100")
+	}
+	rapid.Check(t, func(rt *rapid.T) {
+		c := diffCase{host: rapid.SampledFrom(pl.hosts).Draw(rt, "host")}
+		npre := rapid.IntRange(0, 2).Draw(rt, "npreload")
+		for i := 0; i < npre; i++ {
+			c.preload = append(c.preload, rapid.IntRange(0, len(pl.libs)-1).Draw(rt, "preload"))
+		}
+		opt := rapid.SampledFrom([]int{-1, 0, 64, 512, 1000, 3000}).Draw(rt, "optional_static_tls")
+		nns := rapid.SampledFrom([]int{-1, 1, 4, 8}).Draw(rt, "nns")
+		var tun []string
+		if opt >= 0 {
+			tun = append(tun, fmt.Sprintf("glibc.rtld.optional_static_tls=%d", opt))
+		}
+		if nns >= 0 {
+			tun = append(tun, fmt.Sprintf("glibc.rtld.nns=%d", nns))
+		}
+		c.tunables = strings.Join(tun, ":")
+		// Start-up offsets of the linked and preloaded libraries.
+		for _, id := range append(append([]int(nil), c.host.linked...), c.preload...) {
+			c.args = append(c.args, "s:"+pl.libs[id].path)
+		}
+		nev := rapid.IntRange(1, 8).Draw(rt, "nevents")
+		type openRec struct {
+			event int
+			hidx  int
+		}
+		var open []openRec
+		nh := 0
+		for i := 0; i < nev; i++ {
+			kind := rapid.IntRange(0, 9).Draw(rt, "kind")
+			switch {
+			case kind >= 3 || len(open) == 0:
+				l := pl.libs[rapid.IntRange(0, len(pl.libs)-1).Draw(rt, "lib")]
+				flagc := "o"
+				if l.model == "ie" {
+					flagc = "O"
+				}
+				c.args = append(c.args, flagc+":"+l.path)
+				c.events = append(c.events, Event{Kind: EventDlopen, Name: l.path})
+				open = append(open, openRec{len(c.events) - 1, nh})
+				nh++
+			case kind == 0:
+				k := rapid.IntRange(0, len(open)-1).Draw(rt, "close")
+				c.args = append(c.args, "c:"+strconv.Itoa(open[k].hidx))
+				c.events = append(c.events, Event{Kind: EventDlclose, Of: open[k].event})
+				open = append(open[:k], open[k+1:]...)
+			default:
+				k := rapid.IntRange(0, len(open)-1).Draw(rt, "touch")
+				c.args = append(c.args, "a:"+strconv.Itoa(open[k].hidx))
+				c.events = append(c.events, Event{Kind: EventAccess, Of: open[k].event})
+			}
+		}
+		real := runHost(rt, pl, c)
+		want := predict(rt, pl, prof, c)
+		if strings.Join(want, "\n") != strings.Join(real.lines, "\n") {
+			rt.Fatalf("host %s, LD_PRELOAD=%v, GLIBC_TUNABLES=%q, args %q\nreal glibc:\n  %s\nmodel:\n  %s",
+				c.host.path, c.preload, c.tunables, c.args, strings.Join(real.lines, "\n  "), strings.Join(want, "\n  "))
+		}
+	})
+}
+
+type hostRun struct {
+	args  []string
+	lines []string
+}
+
+func runHost(t *rapid.T, pl *pool, c diffCase) hostRun {
+	cmd := exec.Command(c.host.path, c.args...)
+	env := []string{"PATH=/usr/bin:/bin"}
+	if c.tunables != "" {
+		env = append(env, "GLIBC_TUNABLES="+c.tunables)
+	}
+	if len(c.preload) > 0 {
+		var pre []string
+		for _, id := range c.preload {
+			pre = append(pre, pl.libs[id].path)
+		}
+		env = append(env, "LD_PRELOAD="+strings.Join(pre, ":"))
+	}
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("host %s %q (env %q): %v\n%s", c.host.path, c.args, env, err, out)
+	}
+	return hostRun{args: c.args, lines: strings.Split(strings.TrimRight(string(out), "\n"), "\n")}
+}
+

@@ -1,0 +1,277 @@
+package tls
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vasim/vasim/loader"
+)
+
+// EventKind is what a program does after start-up.
+type EventKind uint8
+
+// Event kinds.
+const (
+	EventDlopen EventKind = iota + 1
+	EventDlclose
+	EventAccess
+)
+
+// Event is one step of a scenario.
+type Event struct {
+	Kind EventKind
+	// Name is the dlopen argument (EventDlopen).
+	Name string
+	// Global is RTLD_GLOBAL (EventDlopen).
+	Global bool
+	// Of is the index (in Events) of the dlopen whose handle is closed
+	// (EventDlclose) or whose root's code runs and touches its TLS
+	// (EventAccess).
+	Of int
+}
+
+// Scenario is a program run: start the executable, then the events in
+// order, continuing after a failed dlopen as a program that checks
+// dlopen's result would.
+type Scenario struct {
+	// Exe is the program path (as the target sees it).
+	Exe string
+	// Resolver finds libraries (sysroot, LD_LIBRARY_PATH, LD_PRELOAD,
+	// cache); see loader.NewResolver.
+	Resolver *loader.Resolver
+	// Loader starts a Process from the start-up modules; GlibcLoader,
+	// MuslLoader, FreeBSDLoader and BionicLoader provide them.
+	Loader Loader
+	// Options for the start.
+	Options StartOptions
+	// Events after start-up.
+	Events []Event
+	// Threaded: the program has started threads before the dlopens
+	// (glibc <= 2.21 cares).
+	Threaded bool
+}
+
+// Loader starts a process of one dynamic loader model.
+type Loader interface {
+	// Name is e.g. "glibc 2.36 x86_64".
+	Name() string
+	// Start lays out the start-up modules (link-map order, main first).
+	Start(mods []*Module, opt StartOptions) (Process, error)
+}
+
+// GlibcLoader is the Loader for a glibc profile.
+type GlibcLoader struct{ Profile Profile }
+
+// Name implements Loader.
+func (l GlibcLoader) Name() string { return l.Profile.Name }
+
+// Start implements Loader.
+func (l GlibcLoader) Start(mods []*Module, opt StartOptions) (Process, error) {
+	g, err := StartGlibc(l.Profile, mods, opt)
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Step is the outcome of one event.
+type Step struct {
+	Event Event
+	// OK reports success (dlopen) or that the event applied.
+	OK bool
+	// Path is the dlopened object's path as the loader names it (or the
+	// name, when not found).
+	Path string
+	// Error is the loader's error text when !OK.
+	Error string
+	// Failure is the structured failure.
+	Failure *Failure
+	// Handle is the dlopen handle when OK.
+	Handle Handle
+	// Root is the dlopened module.
+	Root *Module
+	// Placed lists static TLS placements this dlopen made.
+	Placed []Allocation
+	// RootOffset is the dlopened module's static TLS offset right after
+	// the dlopen, when RootStatic.
+	RootOffset uint64
+	RootStatic bool
+	// StaticAfter is the static TLS state after the event.
+	StaticAfter StaticInfo
+}
+
+// Result is a whole scenario's outcome.
+type Result struct {
+	Loader string
+	// Startup lists the start-up modules in link-map order.
+	Startup []*Module
+	// Missing lists libraries not found at start-up (the real loader
+	// would refuse to start).
+	Missing []loader.MissingLibrary
+	// Static is the state right after start-up.
+	Static StaticInfo
+	// Steps has one entry per event.
+	Steps []Step
+	// Process is the process after the last event.
+	Process Process
+	// Modules maps each module back to the loader's object.
+	Objects map[*Module]*loader.Object
+}
+
+// Failed reports whether any dlopen failed.
+func (r *Result) Failed() bool {
+	for _, s := range r.Steps {
+		if s.Event.Kind == EventDlopen && !s.OK {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrStart wraps a start-up failure of the modelled program.
+var ErrStart = errors.New("tls: the program fails to start")
+
+// Run plays a scenario. It returns an error for bad input (unreadable
+// program, missing start-up libraries, a start-up failure); dlopen
+// failures are outcomes in the Result.
+func Run(sc Scenario) (*Result, error) {
+	if sc.Resolver == nil {
+		r, err := loader.NewResolver("")
+		if err != nil {
+			return nil, err
+		}
+		sc.Resolver = r
+	}
+	lp, err := sc.Resolver.LoadProgram(sc.Exe)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Loader: sc.Loader.Name(), Missing: lp.Missing, Objects: map[*Module]*loader.Object{}}
+	if len(lp.Missing) > 0 {
+		return res, fmt.Errorf("%w: %s: error while loading shared libraries: %s", ErrStart, sc.Exe, lp.Missing[0])
+	}
+	mods := map[*loader.Object]*Module{}
+	var conv func(o *loader.Object) (*Module, error)
+	conv = func(o *loader.Object) (*Module, error) {
+		if m, ok := mods[o]; ok {
+			return m, nil
+		}
+		m, err := ModuleFromSpec(o.Spec, o.Label())
+		if err != nil {
+			return nil, err
+		}
+		m.Main = o.IsMain()
+		if m.Main {
+			m.Path = ""
+			m.Name = o.Program
+		}
+		mods[o] = m
+		res.Objects[m] = o
+		for _, d := range o.Deps {
+			dm, err := conv(d)
+			if err != nil {
+				return nil, err
+			}
+			m.Deps = append(m.Deps, dm)
+		}
+		return m, nil
+	}
+	convAll := func(objs []*loader.Object) ([]*Module, error) {
+		var out []*Module
+		for _, o := range objs {
+			m, err := conv(o)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+		}
+		return out, nil
+	}
+	startup, err := convAll(lp.Objects)
+	if err != nil {
+		return nil, err
+	}
+	res.Startup = startup
+	opt := sc.Options
+	if opt.ProgramName == "" {
+		opt.ProgramName = sc.Exe
+	}
+	proc, err := sc.Loader.Start(startup, opt)
+	if err != nil {
+		var se *StartError
+		if errors.As(err, &se) {
+			return res, fmt.Errorf("%w: %s", ErrStart, se.Message)
+		}
+		return res, err
+	}
+	res.Process = proc
+	res.Static = proc.Static()
+	handles := map[int]Handle{}
+	roots := map[int]*Module{}
+	for i, ev := range sc.Events {
+		step := Step{Event: ev}
+		switch ev.Kind {
+		case EventDlopen:
+			dr := lp.Dlopen(ev.Name, nil)
+			req := &DlopenRequest{Name: ev.Name, Missing: dr.Missing, Global: ev.Global, Threaded: sc.Threaded}
+			step.Path = ev.Name
+			if dr.Root != nil && len(dr.Missing) == 0 {
+				if req.Root, err = conv(dr.Root); err != nil {
+					return nil, err
+				}
+				if req.SearchList, err = convAll(dr.SearchList); err != nil {
+					return nil, err
+				}
+				step.Path = dr.Root.Label()
+			}
+			out := proc.Dlopen(req)
+			step.OK, step.Error, step.Failure, step.Handle, step.Root, step.Placed = out.OK, out.Error, out.Failure, out.Handle, req.Root, out.Placed
+			if out.OK {
+				handles[i], roots[i] = out.Handle, req.Root
+				step.RootOffset, step.RootStatic = proc.Offset(req.Root)
+			} else {
+				var gone []*loader.Object
+				for _, m := range out.New {
+					if o := res.Objects[m]; o != nil {
+						gone = append(gone, o)
+						delete(mods, o)
+					}
+				}
+				lp.Unload(gone...)
+			}
+		case EventDlclose:
+			h, ok := handles[ev.Of]
+			if !ok {
+				step.Error = fmt.Sprintf("event %d: dlclose of event %d, which is not an open handle", i, ev.Of)
+				break
+			}
+			delete(handles, ev.Of)
+			removed, err := proc.Dlclose(h)
+			if err != nil {
+				return nil, err
+			}
+			var gone []*loader.Object
+			for _, m := range removed {
+				if o := res.Objects[m]; o != nil {
+					gone = append(gone, o)
+					delete(mods, o)
+				}
+			}
+			lp.Unload(gone...)
+			step.OK = true
+		case EventAccess:
+			m, ok := roots[ev.Of]
+			if !ok {
+				step.Error = fmt.Sprintf("event %d: access through event %d, which opened nothing", i, ev.Of)
+				break
+			}
+			proc.Access(m)
+			step.OK, step.Root = true, m
+		default:
+			return nil, fmt.Errorf("tls: event %d: unknown kind %d", i, ev.Kind)
+		}
+		step.StaticAfter = proc.Static()
+		res.Steps = append(res.Steps, step)
+	}
+	return res, nil
+}
