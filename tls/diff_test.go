@@ -393,4 +393,3 @@ func runHost(t *rapid.T, pl *pool, c diffCase) hostRun {
 	}
 	return hostRun{args: c.args, lines: strings.Split(strings.TrimRight(string(out), "\n"), "\n")}
 }
-
