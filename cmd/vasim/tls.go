@@ -1,0 +1,288 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/tls"
+)
+
+func init() {
+	register(&command{
+		name:    "tls",
+		summary: "predict whether dlopen fails with \"cannot allocate memory in static TLS block\", and the fix",
+		usage:   "vasim tls --exe PATH [--dlopen LIB]... [--tunables STR] [--glibc VERSION] [--loader glibc|musl|freebsd|bionic] [--sysroot DIR] [--json]",
+		run:     runTLS,
+	})
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+type tlsJSONAlloc struct {
+	Path     string `json:"path"`
+	Offset   uint64 `json:"offset"`
+	Bytes    uint64 `json:"bytes"`
+	Optional bool   `json:"optional"`
+}
+
+type tlsJSONDlopen struct {
+	Path                 string         `json:"path"`
+	OK                   bool           `json:"ok"`
+	Error                string         `json:"error"`
+	StaticOffset         *uint64        `json:"static_offset,omitempty"`
+	Placed               []tlsJSONAlloc `json:"placed,omitempty"`
+	FailureKind          string         `json:"failure,omitempty"`
+	Module               string         `json:"module,omitempty"`
+	Referrer             string         `json:"referrer,omitempty"`
+	BytesNeeded          uint64         `json:"bytes_needed,omitempty"`
+	BytesFree            *uint64        `json:"bytes_free,omitempty"`
+	AlignImpossible      bool           `json:"align_impossible,omitempty"`
+	Consumers            []tlsJSONAlloc `json:"consumed_by,omitempty"`
+	OptionalSpent        uint64         `json:"optional_spent,omitempty"`
+	FixTunables          string         `json:"fix_tunables,omitempty"`
+	FixOptionalStaticTLS uint64         `json:"fix_optional_static_tls,omitempty"`
+	FixNNS               uint64         `json:"fix_nns,omitempty"`
+	PreloadFixes         *bool          `json:"preload_fixes,omitempty"`
+	Explanation          string         `json:"explanation,omitempty"`
+}
+
+type tlsJSONModule struct {
+	Path   string  `json:"path"`
+	Size   uint64  `json:"tls_size"`
+	Align  uint64  `json:"tls_align"`
+	Offset *uint64 `json:"offset,omitempty"`
+}
+
+type tlsJSON struct {
+	Loader       string          `json:"loader"`
+	GlibcVersion string          `json:"glibc_version,omitempty"`
+	GlibcSource  string          `json:"glibc_version_source,omitempty"`
+	Exe          string          `json:"exe"`
+	Tunables     string          `json:"tunables,omitempty"`
+	StaticSize   uint64          `json:"static_size"`
+	StaticAlign  uint64          `json:"static_align"`
+	StaticUsed   uint64          `json:"static_used"`
+	Surplus      uint64          `json:"surplus"`
+	OptionalLeft uint64          `json:"optional_left"`
+	Free         uint64          `json:"free"`
+	Startup      []tlsJSONModule `json:"startup_tls"`
+	Dlopen       []tlsJSONDlopen `json:"dlopen"`
+}
+
+func runTLS(e *env, args []string) int {
+	fs := newFlags(e, "tls")
+	exe := fs.String("exe", "", "the program whose process is modelled (required)")
+	var dlopens stringList
+	fs.Var(&dlopens, "dlopen", "a library the program dlopens, in order (repeatable)")
+	tunables := fs.String("tunables", "", "GLIBC_TUNABLES value (default: $GLIBC_TUNABLES)")
+	glibcV := fs.String("glibc", "", "glibc release to model, e.g. 2.31 (default: read from the tree's libc.so.6)")
+	loaderName := fs.String("loader", "glibc", "loader model: glibc, musl, freebsd or bionic")
+	sysroot := fs.String("sysroot", "", "resolve paths inside this directory (a foreign tree)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	bad := func(format string, a ...any) int {
+		fmt.Fprintf(e.stderr, "vasim tls: "+format+"\n", a...)
+		return exitUsage
+	}
+	if *exe == "" {
+		return bad("--exe is required")
+	}
+	tunStr := *tunables
+	if tunStr == "" {
+		tunStr = e.getenv("GLIBC_TUNABLES")
+	}
+	tun, err := tls.ParseTunables(tunStr)
+	if err != nil {
+		return bad("%v", err)
+	}
+	r, err := loader.NewResolver(*sysroot)
+	if err != nil {
+		return bad("%v", err)
+	}
+	r.LibraryPath = e.getenv("LD_LIBRARY_PATH")
+	if pre := e.getenv("LD_PRELOAD"); pre != "" {
+		r.Preload = strings.FieldsFunc(pre, func(c rune) bool { return c == ':' || c == ' ' })
+	}
+	naudit := 0
+	if a := e.getenv("LD_AUDIT"); a != "" {
+		naudit = len(strings.FieldsFunc(a, func(c rune) bool { return c == ':' }))
+	}
+	// Find the tree's glibc and the program's architecture.
+	lp, err := r.LoadProgram(*exe)
+	if err != nil {
+		return bad("%v", err)
+	}
+	arch, err := tls.ParseArch(loader.MachineName(lp.Main.Spec.ELF.Machine))
+	if err != nil {
+		return bad("%s: %v", *exe, err)
+	}
+	out := tlsJSON{Exe: *exe, Tunables: tun.String()}
+	var ld tls.Loader
+	switch *loaderName {
+	case "glibc":
+		var v loader.GlibcVersion
+		if *glibcV != "" {
+			if v, err = loader.ParseGlibcVersion(*glibcV); err != nil {
+				return bad("--glibc: %v", err)
+			}
+		} else {
+			d, ok, err := lp.DetectGlibc()
+			if err != nil {
+				return bad("reading glibc's version: %v", err)
+			}
+			if !ok {
+				return bad("%s does not load glibc's libc.so.6: give --glibc VERSION or another --loader", *exe)
+			}
+			v = d.Version
+			out.GlibcSource = d.Source + " of " + d.Path
+		}
+		out.GlibcVersion = v.String()
+		prof, err := tls.GlibcProfile(v, arch)
+		if err != nil {
+			return bad("%v", err)
+		}
+		ld = tls.GlibcLoader{Profile: prof}
+	case "musl":
+		ld = tls.MuslLoader{Arch: arch}
+	case "freebsd":
+		ld = tls.FreeBSDLoader{Arch: arch}
+	case "bionic":
+		ld = tls.BionicLoader{Arch: arch}
+	default:
+		return bad("--loader %q: want glibc, musl, freebsd or bionic", *loaderName)
+	}
+	sc := tls.Scenario{Exe: *exe, Resolver: r, Loader: ld, Options: tls.StartOptions{Tunables: tun, Audit: naudit}}
+	if *loaderName == "freebsd" {
+		if v := e.getenv("LD_STATIC_TLS_EXTRA"); v != "" {
+			var n uint64
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				return bad("LD_STATIC_TLS_EXTRA=%q: not a number", v)
+			}
+			sc.Options.StaticTLSExtra = n
+		}
+	}
+	for _, d := range dlopens {
+		sc.Events = append(sc.Events, tls.Event{Kind: tls.EventDlopen, Name: d})
+	}
+	res, err := tls.Run(sc)
+	if err != nil {
+		if errors.Is(err, tls.ErrStart) {
+			fmt.Fprintf(e.stderr, "vasim tls: %v\n", err)
+			return exitFailure
+		}
+		return bad("%v", err)
+	}
+	out.Loader = res.Loader
+	st := res.Static
+	out.StaticSize, out.StaticAlign, out.StaticUsed, out.Surplus, out.OptionalLeft, out.Free = st.Size, st.Align, st.Used, st.Surplus, st.OptionalLeft, st.Free
+	for _, m := range res.Startup {
+		if m.TLS == nil {
+			continue
+		}
+		jm := tlsJSONModule{Path: m.Label(), Size: m.TLS.MemSize, Align: m.TLS.Align}
+		if m.Main {
+			jm.Path = *exe
+		}
+		if off, ok := res.Process.Offset(m); ok {
+			jm.Offset = &off
+		}
+		out.Startup = append(out.Startup, jm)
+	}
+	expl := map[int]tls.Explanation{}
+	for _, x := range tls.Explain(sc, res) {
+		expl[x.Step] = x
+	}
+	failed := false
+	for i, s := range res.Steps {
+		j := tlsJSONDlopen{Path: s.Path, OK: s.OK, Error: s.Error}
+		if s.OK && s.RootStatic {
+			off := s.RootOffset
+			j.StaticOffset = &off
+		}
+		for _, a := range s.Placed {
+			j.Placed = append(j.Placed, tlsJSONAlloc{Path: a.Module.Label(), Offset: a.Offset, Bytes: a.Use, Optional: a.Optional})
+		}
+		if !s.OK {
+			failed = true
+			if s.Failure != nil {
+				j.FailureKind = s.Failure.Kind.String()
+			}
+		}
+		if x, ok := expl[i]; ok {
+			j.Module, j.Referrer, j.BytesNeeded, j.AlignImpossible = x.Module, x.Referrer, x.Need, x.AlignImpossible
+			free := x.Free
+			j.BytesFree = &free
+			for _, a := range x.Consumers {
+				j.Consumers = append(j.Consumers, tlsJSONAlloc{Path: a.Module.Label(), Offset: a.Offset, Bytes: a.Use, Optional: a.Optional})
+			}
+			j.OptionalSpent, j.FixTunables, j.FixOptionalStaticTLS, j.FixNNS = x.OptionalSpent, x.FixTunables, x.FixOptionalStaticTLS, x.FixNNS
+			pf := x.PreloadFixes
+			j.PreloadFixes = &pf
+			j.Explanation = x.Sentence()
+		}
+		out.Dlopen = append(out.Dlopen, j)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return bad("%v", err)
+		}
+	} else {
+		printTLS(e, out)
+	}
+	if failed {
+		return exitFailure
+	}
+	return exitOK
+}
+
+func printTLS(e *env, o tlsJSON) {
+	w := e.stdout
+	fmt.Fprintf(w, "%s under %s", o.Exe, o.Loader)
+	if o.GlibcSource != "" {
+		fmt.Fprintf(w, " (version from the %s)", o.GlibcSource)
+	}
+	fmt.Fprintln(w, ".")
+	if o.Tunables != "" {
+		fmt.Fprintf(w, "GLIBC_TUNABLES=%s\n", o.Tunables)
+	}
+	fmt.Fprintf(w, "Static TLS: %d bytes (align %d); %d used by start-up modules; surplus %d; %d bytes free for initial-exec TLS",
+		o.StaticSize, o.StaticAlign, o.StaticUsed, o.Surplus, o.Free)
+	if o.OptionalLeft > 0 {
+		fmt.Fprintf(w, ", of which TLS descriptors may take %d", o.OptionalLeft)
+	}
+	fmt.Fprintln(w, ".")
+	for _, m := range o.Startup {
+		if m.Offset != nil {
+			fmt.Fprintf(w, "  start-up %s: %d bytes (align %d) at tp-%d\n", m.Path, m.Size, m.Align, *m.Offset)
+		}
+	}
+	for _, d := range o.Dlopen {
+		if d.OK {
+			fmt.Fprintf(w, "dlopen %s: ok", d.Path)
+			for _, p := range d.Placed {
+				kind := "initial-exec"
+				if p.Optional {
+					kind = "TLS descriptor"
+				}
+				fmt.Fprintf(w, "; %s placed in static TLS (%d bytes, %s)", p.Path, p.Bytes, kind)
+			}
+			fmt.Fprintln(w)
+			continue
+		}
+		fmt.Fprintf(w, "dlopen %s: FAILS: %s\n", d.Path, d.Error)
+		if d.Explanation != "" {
+			fmt.Fprintf(w, "  why: %s.\n", d.Explanation)
+		}
+	}
+}
