@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func runVasim(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	e := &env{stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }}
+	code := run(e, args)
+	return code, out.String(), errb.String()
+}
+
+func TestTLSBadInput(t *testing.T) {
+	code, _, stderr := runVasim(t, nil, "tls")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "--exe is required")
+
+	code, _, stderr = runVasim(t, nil, "tls", "--exe", "/nonexistent/prog")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "/nonexistent/prog")
+
+	if _, err := os.Stat("/bin/ls"); err == nil {
+		code, _, stderr = runVasim(t, nil, "tls", "--exe", "/bin/ls", "--tunables", "glibc.rtld.nns=99")
+		assert.Equal(t, exitUsage, code)
+		assert.Contains(t, stderr, "outside 1..16")
+		code, _, stderr = runVasim(t, nil, "tls", "--exe", "/bin/ls", "--loader", "solaris")
+		assert.Equal(t, exitUsage, code)
+		assert.Contains(t, stderr, "solaris")
+		code, _, stderr = runVasim(t, map[string]string{"GLIBC_TUNABLES": "glibc.rtld.optional_static_tl=1"}, "tls", "--exe", "/bin/ls")
+		assert.Equal(t, exitUsage, code, "a GLIBC_TUNABLES typo in the environment is reported")
+		assert.Contains(t, stderr, "not a glibc 2.36 tunable")
+	}
+}
+
+// realLoaderTools builds the dlopen shim (an LD_PRELOAD library whose
+// constructor dlopens $VASIM_DLOPEN, writes the outcome to $VASIM_OUT and
+// exits before the program's main runs) in dir.
+func buildShim(t *testing.T, dir string) string {
+	src := filepath.Join(dir, "shim.c")
+	require.NoError(t, os.WriteFile(src, []byte(`#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+__attribute__((constructor)) static void vasim_shim(void) {
+	const char *p = getenv("VASIM_DLOPEN"), *out = getenv("VASIM_OUT");
+	if (!p || !out) return;
+	FILE *f = fopen(out, "w");
+	if (!f) _exit(3);
+	void *h = dlopen(p, RTLD_NOW);
+	if (h) fprintf(f, "ok\n"); else fprintf(f, "err %s\n", dlerror());
+	fclose(f);
+	_exit(0);
+}
+`), 0o644))
+	so := filepath.Join(dir, "libvasimshim.so")
+	out, err := exec.Command("gcc", "-shared", "-fPIC", "-O1", "-o", so, src, "-ldl").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return so
+}
+
+func buildIELib(t *testing.T, dir string, n uint64) string {
+	src := filepath.Join(dir, fmt.Sprintf("ie%d.c", n))
+	require.NoError(t, os.WriteFile(src, []byte(fmt.Sprintf(
+		"__thread char block[%d] __attribute__((tls_model(\"initial-exec\")));\nvoid *addr(void) { return &block; }\n", n)), 0o644))
+	so := filepath.Join(dir, fmt.Sprintf("libie%d.so", n))
+	out, err := exec.Command("gcc", "-shared", "-fPIC", "-O1", "-o", so, src).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return so
+}
+
+// realDlopen runs prog with the shim preloaded so the real loader dlopens
+// lib right after start-up; it returns "ok" or "err <dlerror text>".
+func realDlopen(t *testing.T, prog, shim, lib, tunables string) string {
+	outFile := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(prog)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LD_PRELOAD=" + shim, "VASIM_DLOPEN=" + lib, "VASIM_OUT=" + outFile}
+	if tunables != "" {
+		cmd.Env = append(cmd.Env, "GLIBC_TUNABLES="+tunables)
+	}
+	o, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s: %s", prog, o)
+	b, err := os.ReadFile(outFile)
+	require.NoError(t, err)
+	return strings.TrimSpace(string(b))
+}
+
+type tlsOut struct {
+	StaticSize  uint64 `json:"static_size"`
+	StaticUsed  uint64 `json:"static_used"`
+	StaticAlign uint64 `json:"static_align"`
+	Surplus     uint64 `json:"surplus"`
+	Free        uint64 `json:"free"`
+	Dlopen      []struct {
+		Path        string `json:"path"`
+		OK          bool   `json:"ok"`
+		Error       string `json:"error"`
+		FixTunables string `json:"fix_tunables"`
+	} `json:"dlopen"`
+}
+
+func vasimTLS(t *testing.T, env map[string]string, args ...string) (int, tlsOut) {
+	code, stdout, stderr := runVasim(t, env, append([]string{"tls", "--json"}, args...)...)
+	require.Contains(t, []int{exitOK, exitFailure}, code, "stderr: %s", stderr)
+	var o tlsOut
+	require.NoError(t, json.Unmarshal([]byte(stdout), &o), stdout)
+	return code, o
+}
+
+// TestTLSAgreesWithRealLoaderOnRealPrograms: for real programs installed
+// here, vasim predicts the largest initial-exec TLS block each can still
+// dlopen (N = the free bytes after start-up); a library with an N-byte
+// block must load and one with N+1 bytes must fail with glibc's message,
+// both in vasim and in the real process. The fix vasim suggests for N+1
+// must work for real, and one byte less must not.
+func TestTLSAgreesWithRealLoaderOnRealPrograms(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("needs the real glibc x86_64 loader")
+	}
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed: this test builds its libraries with it (CI has it)")
+	}
+	dir := t.TempDir()
+	shim := buildShim(t, dir)
+	var progs []string
+	for _, p := range []string{"/usr/bin/python3", "/bin/ls", "/usr/bin/perl", "/usr/bin/gdb", "/usr/bin/git"} {
+		if _, err := os.Stat(p); err == nil {
+			progs = append(progs, p)
+		}
+	}
+	if len(progs) == 0 {
+		t.Skip("none of the sample programs is installed")
+	}
+	env := map[string]string{"LD_PRELOAD": shim}
+	for _, prog := range progs {
+		t.Run(filepath.Base(prog), func(t *testing.T) {
+			_, base := vasimTLS(t, env, "--exe", prog)
+			n := base.Free
+			require.Greater(t, n, uint64(0))
+			libN, libN1 := buildIELib(t, dir, n), buildIELib(t, dir, n+1)
+
+			code, o := vasimTLS(t, env, "--exe", prog, "--dlopen", libN)
+			assert.Equal(t, exitOK, code)
+			require.Len(t, o.Dlopen, 1)
+			assert.True(t, o.Dlopen[0].OK)
+			assert.Equal(t, "ok", realDlopen(t, prog, shim, libN, ""), "real loader, %d-byte IE block", n)
+
+			code, o = vasimTLS(t, env, "--exe", prog, "--dlopen", libN1)
+			assert.Equal(t, exitFailure, code)
+			require.Len(t, o.Dlopen, 1)
+			want := libN1 + ": cannot allocate memory in static TLS block"
+			assert.Equal(t, want, o.Dlopen[0].Error)
+			assert.Equal(t, "err "+want, realDlopen(t, prog, shim, libN1, ""), "real loader, %d-byte IE block", n+1)
+
+			// The suggested fix, checked for real, and one byte less.
+			fix := o.Dlopen[0].FixTunables
+			require.True(t, strings.HasPrefix(fix, "glibc.rtld.optional_static_tls="), fix)
+			var v uint64
+			_, err := fmt.Sscanf(fix, "glibc.rtld.optional_static_tls=%d", &v)
+			require.NoError(t, err)
+			assert.Equal(t, "ok", realDlopen(t, prog, shim, libN1, fix))
+			assert.Equal(t, "err "+want, realDlopen(t, prog, shim, libN1, fmt.Sprintf("glibc.rtld.optional_static_tls=%d", v-1)))
+			t.Logf("%s: static size %d, used %d, largest IE block %d bytes; fix for %d: %s", prog, base.StaticSize, base.StaticUsed, n, n+1, fix)
+		})
+	}
+}
