@@ -136,25 +136,35 @@ func allOK(sc Scenario, t Tunables) bool {
 	return err == nil && !res.Failed()
 }
 
-// minimalTunables searches the smallest optional_static_tls (binary search
-// over a bound that certainly suffices, then verified, with the value one
-// below checked to fail) and the smallest nns that make the whole scenario
-// succeed.
+// minimalTunables searches the smallest optional_static_tls and nns that
+// make the whole scenario succeed, by re-running it.
 func minimalTunables(sc Scenario, res *Result) (optional, nns uint64) {
-	base := currentTunables(sc)
-	if allOK(sc, base) {
-		return 0, 0
-	}
 	// Upper bound: every TLS block of every module the scenario touches,
 	// with its alignment, on top of the current value.
-	hi := base.OptionalStaticTLS
+	var blocks uint64
 	for m := range res.Objects {
 		if m.TLS != nil {
-			hi += m.TLS.MemSize + m.TLS.Align + m.TLS.FirstByteOffset()
+			blocks += m.TLS.MemSize + m.TLS.Align + m.TLS.FirstByteOffset()
 		}
 	}
-	hi = hi*2 + 4096
-	try := func(v uint64) bool { t := base; t.OptionalStaticTLS = v; return allOK(sc, t) }
+	return MinimalTunables(currentTunables(sc), blocks, func(t Tunables) bool { return allOK(sc, t) })
+}
+
+// MinimalTunables finds the smallest glibc.rtld.optional_static_tls (other
+// tunables as in base) and, separately, the smallest glibc.rtld.nns for
+// which ok holds; 0 means none was found (or base already works). blocks
+// bounds the search: the total size plus alignment of the TLS blocks
+// involved. The optional value is found by bisection between base (which
+// fails) and a value that certainly covers every block, and is returned
+// only after ok confirmed it; ok(value-1) is false by construction of the
+// bisection. Static TLS use never shrinks when the surplus grows by whole
+// bytes except through alignment rounding, which the re-runs account for.
+func MinimalTunables(base Tunables, blocks uint64, ok func(Tunables) bool) (optional, nns uint64) {
+	if ok(base) {
+		return 0, 0
+	}
+	try := func(v uint64) bool { t := base; t.OptionalStaticTLS = v; return ok(t) }
+	hi := (base.OptionalStaticTLS+blocks)*2 + 4096
 	if try(hi) {
 		lo := base.OptionalStaticTLS // fails
 		for hi-lo > 1 {
@@ -170,7 +180,7 @@ func minimalTunables(sc Scenario, res *Result) (optional, nns uint64) {
 	for n := base.NNS + 1; n <= glibcDLNNS; n++ {
 		t := base
 		t.NNS = n
-		if allOK(sc, t) {
+		if ok(t) {
 			nns = n
 			break
 		}
