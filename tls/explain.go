@@ -150,15 +150,25 @@ func minimalTunables(sc Scenario, res *Result) (optional, nns uint64) {
 	return MinimalTunables(currentTunables(sc), blocks, func(t Tunables) bool { return allOK(sc, t) })
 }
 
+// MaxMinimalScan bounds the exhaustive part of MinimalTunables: when the
+// working value found by bisection is at most this, every smaller value is
+// tried, so the answer is the true minimum; above it, the bisection result is returned (working, and with
+// the value one below failing, but a smaller working value cannot be
+// ruled out).
+var MaxMinimalScan uint64 = 20000
+
 // MinimalTunables finds the smallest glibc.rtld.optional_static_tls (other
 // tunables as in base) and, separately, the smallest glibc.rtld.nns for
 // which ok holds; 0 means none was found (or base already works). blocks
 // bounds the search: the total size plus alignment of the TLS blocks
-// involved. The optional value is found by bisection between base (which
-// fails) and a value that certainly covers every block, and is returned
-// only after ok confirmed it; ok(value-1) is false by construction of the
-// bisection. Static TLS use never shrinks when the surplus grows by whole
-// bytes except through alignment rounding, which the re-runs account for.
+// involved.
+//
+// Success is not monotone in optional_static_tls: a larger budget lets a
+// TLS descriptor module take static space that an initial-exec module
+// later needs, and the static size grows in steps of the static
+// alignment. So a bisection only finds some working value; MinimalTunables
+// then tries every value from the current one up to it (see
+// MaxMinimalScan) and returns the first that works.
 func MinimalTunables(base Tunables, blocks uint64, ok func(Tunables) bool) (optional, nns uint64) {
 	if ok(base) {
 		return 0, 0
@@ -176,6 +186,16 @@ func MinimalTunables(base Tunables, blocks uint64, ok func(Tunables) bool) (opti
 			}
 		}
 		optional = hi
+		if hi <= MaxMinimalScan {
+			// Values below the current one count too: a smaller optional
+			// budget can keep a descriptor module out of the way.
+			for v := uint64(0); v < hi; v++ {
+				if v != base.OptionalStaticTLS && try(v) {
+					optional = v
+					break
+				}
+			}
+		}
 	}
 	for n := base.NNS + 1; n <= glibcDLNNS; n++ {
 		t := base
