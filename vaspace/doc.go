@@ -18,7 +18,7 @@
 // (ErrOverlap, ErrNoSpace, ...) works with errors.Is.
 //
 // Mappings are kept in a github.com/google/btree BTreeG; a persistent
-// treap of free ranges carrying the largest free length per subtree makes
+// B+tree of free ranges carrying the largest free length per subtree makes
 // placement searches O(log n), in the spirit of the Linux maple tree and
 // gVisor's pkg/segment. Clone is O(1) and copy-on-write, so a simulation can
 // branch from a base layout cheaply.

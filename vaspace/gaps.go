@@ -6,152 +6,410 @@ package vaspace
 // tree alone walks every gap between the hint and the answer: placing n
 // mappings top-down then costs O(n^2). Linux's maple tree and gVisor's
 // pkg/segment solve this by storing, in every internal node, the largest gap
-// in that subtree (linux-placement.md §9). We cannot add a field to
-// google/btree's nodes, so the summary lives beside it: a treap of the
-// maximal free ranges ("gaps"), keyed by start address, in which every node
-// records the largest gap length in its subtree.
+// in each child's subtree (linux-placement.md §9). We cannot add a field to
+// google/btree's nodes, so the summary lives beside them: a small B+tree of
+// the maximal free ranges ("gaps") in address order, whose internal nodes
+// record, per child, the lowest gap start and the largest gap length in that
+// child's subtree. A search skips every subtree whose largest gap is too
+// small, so it visits O(log n) nodes of gapFan entries each.
 //
-// The treap is persistent: nodes are never modified after construction, and
-// an update copies only the O(log n) nodes on the paths it touches. A clone
-// of a Space therefore shares the whole index by copying one pointer, which
-// matches google/btree's lazy copy-on-write Clone.
-//
-// Priorities are a hash of the gap's start address, so the shape (and every
-// result) is a deterministic function of the set of gaps.
+// Copy-on-write, as google/btree does it: every node records the index that
+// owns it, and an index changes its own nodes in place but copies a shared
+// node (and so the path above it) before changing it. Forking an index
+// gives both sides new owners, so after a Space.Clone every node is shared
+// and each side copies what it writes; a long run of updates to one Space
+// between clones allocates nothing.
 
-type gapNode struct {
-	gap         Range
-	prio        uint64
-	maxLen      uint64 // largest gap.Len() in this subtree
-	left, right *gapNode
+const (
+	// gapFan is the node capacity, as the maple tree's 16-slot leaves.
+	gapFan = 16
+	// gapMin is the fewest entries a non-root node keeps after a removal;
+	// below it the node borrows from or merges with a sibling.
+	gapMin = gapFan / 4
+)
+
+// gnode is a leaf (gaps) or an internal node (kids with their summaries).
+type gnode struct {
+	owner *gapOwner // the index allowed to change this node in place
+	n     int
+	leaf  bool
+	gaps  [gapFan]Range  // leaf: gaps in address order
+	kids  [gapFan]*gnode // internal: children in address order
+	lo    [gapFan]Addr   // internal: lowest gap start in kids[i]
+	max   [gapFan]uint64 // internal: largest gap length in kids[i]
 }
 
-// mix is SplitMix64's finaliser: a bijective hash with good avalanche, used
-// for treap priorities.
-func mix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
+// gapOwner identifies an index for copy-on-write. It has a field so that
+// distinct owners have distinct addresses.
+type gapOwner struct{ _ byte }
 
-func newGapNode(g Range) *gapNode {
-	return &gapNode{gap: g, prio: mix(uint64(g.Start)), maxLen: g.Len()}
-}
-
-// with returns a copy of n with new children and a recomputed summary.
-func (n *gapNode) with(left, right *gapNode) *gapNode {
-	c := &gapNode{gap: n.gap, prio: n.prio, maxLen: n.gap.Len(), left: left, right: right}
-	if left != nil && left.maxLen > c.maxLen {
-		c.maxLen = left.maxLen
+// mutable returns n itself if x owns it, or a copy that x owns.
+func (x *gapIndex) mutable(n *gnode) *gnode {
+	if n.owner == x.owner {
+		return n
 	}
-	if right != nil && right.maxLen > c.maxLen {
-		c.maxLen = right.maxLen
-	}
-	return c
+	c := *n
+	c.owner = x.owner
+	return &c
 }
 
-// splitGaps divides n into gaps starting before k and gaps starting at or
-// after k.
-func splitGaps(n *gapNode, k Addr) (lt, ge *gapNode) {
-	if n == nil {
-		return nil, nil
+// low returns the lowest gap start in the subtree; n must not be empty.
+func (n *gnode) low() Addr {
+	if n.leaf {
+		return n.gaps[0].Start
 	}
-	if n.gap.Start < k {
-		a, b := splitGaps(n.right, k)
-		return n.with(n.left, a), b
-	}
-	a, b := splitGaps(n.left, k)
-	return a, n.with(b, n.right)
+	return n.lo[0]
 }
 
-// mergeGaps joins two treaps where every gap in l starts before every gap
-// in r.
-func mergeGaps(l, r *gapNode) *gapNode {
-	switch {
-	case l == nil:
-		return r
-	case r == nil:
-		return l
-	case l.prio > r.prio:
-		return l.with(l.left, mergeGaps(l.right, r))
-	default:
-		return r.with(mergeGaps(l, r.left), r.right)
-	}
-}
-
-// floorGap returns the gap with the greatest start <= a.
-func floorGap(n *gapNode, a Addr) (Range, bool) {
-	var best Range
-	found := false
-	for n != nil {
-		if n.gap.Start <= a {
-			best, found = n.gap, true
-			n = n.right
+// maxLen returns the largest gap length in the subtree.
+func (n *gnode) maxLen() uint64 {
+	var m uint64
+	for i := 0; i < n.n; i++ {
+		if n.leaf {
+			m = max(m, n.gaps[i].Len())
 		} else {
-			n = n.left
+			m = max(m, n.max[i])
 		}
 	}
-	return best, found
+	return m
 }
 
-// eachGap calls yield, in address order, for every gap that overlaps w,
-// clipped to w. It stops when yield returns false and reports whether it
-// ran to completion.
-func eachGap(n *gapNode, w Range, yield func(Range) bool) bool {
-	if n == nil {
-		return true
+// setKid stores k as child i and refreshes its summary.
+func (n *gnode) setKid(i int, k *gnode) {
+	n.kids[i], n.lo[i], n.max[i] = k, k.low(), k.maxLen()
+}
+
+// kidFor returns the index of the child whose subtree would hold a gap
+// starting at a: the last child whose lowest start is <= a, or 0.
+func (n *gnode) kidFor(a Addr) int {
+	i := 0
+	for i+1 < n.n && n.lo[i+1] <= a {
+		i++
 	}
-	// Gaps in the left subtree end before n.gap.Start; those in the right
-	// start after n.gap.End.
-	if n.gap.Start > w.Start && !eachGap(n.left, w, yield) {
-		return false
+	return i
+}
+
+// gapIndex is the index of one Space.
+type gapIndex struct {
+	root  *gnode
+	owner *gapOwner
+}
+
+func newGapIndex(bounds Range) gapIndex {
+	x := gapIndex{owner: new(gapOwner)}
+	x.root = &gnode{owner: x.owner, leaf: true, n: 1}
+	x.root.gaps[0] = bounds
+	return x
+}
+
+// fork returns a copy of x sharing all its nodes; from then on neither x
+// nor the copy changes a node in place. O(1).
+func (x *gapIndex) fork() gapIndex {
+	x.owner = new(gapOwner)
+	return gapIndex{root: x.root, owner: new(gapOwner)}
+}
+
+// floor returns the gap with the greatest start <= a.
+func (x *gapIndex) floor(a Addr) (Range, bool) {
+	n := x.root
+	for !n.leaf {
+		if n.lo[0] > a {
+			return Range{}, false
+		}
+		n = n.kids[n.kidFor(a)]
 	}
-	if c := n.gap.Intersect(w); !c.IsEmpty() && !yield(c) {
-		return false
+	for i := n.n - 1; i >= 0; i-- {
+		if n.gaps[i].Start <= a {
+			return n.gaps[i], true
+		}
 	}
-	if n.gap.End < w.End {
-		return eachGap(n.right, w, yield)
+	return Range{}, false
+}
+
+// Gaps in one child end before the next child's lowest start (a mapping
+// separates them), so child i lies entirely below address a when
+// lo[i+1] <= a.
+func (n *gnode) kidBelow(i int, a Addr) bool { return i+1 < n.n && n.lo[i+1] <= a }
+
+// each calls yield, in address order, for every gap overlapping w, clipped
+// to w; it reports false if yield stopped it.
+func (n *gnode) each(w Range, yield func(Range) bool) bool {
+	for i := 0; i < n.n; i++ {
+		if n.leaf {
+			g := n.gaps[i]
+			if g.Start >= w.End {
+				return true
+			}
+			if c := g.Intersect(w); !c.IsEmpty() && !yield(c) {
+				return false
+			}
+			continue
+		}
+		if n.kidBelow(i, w.Start) {
+			continue
+		}
+		if n.lo[i] >= w.End {
+			return true
+		}
+		if !n.kids[i].each(w, yield) {
+			return false
+		}
 	}
 	return true
 }
 
-// countGaps returns the number of gaps in the treap (for Check).
-func countGaps(n *gapNode) int {
-	if n == nil {
-		return 0
-	}
-	return 1 + countGaps(n.left) + countGaps(n.right)
-}
-
-// checkGaps verifies the treap's order, heap and summary invariants and
-// appends the gaps in order to out.
-func checkGaps(n *gapNode, out []Range) ([]Range, error) {
-	if n == nil {
-		return out, nil
-	}
-	var err error
-	if out, err = checkGaps(n.left, out); err != nil {
-		return nil, err
-	}
-	want := n.gap.Len()
-	for _, c := range []*gapNode{n.left, n.right} {
-		if c == nil {
+// touching calls fn, in address order, for every gap that overlaps r or
+// touches one of its ends (g.End >= r.Start and g.Start <= r.End).
+func (n *gnode) touching(r Range, fn func(Range)) {
+	for i := 0; i < n.n; i++ {
+		if n.leaf {
+			g := n.gaps[i]
+			if g.Start > r.End {
+				return
+			}
+			if g.End >= r.Start {
+				fn(g)
+			}
 			continue
 		}
-		if c.prio > n.prio {
-			return nil, errorf("gap index: heap order broken at %v", n.gap)
+		if n.kidBelow(i, r.Start) {
+			continue
 		}
-		want = max(want, c.maxLen)
+		if n.lo[i] > r.End {
+			return
+		}
+		n.kids[i].touching(r, fn)
 	}
-	if n.maxLen != want {
-		return nil, errorf("gap index: node %v records max gap %#x, subtree has %#x", n.gap, n.maxLen, want)
+}
+
+// insert adds gap g, which must not overlap or touch any gap present.
+func (x *gapIndex) insert(g Range) {
+	n, split := x.insertGap(x.root, g)
+	if split != nil {
+		root := &gnode{owner: x.owner, n: 2}
+		root.setKid(0, n)
+		root.setKid(1, split)
+		n = root
 	}
-	if n.prio != mix(uint64(n.gap.Start)) {
-		return nil, errorf("gap index: node %v has a stale priority", n.gap)
+	x.root = n
+}
+
+// insertGap returns a copy of n with g added and, if n overflowed, the new
+// right sibling holding the upper half.
+func (x *gapIndex) insertGap(n *gnode, g Range) (*gnode, *gnode) {
+	c := x.mutable(n)
+	if c.leaf {
+		i := 0
+		for i < c.n && c.gaps[i].Start < g.Start {
+			i++
+		}
+		return c.insertAt(i, func(d *gnode, j int) { d.gaps[j] = g })
 	}
-	out = append(out, n.gap)
-	return checkGaps(n.right, out)
+	i := c.kidFor(g.Start)
+	k, split := x.insertGap(c.kids[i], g)
+	c.setKid(i, k)
+	if split == nil {
+		return c, nil
+	}
+	return c.insertAt(i+1, func(d *gnode, j int) { d.setKid(j, split) })
+}
+
+// insertAt opens slot i in c (shifting later entries up), lets put fill
+// it, and splits c in two halves if it overflows.
+func (c *gnode) insertAt(i int, put func(d *gnode, j int)) (*gnode, *gnode) {
+	if c.n < gapFan {
+		c.shiftUp(i)
+		put(c, i)
+		return c, nil
+	}
+	// Full: move the upper half to a new sibling, then insert into the
+	// half that holds slot i.
+	right := &gnode{owner: c.owner, leaf: c.leaf}
+	half := gapFan / 2
+	c.moveTail(half, right)
+	if i <= half {
+		c.shiftUp(i)
+		put(c, i)
+	} else {
+		right.shiftUp(i - half)
+		put(right, i-half)
+	}
+	return c, right
+}
+
+func (c *gnode) shiftUp(i int) {
+	copy(c.gaps[i+1:c.n+1], c.gaps[i:c.n])
+	copy(c.kids[i+1:c.n+1], c.kids[i:c.n])
+	copy(c.lo[i+1:c.n+1], c.lo[i:c.n])
+	copy(c.max[i+1:c.n+1], c.max[i:c.n])
+	c.n++
+}
+
+func (c *gnode) shiftDown(i int) {
+	copy(c.gaps[i:c.n-1], c.gaps[i+1:c.n])
+	copy(c.kids[i:c.n-1], c.kids[i+1:c.n])
+	copy(c.lo[i:c.n-1], c.lo[i+1:c.n])
+	copy(c.max[i:c.n-1], c.max[i+1:c.n])
+	c.n--
+	c.gaps[c.n], c.kids[c.n] = Range{}, nil
+}
+
+// moveTail moves entries [from, c.n) of c to the end of d.
+func (c *gnode) moveTail(from int, d *gnode) {
+	k := c.n - from
+	copy(d.gaps[d.n:d.n+k], c.gaps[from:c.n])
+	copy(d.kids[d.n:d.n+k], c.kids[from:c.n])
+	copy(d.lo[d.n:d.n+k], c.lo[from:c.n])
+	copy(d.max[d.n:d.n+k], c.max[from:c.n])
+	d.n += k
+	for j := from; j < c.n; j++ {
+		c.gaps[j], c.kids[j] = Range{}, nil
+	}
+	c.n = from
+}
+
+// moveHead moves the first k entries of c to the end of d.
+func (c *gnode) moveHead(k int, d *gnode) {
+	copy(d.gaps[d.n:d.n+k], c.gaps[:k])
+	copy(d.kids[d.n:d.n+k], c.kids[:k])
+	copy(d.lo[d.n:d.n+k], c.lo[:k])
+	copy(d.max[d.n:d.n+k], c.max[:k])
+	d.n += k
+	for j := 0; j < k; j++ {
+		c.shiftDown(0)
+	}
+}
+
+// remove deletes the gap starting at start, which must be present.
+func (x *gapIndex) remove(start Addr) {
+	n := x.removeGap(x.root, start)
+	if !n.leaf && n.n == 1 {
+		n = n.kids[0]
+	}
+	x.root = n
+}
+
+// removeGap returns a copy of n without the gap starting at start. The
+// copy may hold fewer than gapMin entries; the caller rebalances it.
+func (x *gapIndex) removeGap(n *gnode, start Addr) *gnode {
+	c := x.mutable(n)
+	if c.leaf {
+		for i := 0; i < c.n; i++ {
+			if c.gaps[i].Start == start {
+				c.shiftDown(i)
+				break
+			}
+		}
+		return c
+	}
+	i := c.kidFor(start)
+	k := x.removeGap(c.kids[i], start)
+	if k.n >= gapMin {
+		c.setKid(i, k)
+		return c
+	}
+	// The child underflowed: join it with a neighbour, or even the two out
+	// if they do not fit in one node.
+	l, r := i-1, i
+	if i == 0 {
+		l, r = 0, 1
+	}
+	if r >= c.n { // an only child: nothing to balance with
+		if k.n == 0 {
+			c.shiftDown(i)
+		} else {
+			c.setKid(i, k)
+		}
+		return c
+	}
+	left, right := c.kids[l], c.kids[r]
+	if l == i {
+		left = k
+	} else {
+		right = k
+	}
+	left, right = x.mutable(left), x.mutable(right)
+	if left.n+right.n <= gapFan {
+		right.moveTail(0, left)
+		c.setKid(l, left)
+		c.shiftDown(r)
+		return c
+	}
+	total := left.n + right.n
+	if left.n > total/2 {
+		tmp := &gnode{owner: x.owner, leaf: right.leaf}
+		left.moveTail(total/2, tmp)
+		right.moveTail(0, tmp)
+		right = tmp
+	} else {
+		right.moveHead(total/2-left.n, left)
+	}
+	c.setKid(l, left)
+	c.setKid(r, right)
+	return c
+}
+
+// replace swaps the gap starting at g.Start, which must be present, for
+// g. Only the path to it is copied.
+func (x *gapIndex) replace(g Range) { x.root = x.replaceGap(x.root, g) }
+
+func (x *gapIndex) replaceGap(n *gnode, g Range) *gnode {
+	c := x.mutable(n)
+	if c.leaf {
+		for i := 0; i < c.n; i++ {
+			if c.gaps[i].Start == g.Start {
+				c.gaps[i] = g
+			}
+		}
+		return c
+	}
+	i := c.kidFor(g.Start)
+	c.setKid(i, x.replaceGap(c.kids[i], g))
+	return c
+}
+
+// check verifies the tree's structure and summaries and appends the gaps
+// in order to out.
+func (x *gapIndex) check() ([]Range, error) {
+	var out []Range
+	depth := -1
+	var walk func(n *gnode, d int, root bool) error
+	walk = func(n *gnode, d int, root bool) error {
+		if n.n > gapFan || (!root && n.n < gapMin) || (!n.leaf && n.n < 2 && root) {
+			return errorf("gap index: node with %d entries (leaf %v, root %v)", n.n, n.leaf, root)
+		}
+		if n.leaf {
+			if depth >= 0 && d != depth {
+				return errorf("gap index: leaves at depths %d and %d", depth, d)
+			}
+			depth = d
+			for i := 0; i < n.n; i++ {
+				g := n.gaps[i]
+				if g.IsEmpty() {
+					return errorf("gap index: empty gap %v", g)
+				}
+				if len(out) > 0 && out[len(out)-1].End >= g.Start {
+					return errorf("gap index: gaps %v and %v out of order or touching", out[len(out)-1], g)
+				}
+				out = append(out, g)
+			}
+			return nil
+		}
+		for i := 0; i < n.n; i++ {
+			k := n.kids[i]
+			if k == nil || k.n == 0 {
+				return errorf("gap index: empty child %d", i)
+			}
+			if n.lo[i] != k.low() || n.max[i] != k.maxLen() {
+				return errorf("gap index: child %d records low %v max %#x, subtree has %v %#x", i, n.lo[i], n.max[i], k.low(), k.maxLen())
+			}
+			if err := walk(k, d+1, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return out, walk(x.root, 0, true)
 }
 
 // fit describes one placement search, already validated and normalised.
@@ -184,29 +442,33 @@ func (f *fit) placeLow(g Range) (Addr, bool) {
 	return s, ok && e <= c.End
 }
 
-// firstFit returns the lowest placement over all gaps, pruning every
-// subtree whose largest gap is smaller than the request. A subtree that lies
-// inside the window and holds a gap of at least size+mask bytes always
-// contains a fit, so only the two window-boundary paths and gaps whose
-// length lies in [size, size+mask) are visited without success: O(log n)
-// expected for page-granular alignment.
-func (f *fit) firstFit(n *gapNode) (Addr, bool) {
-	if n == nil || n.maxLen < f.size {
-		return 0, false
-	}
-	if n.gap.Start > f.window.Start {
-		if a, ok := f.firstFit(n.left); ok {
+// firstFit returns the lowest placement over all gaps, skipping every
+// subtree whose largest gap is smaller than the request. A subtree inside
+// the window that holds a gap of at least size+mask bytes always contains a
+// fit, so only the window-boundary paths and gaps whose length lies in
+// [size, size+mask) are visited without success: O(log n) node visits for
+// page-granular alignment.
+func (f *fit) firstFit(n *gnode) (Addr, bool) {
+	for i := 0; i < n.n; i++ {
+		if n.leaf {
+			g := n.gaps[i]
+			if g.Start >= f.window.End {
+				break
+			}
+			if a, ok := f.placeLow(g); ok {
+				return a, true
+			}
+			continue
+		}
+		if n.max[i] < f.size || n.kidBelow(i, f.window.Start) {
+			continue
+		}
+		if n.lo[i] >= f.window.End {
+			break
+		}
+		if a, ok := f.firstFit(n.kids[i]); ok {
 			return a, true
 		}
-	}
-	if n.gap.Start >= f.window.End {
-		return 0, false
-	}
-	if a, ok := f.placeLow(n.gap); ok {
-		return a, true
-	}
-	if n.gap.End < f.window.End {
-		return f.firstFit(n.right)
 	}
 	return 0, false
 }
@@ -214,24 +476,28 @@ func (f *fit) firstFit(n *gapNode) (Addr, bool) {
 // highestGap returns the highest gap whose part inside the window is at
 // least length bytes long, clipped to the window: the maple tree's reverse
 // empty-area walk (mas_empty_area_rev) that Linux unmapped_area_topdown
-// performs. Expected O(log n).
-func highestGap(n *gapNode, window Range, length uint64) (Range, bool) {
-	if n == nil || n.maxLen < length {
-		return Range{}, false
-	}
-	if n.gap.End < window.End {
-		if g, ok := highestGap(n.right, window, length); ok {
+// performs. O(log n) node visits.
+func highestGap(n *gnode, window Range, length uint64) (Range, bool) {
+	for i := n.n - 1; i >= 0; i-- {
+		if n.leaf {
+			g := n.gaps[i]
+			if g.End <= window.Start {
+				break
+			}
+			if c := g.Intersect(window); c.Len() >= length {
+				return c, true
+			}
+			continue
+		}
+		if n.kidBelow(i, window.Start) {
+			break
+		}
+		if n.lo[i] >= window.End || n.max[i] < length {
+			continue
+		}
+		if g, ok := highestGap(n.kids[i], window, length); ok {
 			return g, true
 		}
-	}
-	if n.gap.End <= window.Start {
-		return Range{}, false
-	}
-	if c := n.gap.Intersect(window); c.Len() >= length {
-		return c, true
-	}
-	if n.gap.Start > window.Start {
-		return highestGap(n.left, window, length)
 	}
 	return Range{}, false
 }

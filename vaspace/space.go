@@ -3,7 +3,6 @@ package vaspace
 import (
 	"fmt"
 	"iter"
-	"math"
 
 	"github.com/google/btree"
 )
@@ -17,7 +16,7 @@ const btreeDegree = 32
 // size, and a set of non-overlapping, non-empty mappings.
 //
 // The mappings live in a google/btree BTreeG ordered by start address;
-// beside it a persistent treap indexes the free ranges by address with the
+// beside it a persistent B+tree indexes the free ranges by address with the
 // largest free length per subtree (see gaps.go), so placement searches are
 // O(log n) rather than a walk over every gap.
 //
@@ -26,12 +25,38 @@ const btreeDegree = 32
 type Space struct {
 	bounds   Range
 	pageSize uint64
-	tree     *btree.BTreeG[Mapping]
-	gaps     *gapNode
+	tree     *btree.BTreeG[entry]
+	gaps     gapIndex
 	mapped   uint64
 }
 
-func lessStart(a, b Mapping) bool { return a.Start < b.Start }
+// entry is a mapping as the tree stores it: its range and a pointer to its
+// attributes, 24 bytes instead of a Mapping's 56, so a B-tree node spans
+// fewer cache lines. Attributes are immutable once stored; pieces of a
+// split mapping share them and Protect gives the changed piece a new copy.
+type entry struct {
+	Range
+	attr *attrs
+}
+
+type attrs struct {
+	name, owner string
+	prot        Prot
+	kind        Kind
+}
+
+func newEntry(m Mapping) entry {
+	return entry{m.Range, &attrs{name: m.Name, owner: m.Owner, prot: m.Prot, kind: m.Kind}}
+}
+
+func (e entry) mapping() Mapping {
+	return Mapping{Range: e.Range, Name: e.attr.name, Prot: e.attr.prot, Kind: e.attr.kind, Owner: e.attr.owner}
+}
+
+// key is the probe used to search the tree for a start address.
+func key(a Addr) entry { return entry{Range: Range{Start: a}} }
+
+func lessStart(a, b entry) bool { return a.Start < b.Start }
 
 // New returns an empty address space covering bounds with the given page
 // size (a power of two). Both ends of bounds must be page-aligned and the
@@ -57,7 +82,7 @@ func New(bounds Range, pageSize uint64) (*Space, error) {
 		bounds:   bounds,
 		pageSize: pageSize,
 		tree:     btree.NewG(btreeDegree, lessStart),
-		gaps:     newGapNode(bounds),
+		gaps:     newGapIndex(bounds),
 	}, nil
 }
 
@@ -85,13 +110,14 @@ func (s *Space) MappedBytes() uint64 { return s.mapped }
 
 // Clone returns an independent copy of s in O(1): the mapping tree is
 // cloned lazily with google/btree's copy-on-write Clone and the free-space
-// index is persistent, so the first writes to either copy pay for copying
-// the O(log n) nodes they touch. Clone writes to s (it splits the
+// index is forked the same way, so the first writes to either copy pay for
+// copying the O(log n) nodes they touch. Clone writes to s (it splits the
 // copy-on-write context), so it must not run concurrently with other uses
 // of s; afterwards both copies may be used from different goroutines.
 func (s *Space) Clone() *Space {
 	c := *s
 	c.tree = s.tree.Clone()
+	c.gaps = s.gaps.fork()
 	return &c
 }
 
@@ -118,10 +144,19 @@ func (s *Space) validate(op string, r Range, name string) error {
 
 // At returns the mapping that contains a.
 func (s *Space) At(a Addr) (Mapping, bool) {
-	var found Mapping
+	if e, ok := s.entryAt(a); ok {
+		return e.mapping(), true
+	}
+	return Mapping{}, false
+}
+
+func (s *Space) entryAt(a Addr) (entry, bool) {
+	var found entry
 	ok := false
-	s.tree.DescendLessOrEqual(Mapping{Range: Range{Start: a}}, func(m Mapping) bool {
-		found, ok = m, m.End > a
+	s.tree.DescendLessOrEqual(key(a), func(e entry) bool {
+		if e.End > a {
+			found, ok = e, true
+		}
 		return false
 	})
 	return found, ok
@@ -131,34 +166,43 @@ func (s *Space) At(a Addr) (Mapping, bool) {
 // in address order. The sequence must not be used across a mutation of s.
 func (s *Space) Overlapping(r Range) iter.Seq[Mapping] {
 	return func(yield func(Mapping) bool) {
-		if r.IsEmpty() {
-			return
-		}
-		start := r.Start
-		if m, ok := s.At(r.Start); ok {
-			if !yield(m) {
-				return
-			}
-			start = m.End
-		}
-		if start >= r.End {
-			return
-		}
-		s.tree.AscendRange(Mapping{Range: Range{Start: start}}, Mapping{Range: Range{Start: r.End}}, yield)
+		s.overlapping(r, func(e entry) bool { return yield(e.mapping()) })
 	}
 }
 
-// IsFree reports whether no mapping overlaps r.
-func (s *Space) IsFree(r Range) bool {
-	for range s.Overlapping(r) {
-		return false
+func (s *Space) overlapping(r Range, yield func(entry) bool) {
+	if r.IsEmpty() {
+		return
 	}
-	return true
+	start := r.Start
+	if e, ok := s.entryAt(r.Start); ok {
+		if !yield(e) {
+			return
+		}
+		start = e.End
+	}
+	if start < r.End {
+		s.tree.AscendRange(key(start), key(r.End), yield)
+	}
+}
+
+// IsFree reports whether every address of r lies inside the bounds and in
+// no mapping, that is whether Map could place a mapping over r (alignment
+// aside). The empty range is free. It consults only the free-space index:
+// O(log n).
+func (s *Space) IsFree(r Range) bool {
+	if r.IsEmpty() {
+		return true
+	}
+	g, ok := s.gaps.floor(r.Start)
+	return ok && g.ContainsRange(r)
 }
 
 // All returns every mapping in address order.
 func (s *Space) All() iter.Seq[Mapping] {
-	return func(yield func(Mapping) bool) { s.tree.Ascend(yield) }
+	return func(yield func(Mapping) bool) {
+		s.tree.Ascend(func(e entry) bool { return yield(e.mapping()) })
+	}
 }
 
 // Gaps returns the free ranges inside r, clipped to r, in address order.
@@ -170,22 +214,37 @@ func (s *Space) Gaps(r Range) iter.Seq[Range] {
 		if w.IsEmpty() {
 			return
 		}
-		eachGap(s.gaps, w, yield)
+		s.gaps.root.each(w, yield)
 	}
 }
 
 // Lowest returns the mapping with the lowest address.
-func (s *Space) Lowest() (Mapping, bool) { return s.tree.Min() }
+func (s *Space) Lowest() (Mapping, bool) {
+	e, ok := s.tree.Min()
+	if !ok {
+		return Mapping{}, false
+	}
+	return e.mapping(), true
+}
 
 // Highest returns the mapping with the highest address.
-func (s *Space) Highest() (Mapping, bool) { return s.tree.Max() }
+func (s *Space) Highest() (Mapping, bool) {
+	e, ok := s.tree.Max()
+	if !ok {
+		return Mapping{}, false
+	}
+	return e.mapping(), true
+}
 
 // firstOverlap returns the lowest mapping overlapping r.
 func (s *Space) firstOverlap(r Range) (Mapping, bool) {
-	for m := range s.Overlapping(r) {
-		return m, true
-	}
-	return Mapping{}, false
+	var hit Mapping
+	ok := false
+	s.overlapping(r, func(e entry) bool {
+		hit, ok = e.mapping(), true
+		return false
+	})
+	return hit, ok
 }
 
 // Map adds m at exactly m.Range and fails, changing nothing, if any
@@ -200,12 +259,23 @@ func (s *Space) Map(m Mapping) error {
 	if err := s.validate("map", m.Range, m.Name); err != nil {
 		return err
 	}
-	if hit, ok := s.firstOverlap(m.Range); ok {
+	// The range is free exactly when the free range holding its start
+	// also holds its end; the index answers that without touching the tree.
+	g, ok := s.gaps.floor(m.Start)
+	if !ok || g.End < m.End {
+		hit, _ := s.firstOverlap(m.Range)
 		return &Error{Op: "map", Range: m.Range, Name: m.Name, Hit: &hit, Err: ErrOverlap}
 	}
-	s.tree.ReplaceOrInsert(m)
+	s.tree.ReplaceOrInsert(newEntry(m))
 	s.mapped += m.Len()
-	s.refreshGaps(m.Range)
+	if below := (Range{g.Start, m.Start}); below.IsEmpty() {
+		s.gaps.remove(g.Start)
+	} else {
+		s.gaps.replace(below)
+	}
+	if above := (Range{m.End, g.End}); !above.IsEmpty() {
+		s.gaps.insert(above)
+	}
 	return nil
 }
 
@@ -218,7 +288,7 @@ func (s *Space) MapReplace(m Mapping) error {
 		return err
 	}
 	s.remove(m.Range)
-	s.tree.ReplaceOrInsert(m)
+	s.tree.ReplaceOrInsert(newEntry(m))
 	s.mapped += m.Len()
 	s.refreshGaps(m.Range)
 	return nil
@@ -240,10 +310,11 @@ func (s *Space) Unmap(r Range) error {
 // remove deletes the mapped addresses in r from the tree (not from the gap
 // index; callers refresh it).
 func (s *Space) remove(r Range) {
-	var hit []Mapping
-	for m := range s.Overlapping(r) {
-		hit = append(hit, m)
-	}
+	var hit []entry
+	s.overlapping(r, func(e entry) bool {
+		hit = append(hit, e)
+		return true
+	})
 	for _, m := range hit {
 		s.tree.Delete(m)
 		s.mapped -= m.Len()
@@ -272,14 +343,15 @@ func (s *Space) Protect(r Range, p Prot) error {
 		return err
 	}
 	next := r.Start
-	var hit []Mapping
-	for m := range s.Overlapping(r) {
-		if m.Start > next {
-			break
+	var hit []entry
+	s.overlapping(r, func(e entry) bool {
+		if e.Start > next {
+			return false
 		}
-		hit = append(hit, m)
-		next = m.End
-	}
+		hit = append(hit, e)
+		next = e.End
+		return true
+	})
 	if next < r.End {
 		hole := Range{next, r.End}
 		if m, ok := s.firstMappingFrom(next, r.End); ok {
@@ -288,14 +360,13 @@ func (s *Space) Protect(r Range, p Prot) error {
 		return &Error{Op: "protect", Range: r, Hole: hole, Err: ErrNotMapped}
 	}
 	for _, m := range hit {
-		if m.Prot == p {
+		if m.attr.prot == p {
 			continue
 		}
 		s.tree.Delete(m)
-		mid := m
-		mid.Range = m.Intersect(r)
-		mid.Prot = p
-		s.tree.ReplaceOrInsert(mid)
+		changed := *m.attr
+		changed.prot = p
+		s.tree.ReplaceOrInsert(entry{m.Intersect(r), &changed})
 		if m.Start < r.Start {
 			left := m
 			left.End = r.Start
@@ -311,56 +382,56 @@ func (s *Space) Protect(r Range, p Prot) error {
 }
 
 // firstMappingFrom returns the lowest mapping starting in [a, end).
-func (s *Space) firstMappingFrom(a, end Addr) (Mapping, bool) {
-	var found Mapping
+func (s *Space) firstMappingFrom(a, end Addr) (entry, bool) {
+	var found entry
 	ok := false
-	s.tree.AscendRange(Mapping{Range: Range{Start: a}}, Mapping{Range: Range{Start: end}}, func(m Mapping) bool {
-		found, ok = m, true
+	s.tree.AscendRange(key(a), key(end), func(e entry) bool {
+		found, ok = e, true
 		return false
 	})
 	return found, ok
 }
 
-// refreshGaps rebuilds the free-space index around r after the mappings
+// refreshGaps brings the free-space index up to date after the mappings
 // inside r changed. Gaps that neither overlap nor touch r are bounded by
-// mappings outside r and stay valid; the ones that do are removed and the
-// free ranges of [lo, hi), the union of r and those gaps, are recomputed
-// from the tree.
+// mappings outside r and stay valid. The ones that do are compared with the
+// free ranges of [lo, hi), the union of r and those gaps, recomputed from
+// the tree; only the differences are applied, each as one path copy.
 func (s *Space) refreshGaps(r Range) {
-	kLo := r.Start
-	if g, ok := floorGap(s.gaps, r.Start); ok && g.End >= r.Start {
-		kLo = g.Start
-	}
-	left, rest := splitGaps(s.gaps, kLo)
-	var mid, right *gapNode
-	if r.End == math.MaxUint64 {
-		mid = rest
-	} else {
-		mid, right = splitGaps(rest, r.End+1)
-	}
-	lo, hi := min(r.Start, kLo), r.End
-	eachGap(mid, Range{0, math.MaxUint64}, func(g Range) bool {
-		hi = max(hi, g.End)
-		return true
-	})
-	// Recompute the free ranges of [lo, hi) and build them into a treap.
-	var fresh *gapNode
-	add := func(g Range) {
-		if !g.IsEmpty() {
-			fresh = mergeGaps(fresh, newGapNode(g))
-		}
+	x := &s.gaps
+	var old, fresh []Range
+	x.root.touching(r, func(g Range) { old = append(old, g) })
+	lo, hi := r.Start, r.End
+	if len(old) > 0 {
+		lo, hi = min(lo, old[0].Start), max(hi, old[len(old)-1].End)
 	}
 	next := lo
-	for m := range s.Overlapping(Range{lo, hi}) {
-		if m.Start > next {
-			add(Range{next, m.Start})
+	s.overlapping(Range{lo, hi}, func(e entry) bool {
+		if e.Start > next {
+			fresh = append(fresh, Range{next, e.Start})
 		}
-		next = m.End
-	}
+		next = e.End
+		return true
+	})
 	if next < hi {
-		add(Range{next, hi})
+		fresh = append(fresh, Range{next, hi})
 	}
-	s.gaps = mergeGaps(mergeGaps(left, fresh), right)
+	for i, j := 0, 0; i < len(old) || j < len(fresh); {
+		switch {
+		case j == len(fresh) || i < len(old) && old[i].Start < fresh[j].Start:
+			x.remove(old[i].Start)
+			i++
+		case i == len(old) || fresh[j].Start < old[i].Start:
+			x.insert(fresh[j])
+			j++
+		default:
+			if old[i] != fresh[j] {
+				x.replace(fresh[j])
+			}
+			i++
+			j++
+		}
+	}
 }
 
 // Request describes a placement search: Size bytes at an address A with
@@ -426,7 +497,7 @@ func (s *Space) FirstFit(hint Addr, req Request) (Addr, error) {
 	}
 	f.window.Start = max(f.window.Start, hint)
 	f.window.End = max(f.window.End, f.window.Start)
-	if a, ok := f.firstFit(s.gaps); ok {
+	if a, ok := f.firstFit(s.gaps.root); ok {
 		return a, nil
 	}
 	return 0, &Error{Op: "first-fit", Range: f.window, Size: req.Size, Err: ErrNoSpace,
@@ -451,7 +522,7 @@ func (s *Space) HighestFit(req Request) (Addr, error) {
 	}
 	length, ok := addU64(f.size, f.mask+1-s.pageSize)
 	if ok {
-		if g, found := highestGap(s.gaps, f.window, length); found {
+		if g, found := highestGap(s.gaps.root, f.window, length); found {
 			start := g.End - Addr(f.size)
 			start -= Addr((uint64(start) - f.offset) & f.mask)
 			return start, nil
@@ -480,7 +551,8 @@ func (s *Space) Check() error {
 		next    = s.bounds.Start
 		err     error
 	)
-	s.tree.Ascend(func(m Mapping) bool {
+	s.tree.Ascend(func(e entry) bool {
+		m := e.mapping()
 		switch {
 		case m.IsEmpty():
 			err = errorf("mapping %v is empty", m)
@@ -512,7 +584,7 @@ func (s *Space) Check() error {
 	if total != s.mapped {
 		return errorf("MappedBytes is %#x, mappings add up to %#x", s.mapped, total)
 	}
-	gaps, err := checkGaps(s.gaps, nil)
+	gaps, err := s.gaps.check()
 	if err != nil {
 		return err
 	}

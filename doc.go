@@ -1,0 +1,25 @@
+// Package vasim simulates a process's virtual address space and its dynamic
+// loader, to predict loader and allocator failures before a binary ships.
+//
+// The packages, in the order data flows through them:
+//
+//   - [github.com/vasim/vasim/vaspace]: the address space itself, an
+//     interval map of named mappings on github.com/google/btree with
+//     placement searches (XNU first fit, Linux top-down) and O(1) clones.
+//     Its subpackage vaspacetest exports pgregory.net/rapid generators for
+//     property tests over layouts.
+//   - [github.com/vasim/vasim/loader]: image specs read from ELF, Mach-O
+//     or JSON (what the files say), and placement models (what dyld + XNU
+//     or ld.so + Linux make of them), which write a vaspace.Space.
+//   - [github.com/vasim/vasim/xzone]: libmalloc's XZone range-group
+//     reservation on macOS arm64; which entropy slots collide with a layout
+//     and the exact probability of aborting in __malloc_init.
+//   - [github.com/vasim/vasim/tls]: static TLS budgets of glibc (by
+//     version and architecture), musl, FreeBSD rtld and bionic; whether
+//     each dlopen fits, why not, and the smallest fix.
+//
+// The command line, cmd/vasim, only parses flags, calls these packages and
+// prints. The examples directory holds one runnable program per real-world
+// case. Benchmarks comparing each implementation with a baseline in the
+// same run live in bench_test.go.
+package vasim
