@@ -146,6 +146,11 @@ type ImageSpec struct {
 	// RPATH/RUNPATH, DT_FLAGS and the TLS relocations); nil for other
 	// formats. See ELFInfo in elf.go.
 	ELF *ELFInfo
+
+	// MachO holds what only a Mach-O file says (file type, install name,
+	// the kind of each dependency, LC_RPATH, code signature); nil for other
+	// formats. See MachOInfo in macho.go.
+	MachO *MachOInfo
 }
 
 // Errors from spec validation.
