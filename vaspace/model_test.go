@@ -80,6 +80,26 @@ func (r *refSpace) mappingAt(a vaspace.Addr) (vaspace.Mapping, bool) {
 	return vaspace.Mapping{}, false
 }
 
+func (r *refSpace) before(a vaspace.Addr) (vaspace.Mapping, bool) {
+	var best vaspace.Mapping
+	ok := false
+	for _, m := range r.mappings() {
+		if m.Start < a {
+			best, ok = m, true
+		}
+	}
+	return best, ok
+}
+
+func (r *refSpace) after(a vaspace.Addr) (vaspace.Mapping, bool) {
+	for _, m := range r.mappings() {
+		if m.Start >= a {
+			return m, true
+		}
+	}
+	return vaspace.Mapping{}, false
+}
+
 func (r *refSpace) overlapping(q vaspace.Range) []vaspace.Mapping {
 	var out []vaspace.Mapping
 	for _, m := range r.mappings() {

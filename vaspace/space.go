@@ -162,6 +162,38 @@ func (s *Space) entryAt(a Addr) (entry, bool) {
 	return found, ok
 }
 
+// Before returns the mapping with the highest start below a: the one
+// containing a-1, or else the nearest one entirely below a.
+func (s *Space) Before(a Addr) (Mapping, bool) {
+	var found entry
+	ok := false
+	if a == 0 {
+		return Mapping{}, false
+	}
+	s.tree.DescendLessOrEqual(key(a-1), func(e entry) bool {
+		found, ok = e, true
+		return false
+	})
+	if !ok {
+		return Mapping{}, false
+	}
+	return found.mapping(), true
+}
+
+// After returns the mapping with the lowest start at or above a.
+func (s *Space) After(a Addr) (Mapping, bool) {
+	var found entry
+	ok := false
+	s.tree.AscendGreaterOrEqual(key(a), func(e entry) bool {
+		found, ok = e, true
+		return false
+	})
+	if !ok {
+		return Mapping{}, false
+	}
+	return found.mapping(), true
+}
+
 // Overlapping returns the mappings that share at least one address with r,
 // in address order. The sequence must not be used across a mutation of s.
 func (s *Space) Overlapping(r Range) iter.Seq[Mapping] {

@@ -1,0 +1,185 @@
+package xzone
+
+import (
+	"fmt"
+	"math/big"
+
+	"github.com/vasim/vasim/vaspace"
+)
+
+// Slot is the outcome of one candidate reservation.
+type Slot struct {
+	// Index is k, the entropy residue that selects this slot.
+	Index int
+	// Reservation is [ptr_start, ptr_start+R).
+	Reservation vaspace.Range
+	// Weight is how many entropy values select this slot.
+	Weight uint64
+	// Hit is the lowest mapping inside Reservation, which makes the fixed
+	// mapping fail; nil when the slot is free and the launch survives.
+	Hit *vaspace.Mapping
+}
+
+// OK reports whether the reservation succeeds in this slot.
+func (s Slot) OK() bool { return s.Hit == nil }
+
+// Result is the outcome of Analyze: every slot, which collide, and the
+// chance that a launch with this layout aborts in __malloc_init.
+type Result struct {
+	Profile Profile
+	// Slots holds one entry per candidate slot, in order.
+	Slots []Slot
+	// Colliding lists the indices of the slots whose reservation fails.
+	Colliding []int
+	// Crash is the exact probability over the entropy, counting the bias
+	// of 2^32 mod slots: (sum of colliding weights) / 2^EntropyBits. With
+	// Profile.ZeroEntropy it is 1 or 0 (slot 0 always).
+	Crash *big.Rat
+	// Probability is Crash as a float64.
+	Probability float64
+	// Culprits are the mappings hit by at least one slot, in address
+	// order: what would have to move for the launch never to crash.
+	Culprits []vaspace.Mapping
+	// Headroom is how many bytes the mapping just below the lowest free
+	// slot may grow upward before that slot collides too; Below is that
+	// mapping (nil if none lies below it). Zero when no slot is free.
+	Headroom uint64
+	Below    *vaspace.Mapping
+	// Excess is how far the highest culprit reaches into the window:
+	// the layout must shrink (or move) by this many bytes below
+	// RangesStart for no slot to collide. Zero when none collides.
+	Excess uint64
+}
+
+// Analyze replays the reservation over the layout s for every slot. It
+// sweeps the mappings inside the profile's window once in address order,
+// so it costs O(slots + mappings in the window), not their product.
+func Analyze(s *vaspace.Space, p Profile) (*Result, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	n := p.Slots()
+	r := p.Reservation()
+	w := p.Window()
+	var ms []vaspace.Mapping
+	for m := range s.Overlapping(w) {
+		ms = append(ms, m)
+	}
+	res := &Result{Profile: p, Slots: make([]Slot, n)}
+	var weight uint64
+	i := 0
+	for k := 0; k < n; k++ {
+		start := p.SlotStart(k)
+		slot := Slot{Index: k, Reservation: vaspace.Range{Start: start, End: start + vaspace.Addr(r)}, Weight: p.SlotWeight(k)}
+		// Mappings are sorted and disjoint, so their ends increase too: the
+		// first one ending above this slot's start only moves forward.
+		for i < len(ms) && ms[i].End <= start {
+			i++
+		}
+		if i < len(ms) && ms[i].Start < slot.Reservation.End {
+			hit := ms[i]
+			slot.Hit = &hit
+			res.Colliding = append(res.Colliding, k)
+			weight += slot.Weight
+		}
+		res.Slots[k] = slot
+	}
+	res.finish(s, weight)
+	return res, nil
+}
+
+// AnalyzeBruteForce checks every slot with its own overlap query. It is
+// the definition Analyze must agree with, kept for tests and for the
+// benchmarks that compare the two.
+func AnalyzeBruteForce(s *vaspace.Space, p Profile) (*Result, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	res := &Result{Profile: p, Slots: make([]Slot, p.Slots())}
+	var weight uint64
+	for k := range res.Slots {
+		slot := Slot{Index: k, Reservation: p.SlotRange(k), Weight: p.SlotWeight(k)}
+		for m := range s.Overlapping(slot.Reservation) {
+			hit := m
+			slot.Hit = &hit
+			res.Colliding = append(res.Colliding, k)
+			weight += slot.Weight
+			break
+		}
+		res.Slots[k] = slot
+	}
+	res.finish(s, weight)
+	return res, nil
+}
+
+// finish derives the probability, culprits, headroom and excess.
+func (res *Result) finish(s *vaspace.Space, weight uint64) {
+	p := res.Profile
+	if p.ZeroEntropy {
+		weight = 0
+		if !res.Slots[0].OK() {
+			weight = p.EntropyValues()
+		}
+	}
+	res.Crash = p.exactFraction(weight)
+	res.Probability, _ = res.Crash.Float64()
+
+	// Culprits: the mappings in the window that some colliding slot
+	// overlaps, in address order.
+	if len(res.Colliding) > 0 {
+		first := res.Slots[res.Colliding[0]].Reservation.Start
+		last := res.Slots[res.Colliding[len(res.Colliding)-1]].Reservation.End
+		// prefix[k] counts colliding slots below k, so "does any slot in
+		// [lo, hi] collide" is one subtraction.
+		prefix := make([]int, len(res.Slots)+1)
+		for k, slot := range res.Slots {
+			prefix[k+1] = prefix[k]
+			if !slot.OK() {
+				prefix[k+1]++
+			}
+		}
+		for m := range s.Overlapping(vaspace.Range{Start: first, End: last}) {
+			if lo, hi, ok := p.SlotsOverlapping(m.Range); ok && prefix[hi+1] > prefix[lo] {
+				res.Culprits = append(res.Culprits, m)
+			}
+		}
+		if top := res.Culprits[len(res.Culprits)-1].End; top > p.RangesStart {
+			res.Excess = uint64(top - p.RangesStart)
+		}
+	}
+
+	// Headroom: the lowest free slot and the mapping just below it.
+	for _, slot := range res.Slots {
+		if !slot.OK() {
+			continue
+		}
+		start := slot.Reservation.Start
+		if m, ok := s.Before(start); ok {
+			res.Below = &m
+			res.Headroom = uint64(start - m.End)
+		} else {
+			res.Headroom = uint64(start - min(start, s.Bounds().Start))
+		}
+		break
+	}
+}
+
+// Fraction formats the crash probability as colliding slots over all
+// slots, the way the public report states it ("15/736").
+func (res *Result) Fraction() string {
+	return fmt.Sprintf("%d/%d", len(res.Colliding), len(res.Slots))
+}
+
+// CollidingRanges returns the colliding slots as inclusive runs
+// ([[0 14]] for "slots 0-14"), for reports.
+func (res *Result) CollidingRanges() [][2]int {
+	var out [][2]int
+	for _, k := range res.Colliding {
+		if n := len(out); n > 0 && out[n-1][1] == k-1 {
+			out[n-1][1] = k
+		} else {
+			out = append(out, [2]int{k, k})
+		}
+	}
+	return out
+}
