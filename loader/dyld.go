@@ -1,0 +1,362 @@
+package loader
+
+import (
+	"fmt"
+
+	"github.com/vasim/vasim/vaspace"
+)
+
+// Dyld is the placement model of a macOS arm64 launch: XNU's exec (the
+// executable, dyld, the stack) followed by dyld4 mapping every launch-time
+// image with first-fit ANYWHERE reservations, and the ANYWHERE allocations
+// libmalloc makes in __malloc_init before its XZone reservation. Every
+// launch-time image is mapped before that reservation: dyld runs
+// libSystem's initializer, which calls __malloc_init, only after loading
+// all dependents (dyld-1378 dyldMain.cpp; Libsystem-1356 init.c).
+type Dyld struct {
+	Platform MacPlatform
+	Dyld     DyldConfig
+	Malloc   MallocConfig
+}
+
+// NewDyld returns the model with the xnu-11417, dyld-1378 and
+// libmalloc-792.41.1 defaults.
+func NewDyld() *Dyld {
+	return &Dyld{Platform: MacOSArm64, Dyld: DefaultDyld, Malloc: DefaultMalloc}
+}
+
+// Randomness is one draw of a launch's random inputs, in bytes.
+type Randomness struct {
+	// ExeSlide is the executable's slide (one of Platform.ExeSlides(), or 0
+	// with ASLR disabled).
+	ExeSlide uint64
+	// DyldSlide is dyld's slide (one of Platform.DyldSlides(), or 0).
+	DyldSlide uint64
+	// GuardTail is libmalloc's guarded-range tail (0..GuardedTailMax,
+	// page-aligned).
+	GuardTail uint64
+}
+
+func (r Randomness) draw() Draw {
+	var d Draw
+	d[VarExeSlide], d[VarDyldSlide], d[VarGuardTail] = int64(r.ExeSlide), int64(r.DyldSlide), int64(r.GuardTail)
+	return d
+}
+
+// PlacedImage is what dyld made of one image in one launch.
+type PlacedImage struct {
+	Spec *ImageSpec
+	// Order is the position in dyld's load order (0 is the executable).
+	Order int
+	// Reservation is the image's VM span in this process; empty for
+	// shared-cache images, which are not mapped one by one.
+	Reservation vaspace.Range
+	// Slide is the load address minus the link-time address.
+	Slide int64
+}
+
+// MacProcess is one simulated macOS launch, up to the moment libmalloc makes its
+// XZone reservation.
+type MacProcess struct {
+	Draw   Randomness
+	Space  *vaspace.Space
+	Images []PlacedImage
+	// Stack is the main thread's stack; StackMoved reports that its
+	// default place was taken and XNU placed it ANYWHERE.
+	Stack      vaspace.Range
+	StackMoved bool
+	// Guarded, Arena and Zone are libmalloc's early allocations (empty
+	// when disabled).
+	Guarded, Arena, Zone vaspace.Range
+
+	tracker *tracker
+}
+
+// Validate checks the model's parameters.
+func (d *Dyld) Validate() error {
+	if err := d.Platform.Validate(); err != nil {
+		return err
+	}
+	pg := d.Platform.PageSize
+	for _, v := range []struct {
+		name string
+		n    uint64
+	}{{"dyld pool", d.Dyld.Pool}, {"dyld size", d.Dyld.Size}, {"guarded range", d.Malloc.GuardedRange}, {"carveout", d.Malloc.Carveout}} {
+		if v.n == 0 || v.n%pg != 0 {
+			return fmt.Errorf("loader: %s %#x is not a positive multiple of the page size %#x", v.name, v.n, pg)
+		}
+	}
+	if d.Malloc.Carveout+2*pg > d.Malloc.GuardedRange {
+		return fmt.Errorf("loader: carveout %#x does not fit in the guarded range %#x", d.Malloc.Carveout, d.Malloc.GuardedRange)
+	}
+	return nil
+}
+
+// Launch simulates one launch with the given random inputs.
+func (d *Dyld) Launch(set *ImageSet, r Randomness) (*MacProcess, error) {
+	order, err := set.LoadOrder()
+	if err != nil {
+		return nil, err
+	}
+	return d.launch(set, order, r.draw(), false)
+}
+
+func pageUp(n, page uint64) uint64 { return (n + page - 1) &^ (page - 1) }
+
+// fileExtent is the size of the bytes dyld maps temporarily: the slice's
+// file size when known, else the end of the last segment's file bytes.
+func fileExtent(img *ImageSpec) uint64 {
+	if n := machoFileSize(img); n > 0 {
+		return n
+	}
+	var n uint64
+	for _, s := range img.Segments {
+		n = max(n, s.FileOff+s.FileSize)
+	}
+	return n
+}
+
+func (d *Dyld) launch(set *ImageSet, order []*ImageSpec, draw Draw, track bool) (*MacProcess, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	p := &d.Platform
+	pg := p.PageSize
+	s, err := vaspace.New(vaspace.Range{Start: 0, End: p.VATop}, pg)
+	if err != nil {
+		return nil, err
+	}
+	t := newTracker(s, draw, track)
+	proc := &MacProcess{Space: s, tracker: t, Draw: Randomness{ExeSlide: uint64(draw[VarExeSlide]), DyldSlide: uint64(draw[VarDyldSlide]), GuardTail: uint64(draw[VarGuardTail])}}
+	fixedConst := func(m vaspace.Mapping) error {
+		return t.fixed(m, Const(int64(m.Start)), Const(int64(m.End)))
+	}
+
+	// Exec: platform regions, the shared region.
+	for _, m := range p.Reserved {
+		if err := fixedConst(m); err != nil {
+			return nil, fmt.Errorf("loader: platform region: %w", err)
+		}
+	}
+	if !p.SharedRegion.IsEmpty() {
+		if err := fixedConst(vaspace.Mapping{Range: p.SharedRegion, Name: "dyld shared region", Kind: vaspace.KindSharedRegion}); err != nil {
+			return nil, fmt.Errorf("loader: shared region: %w", err)
+		}
+	}
+
+	// The executable, slid as a whole; __PAGEZERO raises the map minimum
+	// to its slid end (mach_loader.c load_segment, vm_map_raise_min_offset).
+	exe := set.Main
+	if exe.Kind != KindExecutable {
+		return nil, fmt.Errorf("loader: %s is a %v, not an executable", exe.label(), exe.Kind)
+	}
+	if err := exe.Validate(); err != nil {
+		return nil, err
+	}
+	exeSlide := Affine{K: [NumVars]int64{VarExeSlide: 1}}
+	pz := exe.PageZero()
+	if pz == 0 || pz%pg != 0 {
+		return nil, fmt.Errorf("loader: %s: __PAGEZERO of %#x bytes: a 64-bit arm64 executable needs a page-aligned hard page zero (XNU fails the exec with LOAD_BADMACHO)", exe.label(), pz)
+	}
+	pzEnd := exeSlide.Plus(int64(pz))
+	if err := t.fixed(vaspace.Mapping{Range: vaspace.Range{Start: 0, End: vaspace.Addr(pzEnd.At(draw))}, Name: "__PAGEZERO", Kind: vaspace.KindGuard, Owner: exe.Name}, Const(0), pzEnd); err != nil {
+		return nil, fmt.Errorf("loader: %s: __PAGEZERO: %w", exe.label(), err)
+	}
+	exeRes, err := d.mapRigid(t, exe, exeSlide)
+	if err != nil {
+		return nil, err
+	}
+	proc.Images = append(proc.Images, PlacedImage{Spec: exe, Order: 0, Reservation: exeRes, Slide: draw[VarExeSlide]})
+
+	// dyld goes right after the executable's page-rounded end plus its own
+	// slide (mach_loader.c parse_machfile: slide + max_vm_addr, rounded).
+	dyldSpec := set.Dyld()
+	if dyldSpec == nil {
+		dyldSpec = &ImageSpec{Name: "/usr/lib/dyld", Path: "/usr/lib/dyld", Format: FormatMachO, Kind: KindLoader,
+			Segments: []Segment{{Name: "dyld (size not given)", VMAddr: 0, VMSize: d.Dyld.Size, FileSize: d.Dyld.Size, Prot: vaspace.ProtRX}}}
+	}
+	span, err := dyldSpec.VMSpan()
+	if err != nil {
+		return nil, err
+	}
+	exeEnd := t.endOf(vaspace.Mapping{Range: exeRes})
+	dyldBase := exeEnd.Add(Affine{K: [NumVars]int64{VarDyldSlide: 1}})
+	dyldRes, err := d.mapRigid(t, dyldSpec, dyldBase.Plus(-int64(span.Start)))
+	if err != nil {
+		return nil, err
+	}
+	proc.Images = append(proc.Images, PlacedImage{Spec: dyldSpec, Order: -1, Reservation: dyldRes, Slide: dyldBase.At(draw) - int64(span.Start)})
+
+	// The stack: its default place slides down with the executable; if
+	// that is taken, create_unix_stack retries ANYWHERE.
+	stackSize := p.StackSize
+	if n := machoStackSize(exe); n > 0 {
+		stackSize = pageUp(n+pg, pg) // LC_MAIN stacksize plus a guard page
+	}
+	top := Const(int64(p.StackTop)).Sub(exeSlide)
+	stack := vaspace.Mapping{Name: "stack (main thread)", Kind: vaspace.KindStack, Prot: vaspace.ProtRW}
+	stack.Range = vaspace.Range{Start: vaspace.Addr(top.At(draw) - int64(stackSize)), End: vaspace.Addr(top.At(draw))}
+	if err := t.fixed(stack, top.Plus(-int64(stackSize)), top); err != nil {
+		stack, err = t.anywhere(stack, Const(0), Const(int64(stackSize)))
+		if err != nil {
+			return nil, fmt.Errorf("loader: no room for the main thread's stack: %w", err)
+		}
+		proc.StackMoved = true
+	}
+	proc.Stack = stack.Range
+
+	// dyld loads every launch-time image.
+	pool := d.Dyld.StaticPool
+	used := uint64(0)
+	for i, img := range order {
+		used += d.Dyld.BytesPerImage
+		for used > pool {
+			m := vaspace.Mapping{Name: "dyld allocator pool", Kind: vaspace.KindAnon, Prot: vaspace.ProtRW}
+			if _, err := t.anywhere(m, Const(4*gib), Const(int64(d.Dyld.Pool))); err != nil {
+				return nil, fmt.Errorf("loader: dyld allocator pool: %w", err)
+			}
+			pool += d.Dyld.Pool
+		}
+		if i == 0 {
+			continue // the executable, mapped by the kernel
+		}
+		pi := PlacedImage{Spec: img, Order: i}
+		if !img.InSharedCache {
+			res, slide, err := d.mapImage(t, img)
+			if err != nil {
+				return nil, err
+			}
+			pi.Reservation, pi.Slide = res, slide
+		}
+		proc.Images = append(proc.Images, pi)
+	}
+
+	if d.Malloc.Enabled {
+		if err := d.mallocInit(t, proc); err != nil {
+			return nil, err
+		}
+	}
+	return proc, nil
+}
+
+// mapRigid maps img's segments (without __PAGEZERO) at link address +
+// slide, as the kernel maps the executable and dyld, and returns the span.
+func (d *Dyld) mapRigid(t *tracker, img *ImageSpec, slide Affine) (vaspace.Range, error) {
+	span, err := img.VMSpan()
+	if err != nil {
+		return vaspace.Range{}, err
+	}
+	pg := d.Platform.PageSize
+	length := pageUp(span.Len(), pg)
+	start := slide.Plus(int64(span.Start))
+	res := vaspace.Mapping{Name: img.label() + " (span)", Kind: vaspace.KindReservation, Owner: img.label()}
+	a := start.At(t.draw)
+	if a < 0 || uint64(a)%pg != 0 {
+		return vaspace.Range{}, fmt.Errorf("loader: %s: load address %#x is not page-aligned", img.label(), a)
+	}
+	res.Range = vaspace.Range{Start: vaspace.Addr(a), End: vaspace.Addr(a) + vaspace.Addr(length)}
+	if err := t.fixed(res, start, start.Plus(int64(length))); err != nil {
+		return vaspace.Range{}, fmt.Errorf("loader: %s does not fit at %v: %w", img.label(), res.Range, err)
+	}
+	if err := d.mapSegments(t, img, res, span.Start); err != nil {
+		return vaspace.Range{}, err
+	}
+	return res.Range, nil
+}
+
+// mapSegments lays img's segments inside its reservation, each at
+// reservation start + (vmaddr - span start), page-rounded.
+func (d *Dyld) mapSegments(t *tracker, img *ImageSpec, res vaspace.Mapping, linkBase vaspace.Addr) error {
+	pg := d.Platform.PageSize
+	for _, seg := range img.Segments {
+		if seg.IsPageZero() || seg.VMSize == 0 {
+			continue
+		}
+		off := seg.VMAddr - uint64(linkBase)
+		m := vaspace.Mapping{
+			Range: vaspace.Range{Start: res.Start + vaspace.Addr(off), End: res.Start + vaspace.Addr(off+pageUp(seg.VMSize, pg))},
+			Name:  img.label() + " " + seg.Name, Prot: seg.Prot, Kind: vaspace.KindImage, Owner: img.label(),
+		}
+		if m.End > res.End {
+			m.End = res.End
+		}
+		if err := t.within(res, m); err != nil {
+			return fmt.Errorf("loader: %s segment %s: %w", img.label(), seg.Name, err)
+		}
+	}
+	return nil
+}
+
+// mapImage is dyld4's mapping of one non-cache image (dyld-1378
+// JustInTimeLoader::makeJustInTimeLoaderDisk, Loader::mapSegments): map the
+// whole file read-only ANYWHERE, reserve the page-rounded VM span ANYWHERE,
+// map the segments inside, and drop the temporary file mapping.
+func (d *Dyld) mapImage(t *tracker, img *ImageSpec) (vaspace.Range, int64, error) {
+	if err := img.Validate(); err != nil {
+		return vaspace.Range{}, 0, err
+	}
+	span, err := img.VMSpan()
+	if err != nil {
+		return vaspace.Range{}, 0, err
+	}
+	if span.IsEmpty() {
+		return vaspace.Range{}, 0, &SpecError{Image: img.label(), Detail: "no loadable segment"}
+	}
+	pg := d.Platform.PageSize
+	var temp vaspace.Mapping
+	haveTemp := false
+	if n := pageUp(fileExtent(img), pg); d.Dyld.TemporaryFileMapping && n > 0 {
+		temp, err = t.anywhere(vaspace.Mapping{Name: img.label() + " (dyld temporary file mapping)", Kind: vaspace.KindFile, Prot: vaspace.ProtRead, Owner: img.label()}, Const(0), Const(int64(n)))
+		if err != nil {
+			return vaspace.Range{}, 0, fmt.Errorf("loader: %s: mapping the file: %w", img.label(), err)
+		}
+		haveTemp = true
+	}
+	res, err := t.anywhere(vaspace.Mapping{Name: img.label() + " (reservation)", Kind: vaspace.KindReservation, Owner: img.label()}, Const(0), Const(int64(pageUp(span.Len(), pg))))
+	if err != nil {
+		return vaspace.Range{}, 0, fmt.Errorf("loader: %s: reserving %#x bytes: %w", img.label(), span.Len(), err)
+	}
+	if err := d.mapSegments(t, img, res, span.Start); err != nil {
+		return vaspace.Range{}, 0, err
+	}
+	if haveTemp {
+		if err := t.unmap(temp); err != nil {
+			return vaspace.Range{}, 0, err
+		}
+	}
+	return res.Range, int64(res.Start) - int64(span.Start), nil
+}
+
+// mallocInit makes libmalloc's ANYWHERE allocations that precede the
+// XZone reservation: the guarded range with its carveout, then the early
+// arena and the main zone, both hinted at the carveout.
+func (d *Dyld) mallocInit(t *tracker, proc *MacProcess) error {
+	m := &d.Malloc
+	pg := int64(d.Platform.PageSize)
+	size := Affine{C: int64(m.GuardedRange), K: [NumVars]int64{VarGuardTail: 1}}
+	g, err := t.anywhere(vaspace.Mapping{Name: "malloc guarded range", Kind: vaspace.KindGuard, Owner: "libsystem_malloc.dylib"}, Const(0), size)
+	if err != nil {
+		return fmt.Errorf("loader: libmalloc guarded range: %w", err)
+	}
+	proc.Guarded = g.Range
+	carve := vaspace.Range{Start: g.Start + vaspace.Addr(pg), End: g.Start + vaspace.Addr(pg) + vaspace.Addr(m.Carveout)}
+	if err := t.punch(g, carve); err != nil {
+		return err
+	}
+	hint := t.startOf(g).Plus(pg)
+	if m.EarlyArena > 0 {
+		a, err := t.anywhere(vaspace.Mapping{Name: "malloc early arena", Kind: vaspace.KindHeap, Prot: vaspace.ProtRW, Owner: "libsystem_malloc.dylib"}, hint, Const(int64(m.EarlyArena)))
+		if err != nil {
+			return fmt.Errorf("loader: libmalloc early arena: %w", err)
+		}
+		proc.Arena = a.Range
+	}
+	if m.MainZone > 0 {
+		z, err := t.anywhere(vaspace.Mapping{Name: "malloc main zone", Kind: vaspace.KindHeap, Prot: vaspace.ProtRW, Owner: "libsystem_malloc.dylib"}, hint, Const(int64(pageUp(m.MainZone, uint64(pg)))))
+		if err != nil {
+			return fmt.Errorf("loader: libmalloc main zone: %w", err)
+		}
+		proc.Zone = z.Range
+	}
+	return nil
+}

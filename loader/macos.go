@@ -1,0 +1,212 @@
+package loader
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/vasim/vasim/vaspace"
+)
+
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+	gib = 1 << 30
+)
+
+// MacPlatform is the macOS arm64 user address space as XNU builds it at
+// exec, before dyld runs. Values are from xnu-11417 (macOS 15.5; no macOS
+// 26 XNU is published), see xzone-macos.md §8.
+type MacPlatform struct {
+	Name string
+	// PageSize is 16 KiB (ARM_PGSHIFT 14 under __ARM_16K_PG__;
+	// osfmk/arm64/proc_reg.h).
+	PageSize uint64
+	// VATop is the end of the user map: 0x7FFFFE000000 on macOS/DriverKit
+	// (osfmk/mach/arm/vm_param.h; vm_map.c vm_compute_max_offset).
+	VATop vaspace.Addr
+	// Reserved are the PROT_NONE regions XNU enters into every 64-bit arm64
+	// user map at exec (osfmk/arm64/machine_routines.c vm_reserved_regions):
+	// the commpage nesting region [63, 64) GiB and the GPU carveout
+	// [64, 448) GiB.
+	Reserved []vaspace.Mapping
+	// SharedRegion is where the dyld shared cache is nested: base and size
+	// both 0x180000000, so [6, 12) GiB (osfmk/mach/shared_region.h). An
+	// empty range leaves it out of the modelled space; see
+	// ChromiumPlatform for why a preset may do that.
+	SharedRegion vaspace.Range
+	// StackTop is the default top of the main thread's stack, USRSTACK64
+	// 0x16FE00000 (bsd/arm/vmparam.h); the stack slides down by the
+	// executable's slide (bsd/kern/mach_loader.c load_main).
+	StackTop vaspace.Addr
+	// StackSize is the stack allocation, MAXSSIZ = 64 MiB, used when
+	// LC_MAIN gives no stack size (bsd/arm/vmparam.h; mach_loader.c
+	// load_main). If the default place is taken, create_unix_stack
+	// (bsd/kern/kern_exec.c) retries ANYWHERE.
+	StackSize uint64
+	// ExeSlideSections and ExeSlideSectionSize give the coarse part of the
+	// executable's slide, (random() % 3) × ARM_TT_TWIG_SIZE (32 MiB), and
+	// ExeSlidePages the fine part, ((random() % (1024-1)) + 1) pages
+	// (osfmk/vm/vm_map.c vm_map_get_max_aslr_slide_section and
+	// vm_map_get_max_aslr_slide_pages: 1 << (24 - 14)).
+	ExeSlideSections    int64
+	ExeSlideSectionSize uint64
+	ExeSlidePages       int64
+	// DyldSlidePages gives dyld's slide, ((random() % (256-1)) + 1) pages
+	// after the executable's page-rounded end (vm_map.c
+	// vm_map_get_max_loader_aslr_slide_pages: 1 << (22 - 14);
+	// mach_loader.c parse_machfile).
+	DyldSlidePages int64
+}
+
+// MacOSArm64 is the xnu-11417 layout.
+var MacOSArm64 = MacPlatform{
+	Name:     "macos-arm64-xnu-11417",
+	PageSize: 16 * kib,
+	VATop:    0x7FFFFE000000,
+	Reserved: []vaspace.Mapping{
+		{Range: vaspace.Range{Start: 63 * gib, End: 64 * gib}, Name: "commpage nesting", Kind: vaspace.KindPlatform},
+		{Range: vaspace.Range{Start: 64 * gib, End: 448 * gib}, Name: "GPU carveout", Kind: vaspace.KindPlatform},
+	},
+	SharedRegion:        vaspace.Range{Start: 6 * gib, End: 12 * gib},
+	StackTop:            0x16FE00000,
+	StackSize:           64 * mib,
+	ExeSlideSections:    3,
+	ExeSlideSectionSize: 32 * mib,
+	ExeSlidePages:       1024,
+	DyldSlidePages:      256,
+}
+
+// Validate checks that the platform can hold a process.
+func (p *MacPlatform) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("loader: platform %q: %s", p.Name, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case !vaspace.IsPow2(p.PageSize):
+		return bad("page size %#x is not a power of two", p.PageSize)
+	case !p.VATop.IsAligned(p.PageSize) || p.VATop == 0:
+		return bad("VA top %v is not a page-aligned address", p.VATop)
+	case !p.StackTop.IsAligned(p.PageSize) || p.StackSize%p.PageSize != 0 || p.StackSize == 0:
+		return bad("stack [top %v, size %#x) is not page-aligned", p.StackTop, p.StackSize)
+	case p.ExeSlideSections < 1 || p.ExeSlidePages < 2 || p.DyldSlidePages < 2:
+		return bad("slide ranges (%d sections, %d pages, %d dyld pages) are empty", p.ExeSlideSections, p.ExeSlidePages, p.DyldSlidePages)
+	case p.ExeSlideSectionSize%p.PageSize != 0:
+		return bad("slide section %#x is not page-aligned", p.ExeSlideSectionSize)
+	}
+	return nil
+}
+
+// ExeSlides returns every executable slide the kernel can draw, one entry
+// per equally likely (section, page) pair, sorted; a value appears twice if
+// two pairs give it (not with the xnu-11417 values, where a 32 MiB section
+// exceeds 1023 pages). The random() % n bias is below 10^-6 and ignored.
+func (p *MacPlatform) ExeSlides() []int64 {
+	var out []int64
+	for sec := int64(0); sec < p.ExeSlideSections; sec++ {
+		for pg := int64(1); pg < p.ExeSlidePages; pg++ {
+			out = append(out, sec*int64(p.ExeSlideSectionSize)+pg*int64(p.PageSize))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// DyldSlides returns every dyld slide, in increasing order, each equally
+// likely.
+func (p *MacPlatform) DyldSlides() []int64 {
+	var out []int64
+	for pg := int64(1); pg < p.DyldSlidePages; pg++ {
+		out = append(out, pg*int64(p.PageSize))
+	}
+	return out
+}
+
+// DyldConfig holds dyld4's placement behaviour (dyld-1378).
+type DyldConfig struct {
+	// TemporaryFileMapping maps each image's whole file read-only ANYWHERE
+	// before reserving its VM span, and unmaps it after the segments are
+	// in place, leaving a file-sized hole (dyld/JustInTimeLoader.cpp
+	// makeJustInTimeLoaderDisk, dyld/DyldDelegates.cpp mapFileReadOnly).
+	// A code-signed file is mapped, unmapped and mapped again the same
+	// way, which lands at the same place, so signing does not change the
+	// layout. Whether the PrebuiltLoader path also makes this mapping is
+	// unconfirmed; default true (the JustInTimeLoader path).
+	TemporaryFileMapping bool
+	// StaticPool is the allocator's first pool, inside dyld's own data
+	// (ALLOCATOR_DEFAULT_POOL_SIZE, 128 KiB; dyld-1378 common/Defines.h,
+	// lsl/Allocator.cpp).
+	StaticPool uint64
+	// Pool is the size of each further pool, mapped ANYWHERE with hint
+	// 4 GiB (lsl/Allocator.cpp MemoryManager::vm_allocate_bytes).
+	Pool uint64
+	// BytesPerImage is how much allocator memory dyld uses per loaded image
+	// (the Loader object, its dependents array, path copies). Not measured;
+	// default 640 bytes, which puts a 1543-image launch at about 1 MiB.
+	BytesPerImage uint64
+	// Size is dyld's own VM span when the image set does not include
+	// dyld's Mach-O: not measured, default 672 KiB (about what macOS 14-15
+	// dyld maps: __TEXT, __DATA_CONST, __DATA, __LINKEDIT). Give the real
+	// file for an exact layout.
+	Size uint64
+	// DisableASLR models posix_spawn with _POSIX_SPAWN_DISABLE_ASLR (and
+	// lldb's default): both slides are 0 (mach_loader.c load_machfile).
+	DisableASLR bool
+}
+
+// DefaultDyld is dyld-1378's behaviour with the documented defaults.
+var DefaultDyld = DyldConfig{
+	TemporaryFileMapping: true,
+	StaticPool:           128 * kib,
+	Pool:                 128 * kib,
+	BytesPerImage:        640,
+	Size:                 672 * kib,
+}
+
+// MallocConfig holds the ANYWHERE allocations libmalloc makes during
+// __malloc_init before the XZone pointer-range reservation
+// (libmalloc-792.41.1 src/malloc.c _malloc_initialize; src/vm.c
+// mvm_guarded_range_init; src/early_malloc.c; src/xzone_malloc/
+// xzone_malloc.c xzm_main_malloc_zone_create).
+type MallocConfig struct {
+	// Enabled says the allocations happen (XZone on); false leaves them out.
+	Enabled bool
+	// GuardedRange is the fixed part of the PROT_NONE guarded range (4 MiB)
+	// and GuardedTailMax the bound of its random tail: tail =
+	// arc4random_uniform(GuardedTailMax/page + 1) pages, so 0..1 MiB.
+	GuardedRange   uint64
+	GuardedTailMax uint64
+	// Carveout is the hole punched into the guarded range (1 MiB); later
+	// allocations with no address use it as their hint. Its random offset
+	// inside the range changes nothing outside the range and is modelled
+	// as zero.
+	Carveout uint64
+	// EarlyArena is the early allocator's arena (MFM_ARENA_SIZE, 4 MiB),
+	// mapped with the carveout as hint; 0 when MallocXzoneEarlyAlloc=0.
+	EarlyArena uint64
+	// MainZone is the main zone structure's allocation, hinted at the
+	// carveout. Its size (zone, xzones, segment table) is not recorded;
+	// default 512 KiB, which fits in the carveout.
+	MainZone uint64
+}
+
+// DefaultMalloc is libmalloc-792.41.1 with XZone enabled.
+var DefaultMalloc = MallocConfig{
+	Enabled:        true,
+	GuardedRange:   4 * mib,
+	GuardedTailMax: 1 * mib,
+	Carveout:       1 * mib,
+	EarlyArena:     4 * mib,
+	MainZone:       512 * kib,
+}
+
+// GuardTails returns every guarded-range tail, each equally likely.
+func (m *MallocConfig) GuardTails(page uint64) []int64 {
+	if !m.Enabled {
+		return []int64{0}
+	}
+	var out []int64
+	for pg := uint64(0); pg <= m.GuardedTailMax/page; pg++ {
+		out = append(out, int64(pg*page))
+	}
+	return out
+}
