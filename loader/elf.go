@@ -265,12 +265,20 @@ func ReadELF(path string) (*ImageSpec, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return ParseELF(f, path)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return ParseELF(io.NewSectionReader(f, 0, fi.Size()), path)
 }
 
 // ParseELF reads an ELF image from r; path names it in the spec and in
 // errors. It never panics: a panic inside debug/elf on hostile input is
-// converted into an *ELFError.
+// converted into an *ELFError. When r has a Size method (bytes.Reader,
+// io.SectionReader; ReadELF passes one), the header tables are checked
+// against the file size first, so a truncated or corrupted file is
+// reported with the table and offset at fault rather than debug/elf's
+// bare "EOF".
 func ParseELF(r io.ReaderAt, path string) (spec *ImageSpec, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -286,6 +294,7 @@ func ParseELF(r io.ReaderAt, path string) (spec *ImageSpec, err error) {
 type elfParser struct {
 	path       string
 	r          io.ReaderAt
+	size       int64 // file size, or -1 when r does not tell
 	f          *elf.File
 	info       *ELFInfo
 	syms       []elf.Symbol // dynamic symbols without the null symbol, loaded lazily
@@ -306,12 +315,15 @@ func (p *elfParser) parse() (*ImageSpec, error) {
 		return nil, &ELFError{Path: p.path, What: "ELF header", Offset: 0,
 			Err: fmt.Errorf("magic %q is not \\x7fELF", magic[:]), notELF: true}
 	}
+	p.size = -1
+	if sz, ok := p.r.(interface{ Size() int64 }); ok {
+		p.size = sz.Size()
+		if err := p.checkTables(p.size); err != nil {
+			return nil, err
+		}
+	}
 	f, err := elf.NewFile(p.r)
 	if err != nil {
-		var fe *elf.FormatError
-		if errors.As(err, &fe) {
-			return nil, p.fail("ELF headers", -1, err)
-		}
 		return nil, p.fail("ELF headers", -1, err)
 	}
 	p.f = f
@@ -349,6 +361,89 @@ func (p *elfParser) parse() (*ImageSpec, error) {
 		return nil, p.fail("program headers", -1, err)
 	}
 	return spec, nil
+}
+
+// checkTables checks that the program header table, the section header
+// table and the section-name string table declared by the ELF header lie
+// inside a file of size bytes, before debug/elf reads them (it allocates
+// a buffer of the declared size, up to 10 MiB, before it finds the file
+// too short, and then reports only "EOF"). Headers it cannot decode (bad
+// class or byte order) and the extended-numbering escapes (e_phnum
+// PN_XNUM, e_shnum 0, e_shstrndx SHN_XINDEX) are left to debug/elf. The
+// field offsets are the ELF header's (elf.h Elf32_Ehdr, Elf64_Ehdr).
+func (p *elfParser) checkTables(size int64) error {
+	var id [elf.EI_NIDENT]byte
+	if _, err := p.r.ReadAt(id[:], 0); err != nil {
+		return p.fail("ELF header", 0, fmt.Errorf("file is %d bytes, too short for the ELF identification (%d bytes)", size, elf.EI_NIDENT))
+	}
+	var bo binary.ByteOrder
+	switch elf.Data(id[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
+		bo = binary.LittleEndian
+	case elf.ELFDATA2MSB:
+		bo = binary.BigEndian
+	default:
+		return nil
+	}
+	type layout struct {
+		hdrSize, phoff, shoff, phentsize, shoffSize int64
+		shdrOff, shdrSize                           int64 // sh_offset and sh_size in a section header
+	}
+	var l layout
+	switch elf.Class(id[elf.EI_CLASS]) {
+	case elf.ELFCLASS32:
+		l = layout{hdrSize: 52, phoff: 0x1c, shoff: 0x20, phentsize: 0x2a, shoffSize: 4, shdrOff: 0x10, shdrSize: 0x14}
+	case elf.ELFCLASS64:
+		l = layout{hdrSize: 64, phoff: 0x20, shoff: 0x28, phentsize: 0x36, shoffSize: 8, shdrOff: 0x18, shdrSize: 0x20}
+	default:
+		return nil
+	}
+	hdr := make([]byte, l.hdrSize)
+	if size < l.hdrSize {
+		return p.fail("ELF header", 0, fmt.Errorf("file is %d bytes, too short for the %d-byte ELF header", size, l.hdrSize))
+	}
+	if _, err := p.r.ReadAt(hdr, 0); err != nil {
+		return p.fail("ELF header", 0, err)
+	}
+	word := func(b []byte, n int64) uint64 {
+		if n == 4 {
+			return uint64(bo.Uint32(b))
+		}
+		return bo.Uint64(b)
+	}
+	phoff, shoff := word(hdr[l.phoff:], l.shoffSize), word(hdr[l.shoff:], l.shoffSize)
+	h16 := func(i int64) uint64 { return uint64(bo.Uint16(hdr[l.phentsize+2*i:])) }
+	phentsize, phnum, shentsize, shnum, shstrndx := h16(0), h16(1), h16(2), h16(3), h16(4)
+	inFile := func(off, n uint64) bool { return off <= uint64(size) && n <= uint64(size)-off }
+	const pnXNum = 0xffff
+	if phnum != pnXNum && !inFile(phoff, phnum*phentsize) {
+		return p.fail("program header table declared by the ELF header (e_phoff, e_phnum, e_phentsize)", l.phoff,
+			fmt.Errorf("[%#x, %#x) runs past the end of the file (%#x bytes)", phoff, phoff+phnum*phentsize, size))
+	}
+	if shnum == 0 {
+		return nil
+	}
+	if !inFile(shoff, shnum*shentsize) {
+		return p.fail("section header table declared by the ELF header (e_shoff, e_shnum, e_shentsize)", l.shoff,
+			fmt.Errorf("[%#x, %#x) runs past the end of the file (%#x bytes)", shoff, shoff+shnum*shentsize, size))
+	}
+	if shstrndx == uint64(elf.SHN_UNDEF) || shstrndx >= shnum || shentsize < uint64(l.shdrSize+l.shoffSize) {
+		return nil
+	}
+	sh := make([]byte, l.shdrSize+l.shoffSize)
+	at := shoff + shstrndx*shentsize
+	if _, err := p.r.ReadAt(sh, int64(at)); err != nil {
+		return p.fail(fmt.Sprintf("section header %d (e_shstrndx)", shstrndx), int64(at), err)
+	}
+	if elf.SectionType(bo.Uint32(sh[4:])) == elf.SHT_NOBITS {
+		return nil
+	}
+	off, n := word(sh[l.shdrOff:], l.shoffSize), word(sh[l.shdrSize:], l.shoffSize)
+	if !inFile(off, n) {
+		return p.fail(fmt.Sprintf("section-name string table (section %d)", shstrndx), int64(at),
+			fmt.Errorf("[%#x, %#x) runs past the end of the file (%#x bytes)", off, off+n, size))
+	}
+	return nil
 }
 
 func baseName(path string) string {
@@ -441,11 +536,37 @@ func (p *elfParser) readProgs(spec *ImageSpec) error {
 	return nil
 }
 
+// checkSection checks that a section debug/elf is about to read, and the
+// string table it links to, lie inside the file (see checkTables). The
+// error does not name the file: callers wrap it.
+func (p *elfParser) checkSection(s *elf.Section) error {
+	for i, sec := range []*elf.Section{s, nil} {
+		if i == 1 {
+			if s.Link == 0 || int(s.Link) >= len(p.f.Sections) {
+				return nil
+			}
+			sec = p.f.Sections[s.Link]
+		}
+		if p.size < 0 || sec.Type == elf.SHT_NOBITS {
+			continue
+		}
+		if sec.Offset > uint64(p.size) || sec.Size > uint64(p.size)-sec.Offset {
+			return fmt.Errorf("section %s (%v) [%#x, %#x) runs past the end of the file (%#x bytes)",
+				sec.Name, sec.Type, sec.Offset, sec.Offset+sec.Size, p.size)
+		}
+	}
+	return nil
+}
+
 func (p *elfParser) readDynamic(spec *ImageSpec) error {
 	f := p.f
-	if f.SectionByType(elf.SHT_DYNAMIC) == nil {
+	ds := f.SectionByType(elf.SHT_DYNAMIC)
+	if ds == nil {
 		return p.fail("dynamic section", -1,
 			errors.New("PT_DYNAMIC is present but there is no SHT_DYNAMIC section header (vasim reads the dynamic section through the section headers)"))
+	}
+	if err := p.checkSection(ds); err != nil {
+		return p.fail("dynamic section", int64(ds.Offset), err)
 	}
 	str := func(tag elf.DynTag) ([]string, error) {
 		v, err := f.DynString(tag)
@@ -686,6 +807,11 @@ func (p *elfParser) scanRela(rr relaRange) error {
 func (p *elfParser) loadSyms() error {
 	if !p.symsLoaded {
 		p.symsLoaded = true
+		if ss := p.f.SectionByType(elf.SHT_DYNSYM); ss != nil {
+			if p.symErr = p.checkSection(ss); p.symErr != nil {
+				return p.symErr
+			}
+		}
 		p.syms, p.symErr = p.f.DynamicSymbols()
 		if errors.Is(p.symErr, elf.ErrNoSymbols) {
 			p.syms, p.symErr = nil, nil

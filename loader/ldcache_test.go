@@ -176,3 +176,95 @@ func TestCacheLibCmp(t *testing.T) {
 	assert.NotZero(t, cacheLibCmp("libx.so", "libx.so.1"))
 	assert.NotZero(t, cacheLibCmp("libx.so.1", "libx.so"))
 }
+
+// buildOldCache builds an old-format (libc5/glibc 2.0-2.1) cache, with a
+// new-format cache embedded after it when inner is not nil (the layout
+// glibc 2.2-2.31 ldconfig wrote by default).
+func buildOldCache(entries [][2]string, flags int32, inner []byte) []byte {
+	le := binary.LittleEndian
+	b := append([]byte(LDCacheMagicOld), 0)
+	b = le.AppendUint32(b, uint32(len(entries)))
+	var strs []byte
+	add := func(s string) uint32 {
+		off := uint32(len(strs))
+		strs = append(append(strs, s...), 0)
+		return off
+	}
+	for _, e := range entries {
+		b = le.AppendUint32(b, uint32(flags))
+		b = le.AppendUint32(b, add(e[0]))
+		b = le.AppendUint32(b, add(e[1]))
+	}
+	if inner == nil {
+		return append(b, strs...)
+	}
+	// The new header follows at the next 8-byte boundary, and the old
+	// entries' string indices count from there, as ldconfig writes them.
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	return append(b, inner...)
+}
+
+func FuzzParseLDCache(f *testing.F) {
+	newc := buildNewCache([][4]any{
+		{"libfoo.so.1", "/usr/lib/glibc-hwcaps/x86-64-v3/libfoo.so.1", int32(0x303), dlCacheHWCapExtension | 0},
+		{"libfoo.so.1", "/usr/lib/libfoo.so.1", int32(0x303), uint64(0)},
+	}, []string{"x86-64-v3"})
+	f.Add(newc)
+	f.Add(buildOldCache([][2]string{{"libbar.so.2", "/lib/libbar.so.2"}}, 0x303, nil))
+	f.Add(buildOldCache(nil, 0x303, newc))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseLDCache(b, "fuzz-cache")
+		if err != nil {
+			var ce *LDCacheError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrBadLDCache) || !strings.Contains(err.Error(), "fuzz-cache") {
+				t.Fatalf("error %T %q is not an *LDCacheError naming the file", err, err)
+			}
+			return
+		}
+		for _, e := range c.Entries {
+			c.Lookup(e.Name, CacheLookupOptions{Machine: elf.EM_X86_64, HWCapsSubdirs: []string{"x86-64-v3", "x86-64-v2"}})
+			_ = e.FlagsString()
+		}
+	})
+}
+
+// TestLDCacheOldFormats: the old format alone, and the old format with the
+// new one embedded at the next 8-byte boundary (then only the new part is
+// used, as in elf/dl-cache.c _dl_load_cache_lookup).
+func TestLDCacheOldFormats(t *testing.T) {
+	newc := buildNewCache([][4]any{{"libfoo.so.1", "/new/libfoo.so.1", int32(0x303), uint64(0)}}, nil)
+	c, err := ParseLDCache(buildOldCache([][2]string{{"libfoo.so.1", "/old/libfoo.so.1"}}, 0x303, newc), "old+new")
+	require.NoError(t, err)
+	assert.Equal(t, "old+new", c.Format)
+	p, ok := c.Lookup("libfoo.so.1", CacheLookupOptions{Machine: elf.EM_X86_64})
+	assert.True(t, ok)
+	assert.Equal(t, "/new/libfoo.so.1", p)
+
+	c, err = ParseLDCache(buildOldCache([][2]string{{"libbar.so.2", "/lib/libbar.so.2"}, {"libfoo.so.1", "/lib/libfoo.so.1"}}, 0x303, nil), "old")
+	require.NoError(t, err)
+	assert.Equal(t, "old", c.Format)
+	p, _ = c.Lookup("libfoo.so.1", CacheLookupOptions{Machine: elf.EM_X86_64})
+	assert.Equal(t, "/lib/libfoo.so.1", p)
+}
+
+// TestLDCacheLegacyHWCap: an entry with a legacy hwcap bit the process
+// lacks is skipped; the TLS bit (1<<63) never excludes an entry
+// (elf/dl-cache.c search_cache, hwcap_exclude).
+func TestLDCacheLegacyHWCap(t *testing.T) {
+	const x = int32(0x303)
+	c, err := ParseLDCache(buildNewCache([][4]any{
+		{"libz.so.1", "/usr/lib/sse2/libz.so.1", x, uint64(1) << 5},
+		{"libz.so.1", "/usr/lib/libz.so.1", x, uint64(0)},
+		{"liby.so.1", "/usr/lib/tls/liby.so.1", x, uint64(1) << 63},
+	}, nil), "legacy")
+	require.NoError(t, err)
+	look := func(name string, hw uint64) string {
+		p, _ := c.Lookup(name, CacheLookupOptions{Machine: elf.EM_X86_64, LegacyHWCap: hw})
+		return p
+	}
+	assert.Equal(t, "/usr/lib/libz.so.1", look("libz.so.1", 0))
+	assert.Equal(t, "/usr/lib/sse2/libz.so.1", look("libz.so.1", 1<<5))
+	assert.Equal(t, "/usr/lib/tls/liby.so.1", look("liby.so.1", 0))
+}

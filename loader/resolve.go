@@ -116,8 +116,8 @@ type Object struct {
 	// l_libname list), including its SONAME once matched.
 	Names []string
 	// Loader is the object whose DT_NEEDED (or dlopen) caused the load
-	// (glibc l_loader); nil for the main program, preloads and the
-	// interpreter.
+	// (glibc l_loader): the main program for LD_PRELOAD objects (elf/rtld.c
+	// do_preload); nil for the main program and the interpreter.
 	Loader *Object
 	// Deps are the resolved DT_NEEDED entries in order (duplicates kept),
 	// recorded when the object was first loaded (glibc's per-object
@@ -150,14 +150,25 @@ func (o *Object) Label() string {
 // IsMain reports whether o is the main program.
 func (o *Object) IsMain() bool { return o.isMain }
 
-// MissingLibrary is a DT_NEEDED (or dlopen) name that no search found.
+// MissingLibrary is a DT_NEEDED (or dlopen) name that no search found, or
+// whose search stopped at a file that is not a loadable ELF object.
 type MissingLibrary struct {
 	Name     string // as written in DT_NEEDED
 	NeededBy string // Label of the object that needed it
 	Searched []string
+	// Err, when set, is why the search stopped at the last path in
+	// Searched: the file exists but is not ELF or is malformed (an
+	// *ELFError). glibc's open_verify fails the whole load there ("invalid
+	// ELF header", "file too short") instead of trying the next directory
+	// (elf/dl-load.c); only a file of another ELF class or machine is
+	// skipped.
+	Err error
 }
 
 func (m MissingLibrary) String() string {
+	if m.Err != nil {
+		return fmt.Sprintf("%s (needed by %s): %v", m.Name, m.NeededBy, m.Err)
+	}
 	return fmt.Sprintf("%s (needed by %s): cannot open shared object file: No such file or directory", m.Name, m.NeededBy)
 }
 
@@ -184,7 +195,13 @@ type ResolveError struct {
 	Err  error
 }
 
-func (e *ResolveError) Error() string { return fmt.Sprintf("loader: %s: %v", e.Path, e.Err) }
+func (e *ResolveError) Error() string {
+	var ee *ELFError
+	if errors.As(e.Err, &ee) && ee.Path == e.Path {
+		return e.Err.Error() // already "loader: PATH: ..."
+	}
+	return fmt.Sprintf("loader: %s: %v", e.Path, e.Err)
+}
 func (e *ResolveError) Unwrap() error { return e.Err }
 
 func (r *Resolver) host(p string) string {
@@ -262,10 +279,17 @@ func (r *Resolver) LoadProgram(exe string) (*Process, error) {
 	}
 	queue := []*Object{main}
 	for _, name := range r.Preload {
-		o, miss := p.mapObject(name, nil, "LD_PRELOAD")
+		// elf/rtld.c do_preload maps preloads with the main program as
+		// the loader: a bare name is searched with its DT_RPATH or
+		// DT_RUNPATH.
+		o, miss, err := p.mapObject(name, main, "LD_PRELOAD")
 		if o == nil {
-			// ld.so prints an error and ignores a preload it cannot find.
-			p.Warnings = append(p.Warnings, fmt.Sprintf("LD_PRELOAD %s: %v", name, miss))
+			// ld.so prints an error and ignores a preload it cannot load.
+			if err != nil {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("LD_PRELOAD %s: %v", name, err))
+			} else {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("LD_PRELOAD %s: not found in %v", name, miss))
+			}
 			continue
 		}
 		if !contains(queue, o) {
@@ -307,9 +331,9 @@ func (p *Process) bfs(start []*Object, missing *[]MissingLibrary) []*Object {
 		var deps []*Object
 		for _, name := range o.Spec.Needed {
 			name = p.r.expand(name, o)
-			dep, searched := p.mapObject(name, o, "")
+			dep, searched, err := p.mapObject(name, o, "")
 			if dep == nil {
-				m := MissingLibrary{Name: name, NeededBy: o.Label(), Searched: searched}
+				m := MissingLibrary{Name: name, NeededBy: o.Label(), Searched: searched, Err: err}
 				if missing != nil {
 					*missing = append(*missing, m)
 				} else {
@@ -373,19 +397,25 @@ func (p *Process) candidates() []*Object {
 
 // mapObject is _dl_map_object: reuse a loaded object matching name, or
 // search for it and load it. It returns the object, or nil and the list
-// of paths tried.
-func (p *Process) mapObject(name string, loader *Object, via string) (*Object, []string) {
+// of paths tried; bad is set when the search stopped at a file that is
+// not a loadable ELF object (see MissingLibrary.Err).
+func (p *Process) mapObject(name string, loader *Object, via string) (o *Object, tried []string, bad error) {
 	if o := p.findLoaded(name); o != nil {
-		return o, nil
+		return o, nil, nil
 	}
 	r := p.r
-	var tried []string
 	try := func(path, how string) *Object {
+		if bad != nil {
+			return nil
+		}
 		tried = append(tried, path)
 		hp := r.host(path)
 		s := r.read(hp)
 		if s.err != nil {
-			if !errors.Is(s.err, os.ErrNotExist) && !errors.Is(s.err, ErrNotELF) {
+			switch {
+			case errors.Is(s.err, ErrNotELF), errors.Is(s.err, ErrBadELF):
+				bad = s.err
+			case !errors.Is(s.err, os.ErrNotExist):
 				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %v", path, s.err))
 			}
 			return nil
@@ -415,9 +445,9 @@ func (p *Process) mapObject(name string, loader *Object, via string) (*Object, [
 	}
 	if strings.Contains(name, "/") {
 		if o := try(name, "path"); o != nil {
-			return o, nil
+			return o, nil, nil
 		}
-		return nil, tried
+		return nil, tried, bad
 	}
 	searchDirs := func(dirs []string, how string) *Object {
 		for _, d := range dirs {
@@ -440,25 +470,25 @@ func (p *Process) mapObject(name string, loader *Object, via string) (*Object, [
 		for l := loader; l != nil; l = l.Loader {
 			if l.Spec.ELF != nil && l.Spec.ELF.HasRPath {
 				if o := searchDirs(r.pathList(l.Spec.ELF.RPath, ":", l), "RPATH of "+l.Label()); o != nil {
-					return o, nil
+					return o, nil, nil
 				}
 				didMain = didMain || l == p.Main
 			}
 		}
 		if !didMain && p.Main != nil && p.Main.Spec.ELF != nil && p.Main.Spec.ELF.HasRPath {
 			if o := searchDirs(r.pathList(p.Main.Spec.ELF.RPath, ":", p.Main), "RPATH of "+p.Main.Label()); o != nil {
-				return o, nil
+				return o, nil, nil
 			}
 		}
 	}
 	if r.LibraryPath != "" {
 		if o := searchDirs(r.pathList(r.LibraryPath, ":;", p.Main), "LD_LIBRARY_PATH"); o != nil {
-			return o, nil
+			return o, nil, nil
 		}
 	}
 	if loader != nil && loader.Spec.ELF != nil && loader.Spec.ELF.HasRunPath {
 		if o := searchDirs(r.pathList(loader.Spec.ELF.RunPath, ":", loader), "RUNPATH of "+loader.Label()); o != nil {
-			return o, nil
+			return o, nil, nil
 		}
 	}
 	nodeflib := false
@@ -469,25 +499,27 @@ func (p *Process) mapObject(name string, loader *Object, via string) (*Object, [
 		if cached, ok := r.Cache.Lookup(name, r.cacheOptions()); ok {
 			skip := false
 			if nodeflib {
+				// glibc compares the entry with each system directory
+				// including its trailing slash (elf/dl-load.c system_dirs).
 				for _, d := range r.SystemDirs {
-					if strings.HasPrefix(cached, d) {
+					if strings.HasPrefix(cached, strings.TrimSuffix(d, "/")+"/") {
 						skip = true
 					}
 				}
 			}
 			if !skip {
 				if o := try(cached, "ld.so.cache"); o != nil {
-					return o, nil
+					return o, nil, nil
 				}
 			}
 		}
 	}
 	if !nodeflib {
 		if o := searchDirs(r.SystemDirs, "system search path"); o != nil {
-			return o, nil
+			return o, nil, nil
 		}
 	}
-	return nil, tried
+	return nil, tried, bad
 }
 
 func loaderOrMain(l, main *Object) *Object {
@@ -673,9 +705,9 @@ func (p *Process) Dlopen(name string, caller *Object) *DlopenResult {
 	res := &DlopenResult{}
 	before := len(p.Objects)
 	name = p.r.expand(name, caller)
-	root, searched := p.mapObject(name, caller, "")
+	root, searched, err := p.mapObject(name, caller, "")
 	if root == nil {
-		res.Missing = append(res.Missing, MissingLibrary{Name: name, NeededBy: caller.Label(), Searched: searched})
+		res.Missing = append(res.Missing, MissingLibrary{Name: name, NeededBy: caller.Label(), Searched: searched, Err: err})
 		return res
 	}
 	res.Root = root

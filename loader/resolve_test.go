@@ -2,6 +2,7 @@ package loader
 
 import (
 	"debug/elf"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,9 +183,23 @@ func TestResolveSearchOrder(t *testing.T) {
 	exeRun := filepath.Join(dir, "exe-run")
 	run("-o", exeRun, runSrc, rpl, "-L"+filepath.Join(dir, "r"), "-lrun", "-Wl,--disable-new-dtags,-rpath,"+filepath.Join(dir, "r")+":"+filepath.Join(dir, "b"))
 
+	// A DT_RPATH is inherited down the whole chain of loaders: libdeep is
+	// found for libbx (no path of its own) through the RPATH of libax,
+	// libbx's loader, not the executable's.
+	x := filepath.Join(dir, "x")
+	mk("x", "libdeep.so", "int deep(void){return 4;}")
+	mk("x", "libbx.so", "int deep(void); int bx(void){return deep();}", "-L"+x, "-ldeep")
+	mk("ax", "libax.so", "int bx(void); int ax(void){return bx();}", "-L"+x, "-lbx", "-Wl,--disable-new-dtags,-rpath,"+x)
+	chainSrc := filepath.Join(dir, "mainchain.c")
+	require.NoError(t, os.WriteFile(chainSrc, []byte("int ax(void); int main(void){return ax();}"), 0o644))
+	exeChain := filepath.Join(dir, "exe-chain")
+	run("-o", exeChain, chainSrc, "-Wl,-rpath-link,"+x, "-L"+filepath.Join(dir, "ax"), "-lax",
+		"-Wl,--disable-new-dtags,-rpath,"+filepath.Join(dir, "ax"))
+
 	cases := []struct {
 		name, exe, llp string
 	}{
+		{"rpath inherited through two loaders", exeChain, ""},
 		{"rpath inherited to libmid", exeRPath, ""},
 		{"rpath before LD_LIBRARY_PATH", exeRPath, filepath.Join(dir, "a")},
 		{"runpath not inherited: libleaf missing", exeRunPath, ""},
@@ -290,4 +305,80 @@ func TestDefaultsMatchThisLoader(t *testing.T) {
 	if len(supported) > 0 && len(supported) <= len(DefaultSubdirs) {
 		assert.Equal(t, supported, DefaultSubdirs[:len(supported)], "this CPU's hwcaps differ from the documented default")
 	}
+}
+
+// TestNoDefaultLib: with DF_1_NODEFLIB on the loader, a cache entry in a
+// system directory is not used, but one that merely starts with the same
+// characters (/usr/lib64 against /usr/lib) is (elf/dl-load.c compares the
+// directory with its trailing slash), and the default directories are not
+// searched.
+func TestNoDefaultLib(t *testing.T) {
+	root := t.TempDir()
+	write := func(p string, b []byte) {
+		hp := filepath.Join(root, p)
+		require.NoError(t, os.MkdirAll(filepath.Dir(hp), 0o755))
+		require.NoError(t, os.WriteFile(hp, b, 0o755))
+	}
+	write("/usr/lib64/libq.so.1", synthELF{soname: "libq.so.1"}.build())
+	write("/usr/lib/libr.so.1", synthELF{soname: "libr.so.1"}.build())
+	write("/usr/lib/libs.so.1", synthELF{soname: "libs.so.1"}.build())
+	prog := synthELF{needed: []string{"libq.so.1", "libr.so.1", "libs.so.1"}, flags1: uint64(elf.DF_1_PIE | elf.DF_1_NODEFLIB)}
+	write("/bin/prog", prog.build())
+	cache, err := ParseLDCache(buildNewCache([][4]any{
+		{"libq.so.1", "/usr/lib64/libq.so.1", int32(0x303), uint64(0)},
+		{"libr.so.1", "/usr/lib/libr.so.1", int32(0x303), uint64(0)},
+	}, nil), "cache")
+	require.NoError(t, err)
+	r := &Resolver{Sysroot: root, Cache: cache, SystemDirs: []string{"/usr/lib"}}
+	p, err := r.LoadProgram("/bin/prog")
+	require.NoError(t, err)
+	var found []string
+	for _, o := range p.Objects[1:] {
+		found = append(found, o.Path+" via "+o.Via)
+	}
+	assert.Equal(t, []string{"/usr/lib64/libq.so.1 via ld.so.cache"}, found)
+	var missing []string
+	for _, m := range p.Missing {
+		missing = append(missing, m.Name)
+	}
+	assert.Equal(t, []string{"libr.so.1", "libs.so.1"}, missing)
+
+	// Without the flag both come from the cache and libs from /usr/lib.
+	prog.flags1 = uint64(elf.DF_1_PIE)
+	write("/bin/prog2", prog.build())
+	r = &Resolver{Sysroot: root, Cache: cache, SystemDirs: []string{"/usr/lib"}}
+	p, err = r.LoadProgram("/bin/prog2")
+	require.NoError(t, err)
+	assert.Empty(t, p.Missing)
+	assert.Len(t, p.Objects, 4)
+}
+
+// TestPreloadSearchesTheProgramsRunpath: LD_PRELOAD names without a slash
+// are searched with the main program as the loader, so its DT_RUNPATH
+// applies (elf/rtld.c do_preload), and a malformed file on a search path
+// stops the search with its error (elf/dl-load.c open_verify), which the
+// Process reports.
+func TestPreloadSearchesTheProgramsRunpath(t *testing.T) {
+	root := t.TempDir()
+	write := func(p string, b []byte) {
+		hp := filepath.Join(root, p)
+		require.NoError(t, os.MkdirAll(filepath.Dir(hp), 0o755))
+		require.NoError(t, os.WriteFile(hp, b, 0o755))
+	}
+	rp := "/opt/app/lib"
+	write("/opt/app/lib/libpre.so", synthELF{soname: "libpre.so"}.build())
+	write("/bin/prog", synthELF{flags1: uint64(elf.DF_1_PIE), runpath: &rp, needed: []string{"libdep.so"}}.build())
+	write("/usr/lib/libdep.so", []byte("not an ELF file"))
+	write("/usr/lib64/libdep.so", synthELF{soname: "libdep.so"}.build())
+	r := &Resolver{Sysroot: root, Preload: []string{"libpre.so"}, SystemDirs: []string{"/usr/lib", "/usr/lib64"}}
+	p, err := r.LoadProgram("/bin/prog")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(p.Objects), 2)
+	assert.Equal(t, "/opt/app/lib/libpre.so", p.Objects[1].Path)
+	assert.Equal(t, p.Main, p.Objects[1].Loader)
+	require.Len(t, p.Missing, 1, "the search for libdep.so stops at the malformed /usr/lib/libdep.so")
+	m := p.Missing[0]
+	assert.Equal(t, "libdep.so", m.Name)
+	assert.True(t, errors.Is(m.Err, ErrNotELF), "%v", m.Err)
+	assert.Contains(t, m.String(), "/usr/lib/libdep.so")
 }

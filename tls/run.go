@@ -131,9 +131,10 @@ func (r *Result) Failed() bool {
 // ErrStart wraps a start-up failure of the modelled program.
 var ErrStart = errors.New("tls: the program fails to start")
 
-// Run plays a scenario. It returns an error for bad input (unreadable
-// program, missing start-up libraries, a start-up failure); dlopen
-// failures are outcomes in the Result.
+// Run plays a scenario. It returns an error for bad input (an unreadable
+// or malformed program, library or dlopen target; missing start-up
+// libraries, a start-up failure); dlopen failures are outcomes in the
+// Result.
 func Run(sc Scenario) (*Result, error) {
 	if sc.Resolver == nil {
 		r, err := loader.NewResolver("")
@@ -147,6 +148,9 @@ func Run(sc Scenario) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Loader: sc.Loader.Name(), Missing: lp.Missing, Objects: map[*Module]*loader.Object{}}
+	if m := unreadable(lp.Missing); m != nil {
+		return nil, fmt.Errorf("tls: %s (needed by %s): %w", m.Name, m.NeededBy, m.Err)
+	}
 	if len(lp.Missing) > 0 {
 		return res, fmt.Errorf("%w: %s: error while loading shared libraries: %s", ErrStart, sc.Exe, lp.Missing[0])
 	}
@@ -213,6 +217,12 @@ func Run(sc Scenario) (*Result, error) {
 		switch ev.Kind {
 		case EventDlopen:
 			dr := lp.Dlopen(ev.Name, nil)
+			if m := unreadable(dr.Missing); m != nil {
+				if dr.Root == nil {
+					return nil, fmt.Errorf("tls: dlopen %s (event %d): %w", ev.Name, i, m.Err)
+				}
+				return nil, fmt.Errorf("tls: dlopen %s (event %d): %s (needed by %s): %w", ev.Name, i, m.Name, m.NeededBy, m.Err)
+			}
 			req := &DlopenRequest{Name: ev.Name, Missing: dr.Missing, Global: ev.Global, Threaded: sc.Threaded}
 			step.Path = ev.Name
 			if dr.Root != nil && len(dr.Missing) == 0 {
@@ -274,4 +284,16 @@ func Run(sc Scenario) (*Result, error) {
 		res.Steps = append(res.Steps, step)
 	}
 	return res, nil
+}
+
+// unreadable returns the first library whose search stopped at a file
+// that is not a loadable ELF object (bad input for vasim; glibc itself
+// fails the load with "invalid ELF header" or "file too short"), or nil.
+func unreadable(missing []loader.MissingLibrary) *loader.MissingLibrary {
+	for i := range missing {
+		if missing[i].Err != nil {
+			return &missing[i]
+		}
+	}
+	return nil
 }

@@ -44,6 +44,38 @@ func TestTLSBadInput(t *testing.T) {
 	}
 }
 
+// TestTLSMalformedFiles: a truncated or non-ELF program or dlopen target
+// is bad input (exit 2), reported with the file, the part at fault and its
+// offset, never as "not found".
+func TestTLSMalformedFiles(t *testing.T) {
+	const prog = "/bin/ls"
+	data, err := os.ReadFile(prog)
+	if err != nil {
+		t.Skipf("%s: %v", prog, err)
+	}
+	dir := t.TempDir()
+	trunc := filepath.Join(dir, "trunc.so")
+	require.NoError(t, os.WriteFile(trunc, data[:3000], 0o644))
+	text := filepath.Join(dir, "text.so")
+	require.NoError(t, os.WriteFile(text, []byte("INPUT(-lc)\n"), 0o644))
+	short := filepath.Join(dir, "short")
+	require.NoError(t, os.WriteFile(short, data[:100], 0o755))
+
+	code, stdout, stderr := runVasim(t, nil, "tls", "--exe", prog, "--dlopen", trunc)
+	assert.Equal(t, exitUsage, code, stdout)
+	assert.Contains(t, stderr, trunc+": section header table declared by the ELF header")
+	assert.Contains(t, stderr, "runs past the end of the file (0xbb8 bytes)")
+
+	code, _, stderr = runVasim(t, nil, "tls", "--exe", prog, "--dlopen", text)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, text+`: ELF header at offset 0x0: magic "INPU" is not \x7fELF`)
+
+	code, _, stderr = runVasim(t, nil, "tls", "--exe", short)
+	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, 1, strings.Count(stderr, short), "the path is named once: %s", stderr)
+	assert.Contains(t, stderr, "program header table declared by the ELF header (e_phoff, e_phnum, e_phentsize) at offset 0x20")
+}
+
 // realLoaderTools builds the dlopen shim (an LD_PRELOAD library whose
 // constructor dlopens $VASIM_DLOPEN, writes the outcome to $VASIM_OUT and
 // exits before the program's main runs) in dir.
