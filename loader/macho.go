@@ -30,6 +30,16 @@ import (
 // index and file offset of the command at fault rather than as a bare
 // "unexpected EOF".
 //
+// The reader rejects what it cannot read unambiguously (truncation,
+// commands or strings out of bounds, segments that wrap or overlap or lie
+// past the end of the file). Rules dyld applies when it decides whether
+// to load an image (an MH_DYLIB needs an LC_ID_DYLIB, __TEXT must start
+// the file, an executable must link libSystem, platform and version
+// checks) are left to the placement model. Not read: dyld's unlisted
+// extra arm64 slice after the last fat_arch entry (FatFile::forEachSlice
+// "look for one more slice"), and thread-local variables (__thread_vars
+// sections; ImageSpec.TLS stays nil).
+//
 // Constants are from xnu-11417 EXTERNAL_HEADERS/mach-o/loader.h and
 // osfmk/mach/machine.h.
 
