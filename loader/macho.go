@@ -832,6 +832,10 @@ func (p *machoParser) parseSlice(off, size uint64) (*ImageSpec, error) {
 		spec.Name = info.InstallName
 	}
 	if err := spec.Validate(); err != nil {
+		var se *SpecError
+		if errors.As(err, &se) && se.Segment != "" {
+			return nil, p.fail("segment "+se.Segment, -1, specDetailError{se})
+		}
 		return nil, p.fail("segments", -1, err)
 	}
 	return spec, nil

@@ -532,7 +532,7 @@ func TestParseMachOErrors(t *testing.T) {
 		{"bad initprot", patch(func(b []byte) { le.PutUint32(b[at(cData)+60:], 0x13) }), ErrBadMachO, int64(at(cData)),
 			[]string{`"__DATA"`, "initprot 0x13 has bits other than"}},
 		{"overlapping segments", patch(func(b []byte) { le.PutUint64(b[at(cDataConst)+24:], 0x2000) }), ErrBadMachO, -1,
-			[]string{"segments", "__DATA_CONST", "overlaps segment __TEXT"}},
+			[]string{"lib/broken.dylib: segment __DATA_CONST: range [0x2000, 0x6000) overlaps segment __TEXT [0x0, 0x4000)"}},
 		{"symbol table past EOF", build(func(b *machoBuilder) { b.raw(b.u32(0x2, 24, 0x100000, 1, 0, 0)) }), ErrBadMachO, -2,
 			[]string{"load command 14 (LC_SYMTAB)", "symbol table [0x100000, +1 × 16) extends past the end"}},
 	}
@@ -567,6 +567,7 @@ func TestParseMachOErrors(t *testing.T) {
 			require.True(t, errors.As(err, &me), "%T", err)
 			assert.Equal(t, "lib/broken.dylib", me.Path)
 			assert.True(t, strings.HasPrefix(err.Error(), "loader: lib/broken.dylib: "), err.Error())
+			assert.Equal(t, 1, strings.Count(err.Error(), "loader:"), err.Error())
 			if c.offset != -2 {
 				assert.Equal(t, c.offset, me.Offset, err.Error())
 			}

@@ -458,10 +458,21 @@ func decodeImageJSON(raw json.RawMessage, field string) (*ImageSpec, error) {
 				f = field + ".tls"
 			}
 		}
+		if se != nil {
+			err = specDetailError{se}
+		}
 		return nil, &SpecJSONError{Field: f, Err: err}
 	}
 	return spec, nil
 }
+
+// specDetailError is a *SpecError inside an error that already names the
+// image: it prints only the detail, and errors.Is and errors.As still
+// reach the SpecError.
+type specDetailError struct{ *SpecError }
+
+func (e specDetailError) Error() string { return e.Detail }
+func (e specDetailError) Unwrap() error { return e.SpecError }
 
 func decodeSegmentJSON(raw json.RawMessage, field string) (Segment, error) {
 	var sj segmentJSON

@@ -256,10 +256,15 @@ func TestSpecsJSONErrors(t *testing.T) {
 			prefix += c.field
 		}
 		assert.True(t, strings.HasPrefix(err.Error(), prefix), "%q does not start with %q", err.Error(), prefix)
+		assert.Equal(t, 1, strings.Count(err.Error(), "loader:"), err.Error())
 	}
 	// The format of one message in full.
 	_, err := ParseSpecsJSON([]byte(cases[0].doc), "scen.json")
 	assert.EqualError(t, err, `loader: scen.json: images[1].segments[1].vmsize = "0xZZ": not a "0x…" hex number`)
+	_, err = ParseSpecsJSON([]byte(seg(`{"vmaddr":0,"vmsize":2,"prot":"r-x","name":"__DATA"}`)), "scen.json")
+	assert.EqualError(t, err, `loader: scen.json: images[1].segments[1]: range [0x0, 0x2) overlaps segment  [0x0, 0x1)`)
+	var se *SpecError
+	assert.True(t, errors.As(err, &se))
 }
 
 func TestMarshalSpecsJSONErrors(t *testing.T) {
