@@ -228,6 +228,29 @@ func machoDemoDylib() *machoBuilder {
 	return b
 }
 
+// machoMiniDylib is machoDemoDylib squeezed into 1 KiB (the segments
+// map only the header and load commands): a small fuzz seed, cheap for
+// the fuzzer to minimise.
+func machoMiniDylib() *machoBuilder {
+	b := machoDemoDylib()
+	b.fileSize = 0x400
+	b.cmds = b.cmds[4:]
+	i := 0
+	for _, seg := range []struct {
+		name                 string
+		vmaddr, vmsize, size uint64
+		prot                 uint32
+	}{{"__TEXT", 0, 0x4000, 0x400, 5}, {"__DATA", 0x4000, 0x4000, 0, 3}, {"__LINKEDIT", 0x8000, 0x4000, 0, 1}} {
+		n := len(b.cmds)
+		b.segment(seg.name, seg.vmaddr, seg.vmsize, 0, seg.size, seg.prot, 0)
+		c := b.cmds[n]
+		b.cmds = append(b.cmds[:i], append([][]byte{c}, b.cmds[i:n]...)...)
+		i++
+	}
+	b.cmds[len(b.cmds)-1] = b.u32(0x1d, 16, 0x3f0, 0x10)
+	return b
+}
+
 // machoDemoExec builds an arm64e PIE executable with __PAGEZERO, LC_MAIN and
 // LC_LOAD_DYLINKER.
 func machoDemoExec() *machoBuilder {
