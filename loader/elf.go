@@ -212,6 +212,8 @@ type ELFInfo struct {
 	// Flags and Flags1 are DT_FLAGS and DT_FLAGS_1.
 	Flags  elf.DynFlag
 	Flags1 elf.DynFlag1
+	// HasBindNow reports a DT_BIND_NOW tag (see BindNow).
+	HasBindNow bool
 	// TLSRelocs lists the TLS-related dynamic relocations in ld.so's
 	// processing order (see TLSReloc).
 	TLSRelocs []TLSReloc
@@ -224,6 +226,15 @@ type ELFInfo struct {
 // the object uses the static TLS model. glibc does not read it (2.36:
 // defined in elf.h only); FreeBSD rtld does.
 func (e *ELFInfo) StaticTLS() bool { return e.Flags&elf.DF_STATIC_TLS != 0 }
+
+// BindNow reports that ld.so relocates the object eagerly even when the
+// process binds lazily: DT_BIND_NOW, DF_BIND_NOW in DT_FLAGS or DF_1_NOW
+// in DT_FLAGS_1 (glibc elf/get-dynamic-info.h turns the flags into
+// l_info[DT_BIND_NOW]; elf/dl-reloc.c _dl_relocate_object then clears
+// lazy).
+func (e *ELFInfo) BindNow() bool {
+	return e.HasBindNow || e.Flags&elf.DF_BIND_NOW != 0 || e.Flags1&elf.DF_1_NOW != 0
+}
 
 // NoDelete reports DF_1_NODELETE: dlclose never unloads the object.
 func (e *ELFInfo) NoDelete() bool { return e.Flags1&elf.DF_1_NODELETE != 0 }
@@ -611,6 +622,11 @@ func (p *elfParser) readDynamic(spec *ImageSpec) error {
 		return err
 	} else if len(v) > 0 {
 		p.info.Flags1 = elf.DynFlag1(v[len(v)-1])
+	}
+	if v, err := val(elf.DT_BIND_NOW); err != nil {
+		return err
+	} else {
+		p.info.HasBindNow = len(v) > 0
 	}
 	if err := p.readTLSRelocs(val); err != nil {
 		return err

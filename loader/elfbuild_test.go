@@ -20,6 +20,7 @@ type synthELF struct {
 	syms            []synthSym
 	rela, plt       []synthRel
 	relaszCoversPLT bool // DT_RELASZ also counts .rela.plt (the ranges end together)
+	bindNow         bool // a DT_BIND_NOW tag
 }
 
 type synthSym struct {
@@ -114,6 +115,9 @@ func (s synthELF) build() []byte {
 	}
 	if s.flags1 != 0 {
 		dyns = append(dyns, dyn{uint64(elf.DT_FLAGS_1), s.flags1})
+	}
+	if s.bindNow {
+		dyns = append(dyns, dyn{uint64(elf.DT_BIND_NOW), 0})
 	}
 	dyns = append(dyns, dyn{uint64(elf.DT_STRTAB), uint64(strOff)}, dyn{uint64(elf.DT_SYMTAB), uint64(symOff)},
 		dyn{uint64(elf.DT_STRSZ), uint64(len(dynstr))}, dyn{uint64(elf.DT_SYMENT), symSize}, dyn{uint64(elf.DT_NULL), 0})

@@ -149,3 +149,22 @@ func TestHostileHeaderTables(t *testing.T) {
 	_, err = ParseELF(bytes.NewReader(good[:40]), "short.so")
 	assert.ErrorContains(t, err, "short.so: ELF header at offset 0x0: file is 40 bytes, too short for the 64-byte ELF header")
 }
+
+// TestSynthELFBindNow: any of DT_BIND_NOW, DF_BIND_NOW or DF_1_NOW makes
+// ld.so relocate the object eagerly (elf/get-dynamic-info.h).
+func TestSynthELFBindNow(t *testing.T) {
+	for _, c := range []struct {
+		s    synthELF
+		want bool
+	}{
+		{synthELF{}, false},
+		{synthELF{bindNow: true}, true},
+		{synthELF{flags: uint64(elf.DF_BIND_NOW)}, true},
+		{synthELF{flags1: uint64(elf.DF_1_NOW)}, true},
+		{synthELF{flags: uint64(elf.DF_STATIC_TLS), flags1: uint64(elf.DF_1_NODELETE)}, false},
+	} {
+		spec, err := ParseELF(bytes.NewReader(c.s.build()), "now.so")
+		require.NoError(t, err)
+		assert.Equal(t, c.want, spec.ELF.BindNow(), "%+v", c.s)
+	}
+}

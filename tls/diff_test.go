@@ -373,7 +373,7 @@ type hostRun struct {
 	lines []string
 }
 
-func runHost(t *rapid.T, pl *pool, c diffCase) hostRun {
+func runHost(t interface{ Fatalf(string, ...any) }, pl *pool, c diffCase) hostRun {
 	cmd := exec.Command(c.host.path, c.args...)
 	env := []string{"PATH=/usr/bin:/bin"}
 	if c.tunables != "" {

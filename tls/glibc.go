@@ -19,6 +19,7 @@ type Glibc struct {
 	staticSize, staticAlign, staticUsed uint64
 	surplus, optional                   uint64
 	naudit                              int
+	bindNow                             bool // LD_BIND_NOW
 
 	st      map[*Module]*gstate
 	loaded  []*Module // link-map order (main namespace)
@@ -72,7 +73,7 @@ func StartGlibc(p Profile, mods []*Module, opt StartOptions) (*Glibc, error) {
 		t = DefaultTunables()
 	}
 	g := &Glibc{prof: p, tun: t, st: map[*Module]*gstate{}, handles: map[Handle]*Module{}, modids: map[int]*Module{},
-		naudit: opt.Audit, main: mods[0], nextH: 1}
+		naudit: opt.Audit, bindNow: opt.BindNow, main: mods[0], nextH: 1}
 	surplus, optional, err := p.Surplus(t, opt.Audit)
 	if err != nil {
 		return nil, &StartError{Message: err.Error()}
@@ -108,7 +109,7 @@ func StartGlibc(p Profile, mods []*Module, opt StartOptions) (*Glibc, error) {
 	order := append([]*Module{mods[0]}, ms.initfini...)
 	for i := len(order) - 1; i >= 0; i-- {
 		m := order[i]
-		if f := g.relocate(m, g.global, nil); f != nil {
+		if f := g.relocate(m, g.global, nil, !opt.BindNow); f != nil {
 			name := opt.ProgramName
 			if name == "" {
 				name = mods[0].Label()
@@ -317,9 +318,12 @@ func (g *Glibc) lookup(name string, scopes ...[]*Module) *Module {
 }
 
 // relocate processes m's TLS relocations in order. scope2 is the dlopen
-// root's search list (nil at start-up).
-func (g *Glibc) relocate(m *Module, global, scope2 []*Module) *Failure {
+// root's search list (nil at start-up); lazy is the relocation mode asked
+// for (RTLD_LAZY, no LD_BIND_NOW), which m's own BIND_NOW overrides
+// (elf/dl-reloc.c _dl_relocate_object).
+func (g *Glibc) relocate(m *Module, global, scope2 []*Module, lazy bool) *Failure {
 	s := g.st[m]
+	lazy = lazy && !m.BindNow
 	for _, r := range m.Relocs {
 		def := m
 		if !r.Local {
@@ -352,7 +356,7 @@ func (g *Glibc) relocate(m *Module, global, scope2 []*Module) *Failure {
 			if def.TLS == nil {
 				continue
 			}
-			if g.prof.LazyTLSDesc && r.PLT {
+			if g.prof.LazyTLSDesc && r.PLT && lazy {
 				s.lazyDescs = append(s.lazyDescs, r)
 				continue
 			}
@@ -544,8 +548,12 @@ func (g *Glibc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 	}
 	root := req.Root
 	if rs := g.st[root]; rs != nil && rs.isRoot {
-		// Already open with its own search list: one more reference.
+		// Already open with its own search list: one more reference,
+		// and RTLD_GLOBAL promotes it (elf/dl-open.c add_to_global).
 		rs.opencount++
+		if req.Global {
+			g.addGlobal(rs.searchList)
+		}
 		h := g.newHandle(root)
 		out.OK, out.Handle = true, h
 		return out
@@ -587,7 +595,7 @@ func (g *Glibc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 		if s.relocated {
 			continue
 		}
-		fail = g.relocate(m, g.global, req.SearchList)
+		fail = g.relocate(m, g.global, req.SearchList, !g.bindNow && !req.Now)
 		if fail == nil {
 			s.relocated = true
 		}
@@ -616,15 +624,20 @@ func (g *Glibc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 		out.Placed = append(out.Placed, a)
 	}
 	if req.Global {
-		for _, m := range req.SearchList {
-			if !containsMod(g.global, m) {
-				g.global = append(g.global, m)
-			}
-		}
+		g.addGlobal(req.SearchList)
 	}
 	rs.opencount++
 	out.OK, out.Handle = true, g.newHandle(root)
 	return out
+}
+
+// addGlobal appends the modules of list not yet in the global scope.
+func (g *Glibc) addGlobal(list []*Module) {
+	for _, m := range list {
+		if !containsMod(g.global, m) {
+			g.global = append(g.global, m)
+		}
+	}
 }
 
 func containsMod(list []*Module, m *Module) bool {

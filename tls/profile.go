@@ -129,7 +129,11 @@ type Profile struct {
 	// LazyTLSDesc reports that TLS descriptors in DT_JMPREL were resolved
 	// lazily, at first use, so their optional static TLS was tried then
 	// (x86_64 before 2.34, commit 8f7e09f4db; aarch64 before 2.27, commit
-	// b7cf203b5c). vasim applies them at the module's first Access.
+	// b7cf203b5c). That happens only when the object is relocated lazily:
+	// RTLD_LAZY (DlopenRequest.Now false) or start-up, without LD_BIND_NOW
+	// (StartOptions.BindNow) and without BIND_NOW in the object
+	// (Module.BindNow); otherwise they are resolved with the other
+	// relocations. vasim applies lazy ones at the module's first Access.
 	LazyTLSDesc bool
 }
 

@@ -22,8 +22,9 @@ type Event struct {
 	Kind EventKind
 	// Name is the dlopen argument (EventDlopen).
 	Name string
-	// Global is RTLD_GLOBAL (EventDlopen).
-	Global bool
+	// Global is RTLD_GLOBAL and Now RTLD_NOW (EventDlopen; the zero
+	// value is RTLD_LAZY | RTLD_LOCAL).
+	Global, Now bool
 	// Of is the index (in Events) of the dlopen whose handle is closed
 	// (EventDlclose) or whose root's code runs and touches its TLS
 	// (EventAccess).
@@ -223,7 +224,7 @@ func Run(sc Scenario) (*Result, error) {
 				}
 				return nil, fmt.Errorf("tls: dlopen %s (event %d): %s (needed by %s): %w", ev.Name, i, m.Name, m.NeededBy, m.Err)
 			}
-			req := &DlopenRequest{Name: ev.Name, Missing: dr.Missing, Global: ev.Global, Threaded: sc.Threaded}
+			req := &DlopenRequest{Name: ev.Name, Missing: dr.Missing, Global: ev.Global, Now: ev.Now, Threaded: sc.Threaded}
 			step.Path = ev.Name
 			if dr.Root != nil && len(dr.Missing) == 0 {
 				if req.Root, err = conv(dr.Root); err != nil {

@@ -31,6 +31,9 @@ type Module struct {
 	StaticTLSFlag bool
 	// NoDelete is DF_1_NODELETE: dlclose never unloads it.
 	NoDelete bool
+	// BindNow is DT_BIND_NOW, DF_BIND_NOW or DF_1_NOW: its relocations
+	// are never lazy (see loader.ELFInfo.BindNow).
+	BindNow bool
 	// Deps are the direct dependencies in DT_NEEDED order (glibc's
 	// per-object l_initfini for objects loaded as dependencies).
 	Deps []*Module
@@ -86,6 +89,7 @@ func ModuleFromSpec(spec *loader.ImageSpec, path string) (*Module, error) {
 	}
 	m.StaticTLSFlag = e.StaticTLS()
 	m.NoDelete = e.NoDelete()
+	m.BindNow = e.BindNow()
 	for _, s := range e.TLSSymbols {
 		m.Exports = append(m.Exports, s.Name)
 	}
@@ -125,6 +129,9 @@ type DlopenRequest struct {
 	Missing []loader.MissingLibrary
 	// Global is RTLD_GLOBAL: the new modules join the global scope.
 	Global bool
+	// Now is RTLD_NOW; false is RTLD_LAZY. It matters only to releases
+	// with lazy TLS descriptors (Profile.LazyTLSDesc).
+	Now bool
 	// Threaded says the process has more than one thread at this point
 	// (only glibc <= 2.21 cares).
 	Threaded bool
@@ -285,6 +292,9 @@ type StartOptions struct {
 	ProgramName string
 	// StaticTLSExtra is FreeBSD's LD_STATIC_TLS_EXTRA (0: unset).
 	StaticTLSExtra uint64
+	// BindNow is LD_BIND_NOW (glibc): every relocation is eager, at
+	// start-up and in every dlopen (elf/rtld.c, elf/dl-open.c).
+	BindNow bool
 }
 
 // StartError is a failure while starting the program (fatal in the real

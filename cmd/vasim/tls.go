@@ -160,7 +160,8 @@ func runTLS(e *env, args []string) int {
 	default:
 		return bad("--loader %q: want glibc, musl, freebsd or bionic", *loaderName)
 	}
-	sc := tls.Scenario{Exe: *exe, Resolver: r, Loader: ld, Options: tls.StartOptions{Tunables: tun, Audit: naudit}}
+	sc := tls.Scenario{Exe: *exe, Resolver: r, Loader: ld,
+		Options: tls.StartOptions{Tunables: tun, Audit: naudit, BindNow: e.getenv("LD_BIND_NOW") != ""}}
 	if *loaderName == "freebsd" {
 		if v := e.getenv("LD_STATIC_TLS_EXTRA"); v != "" {
 			var n uint64
