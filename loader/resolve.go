@@ -719,6 +719,19 @@ func (p *Process) Dlopen(name string, caller *Object) *DlopenResult {
 	return res
 }
 
+// DlmopenNew models dlmopen(LM_ID_NEWLM, name): the object and its
+// dependencies loaded afresh in a new, empty namespace, as ld.so loads an
+// LD_AUDIT module (elf/rtld.c load_audit_module). A library already
+// loaded in the program's namespace (libc.so.6, say) is loaded again as a
+// separate object; only the interpreter is shared. The search is the
+// program's (its DT_RPATH and, for audit modules, DT_RUNPATH apply:
+// elf/dl-load.c _dl_map_object). The new namespace is returned as a
+// Process of its own, Main still the program's main object.
+func (p *Process) DlmopenNew(name string) (*Process, *DlopenResult) {
+	ns := &Process{r: p.r, Main: p.Main, Interp: p.Interp}
+	return ns, ns.Dlopen(name, p.Main)
+}
+
 // Unload marks objects as gone (dlclose, or a failed dlopen): they no
 // longer match names or files, so a later dlopen loads them afresh.
 func (p *Process) Unload(objs ...*Object) {

@@ -34,8 +34,9 @@ type Glibc struct {
 	staticNelem int
 	modidGaps   bool
 
-	allocs []Allocation
-	event  int
+	allocs   []Allocation
+	event    int
+	warnings []string
 }
 
 type gstate struct {
@@ -104,6 +105,25 @@ func StartGlibc(p Profile, mods []*Module, opt StartOptions) (*Glibc, error) {
 		layout = mods[:1]
 	}
 	g.determineOffsets(layout)
+	// Then ld.so loads each LD_AUDIT module with dlmopen into a namespace
+	// of its own (elf/rtld.c load_audit_modules): relocating it and its
+	// dependencies (its own copy of libc) takes static TLS first. A module
+	// that fails is reported and ignored, as ld.so does; its module IDs
+	// come after the start-up modules' here (ld.so assigns the main
+	// program's first), which matters only to glibc <= 2.21's DTV check.
+	for _, list := range opt.AuditModules {
+		if len(list) == 0 {
+			continue
+		}
+		out := g.dlopen(&DlopenRequest{Name: list[0].Label(), Root: list[0], SearchList: list}, list)
+		if !out.OK {
+			g.warnings = append(g.warnings, fmt.Sprintf("ERROR: ld.so: object '%s' cannot be loaded as audit interface: %s; ignored.", list[0].Label(), out.Error))
+			continue
+		}
+		for _, m := range list {
+			g.st[m].startup = true
+		}
+	}
 	// Relocate in reverse initialisation order (elf/rtld.c); only under
 	// LD_AUDIT or with old-release quirks can this ask for static TLS.
 	order := append([]*Module{mods[0]}, ms.initfini...)
@@ -529,6 +549,14 @@ func reverse(s []*Module) []*Module {
 // Dlopen implements Process: _dl_open and dl_open_worker.
 func (g *Glibc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 	g.event++
+	return g.dlopen(req, nil)
+}
+
+// dlopen opens req in the program's namespace (scope nil: lookups use the
+// global scope), or, for an LD_AUDIT module, in a namespace of its own
+// whose only scope is scope (the module's search list: the first object
+// opened in a namespace is its global scope, elf/dl-open.c).
+func (g *Glibc) dlopen(req *DlopenRequest, scope []*Module) *DlopenOutcome {
 	out := &DlopenOutcome{}
 	if req.Root == nil || len(req.Missing) > 0 {
 		name := req.Name
@@ -595,7 +623,11 @@ func (g *Glibc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 		if s.relocated {
 			continue
 		}
-		fail = g.relocate(m, g.global, req.SearchList, !g.bindNow && !req.Now)
+		global := g.global
+		if scope != nil {
+			global = scope
+		}
+		fail = g.relocate(m, global, req.SearchList, !g.bindNow && !req.Now)
 		if fail == nil {
 			s.relocated = true
 		}
@@ -623,7 +655,7 @@ func (g *Glibc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 	for _, a := range g.allocs[allocBefore:] {
 		out.Placed = append(out.Placed, a)
 	}
-	if req.Global {
+	if req.Global && scope == nil {
 		g.addGlobal(req.SearchList)
 	}
 	rs.opencount++
@@ -866,5 +898,10 @@ func (g *Glibc) ForcedDynamic(m *Module) bool {
 // Allocations implements Process.
 func (g *Glibc) Allocations() []Allocation { return append([]Allocation(nil), g.allocs...) }
 
-// Loaded returns the loaded modules in link-map order.
+// Warnings returns what ld.so would print without failing the start (an
+// LD_AUDIT module that could not be loaded).
+func (g *Glibc) Warnings() []string { return append([]string(nil), g.warnings...) }
+
+// Loaded returns the loaded modules in load order (LD_AUDIT namespaces
+// included).
 func (g *Glibc) Loaded() []*Module { return append([]*Module(nil), g.loaded...) }

@@ -50,6 +50,11 @@ type Scenario struct {
 	// Threaded: the program has started threads before the dlopens
 	// (glibc <= 2.21 cares).
 	Threaded bool
+	// Audit lists the LD_AUDIT modules (glibc): each is resolved and
+	// loaded with its dependencies into a namespace of its own before the
+	// program's libraries are relocated (see StartOptions.AuditModules).
+	// When Options.Audit is 0 it is set to len(Audit).
+	Audit []string
 }
 
 // Loader starts a process of one dynamic loader model.
@@ -109,6 +114,9 @@ type Result struct {
 	// Missing lists libraries not found at start-up (the real loader
 	// would refuse to start).
 	Missing []loader.MissingLibrary
+	// Warnings are what the real loader would print without failing
+	// (an LD_AUDIT module not found or not loadable).
+	Warnings []string
 	// Static is the state right after start-up.
 	Static StaticInfo
 	// Steps has one entry per event.
@@ -156,8 +164,8 @@ func Run(sc Scenario) (*Result, error) {
 		return res, fmt.Errorf("%w: %s: error while loading shared libraries: %s", ErrStart, sc.Exe, lp.Missing[0])
 	}
 	mods := map[*loader.Object]*Module{}
-	var conv func(o *loader.Object) (*Module, error)
-	conv = func(o *loader.Object) (*Module, error) {
+	var convIn func(mods map[*loader.Object]*Module, o *loader.Object) (*Module, error)
+	convIn = func(mods map[*loader.Object]*Module, o *loader.Object) (*Module, error) {
 		if m, ok := mods[o]; ok {
 			return m, nil
 		}
@@ -173,7 +181,7 @@ func Run(sc Scenario) (*Result, error) {
 		mods[o] = m
 		res.Objects[m] = o
 		for _, d := range o.Deps {
-			dm, err := conv(d)
+			dm, err := convIn(mods, d)
 			if err != nil {
 				return nil, err
 			}
@@ -181,10 +189,11 @@ func Run(sc Scenario) (*Result, error) {
 		}
 		return m, nil
 	}
-	convAll := func(objs []*loader.Object) ([]*Module, error) {
+	conv := func(o *loader.Object) (*Module, error) { return convIn(mods, o) }
+	convAllIn := func(mods map[*loader.Object]*Module, objs []*loader.Object) ([]*Module, error) {
 		var out []*Module
 		for _, o := range objs {
-			m, err := conv(o)
+			m, err := convIn(mods, o)
 			if err != nil {
 				return nil, err
 			}
@@ -192,6 +201,7 @@ func Run(sc Scenario) (*Result, error) {
 		}
 		return out, nil
 	}
+	convAll := func(objs []*loader.Object) ([]*Module, error) { return convAllIn(mods, objs) }
 	startup, err := convAll(lp.Objects)
 	if err != nil {
 		return nil, err
@@ -200,6 +210,29 @@ func Run(sc Scenario) (*Result, error) {
 	opt := sc.Options
 	if opt.ProgramName == "" {
 		opt.ProgramName = sc.Exe
+	}
+	// LD_AUDIT modules, each in a namespace of its own; one that is not
+	// found is ignored by ld.so but still counted.
+	if len(sc.Audit) > 0 && opt.Audit == 0 {
+		opt.Audit = len(sc.Audit)
+	}
+	for _, name := range sc.Audit {
+		_, dr := lp.DlmopenNew(name)
+		if m := unreadable(dr.Missing); m != nil {
+			return nil, fmt.Errorf("tls: LD_AUDIT %s: %s (needed by %s): %w", name, m.Name, m.NeededBy, m.Err)
+		}
+		if dr.Root == nil || len(dr.Missing) > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("LD_AUDIT %s: not found; ld.so ignores it", name))
+			continue
+		}
+		list, err := convAllIn(map[*loader.Object]*Module{}, dr.SearchList)
+		if err != nil {
+			return nil, err
+		}
+		for i, m := range list {
+			res.Objects[m] = dr.SearchList[i]
+		}
+		opt.AuditModules = append(opt.AuditModules, list)
 	}
 	proc, err := sc.Loader.Start(startup, opt)
 	if err != nil {
@@ -211,6 +244,9 @@ func Run(sc Scenario) (*Result, error) {
 	}
 	res.Process = proc
 	res.Static = proc.Static()
+	if g, ok := proc.(*Glibc); ok {
+		res.Warnings = append(res.Warnings, g.Warnings()...)
+	}
 	handles := map[int]Handle{}
 	roots := map[int]*Module{}
 	for i, ev := range sc.Events {

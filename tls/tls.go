@@ -286,8 +286,17 @@ type Process interface {
 type StartOptions struct {
 	// Tunables are the GLIBC_TUNABLES settings (glibc only).
 	Tunables Tunables
-	// Audit is the number of LD_AUDIT modules (glibc only).
+	// Audit is the number of LD_AUDIT modules (glibc only): it sizes the
+	// surplus, and with any, start-up lays out only the main program.
 	Audit int
+	// AuditModules are the LD_AUDIT modules that were found, each as its
+	// search list (the module, then its dependencies breadth-first: new
+	// *Module values, since each audit module has a namespace of its own
+	// and its own copy of libc). They are loaded and relocated before the
+	// program's libraries, so their initial-exec TLS comes out of the
+	// surplus first. Audit counts the names, found or not (elf/rtld.c
+	// audit_list_count).
+	AuditModules [][]*Module
 	// ProgramName is argv[0] for start-up error messages.
 	ProgramName string
 	// StaticTLSExtra is FreeBSD's LD_STATIC_TLS_EXTRA (0: unset).

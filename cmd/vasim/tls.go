@@ -62,6 +62,7 @@ type tlsJSONModule struct {
 
 type tlsJSON struct {
 	Loader       string          `json:"loader"`
+	Arch         string          `json:"arch"`
 	GlibcVersion string          `json:"glibc_version,omitempty"`
 	GlibcSource  string          `json:"glibc_version_source,omitempty"`
 	Exe          string          `json:"exe"`
@@ -74,6 +75,7 @@ type tlsJSON struct {
 	Free         uint64          `json:"free"`
 	Startup      []tlsJSONModule `json:"startup_tls"`
 	Dlopen       []tlsJSONDlopen `json:"dlopen"`
+	Warnings     []string        `json:"warnings,omitempty"`
 }
 
 func runTLS(e *env, args []string) int {
@@ -112,10 +114,9 @@ func runTLS(e *env, args []string) int {
 	if pre := e.getenv("LD_PRELOAD"); pre != "" {
 		r.Preload = strings.FieldsFunc(pre, func(c rune) bool { return c == ':' || c == ' ' })
 	}
-	naudit := 0
-	if a := e.getenv("LD_AUDIT"); a != "" {
-		naudit = len(strings.FieldsFunc(a, func(c rune) bool { return c == ':' }))
-	}
+	// LD_AUDIT is split at ':' with empty names skipped (elf/rtld.c
+	// audit_list_next).
+	audit := strings.FieldsFunc(e.getenv("LD_AUDIT"), func(c rune) bool { return c == ':' })
 	// Find the tree's glibc and the program's architecture.
 	lp, err := r.LoadProgram(*exe)
 	if err != nil {
@@ -125,7 +126,7 @@ func runTLS(e *env, args []string) int {
 	if err != nil {
 		return bad("%s: %v", *exe, err)
 	}
-	out := tlsJSON{Exe: *exe, Tunables: tun.String()}
+	out := tlsJSON{Exe: *exe, Arch: arch.String(), Tunables: tun.String()}
 	var ld tls.Loader
 	switch *loaderName {
 	case "glibc":
@@ -160,8 +161,8 @@ func runTLS(e *env, args []string) int {
 	default:
 		return bad("--loader %q: want glibc, musl, freebsd or bionic", *loaderName)
 	}
-	sc := tls.Scenario{Exe: *exe, Resolver: r, Loader: ld,
-		Options: tls.StartOptions{Tunables: tun, Audit: naudit, BindNow: e.getenv("LD_BIND_NOW") != ""}}
+	sc := tls.Scenario{Exe: *exe, Resolver: r, Loader: ld, Audit: audit,
+		Options: tls.StartOptions{Tunables: tun, BindNow: e.getenv("LD_BIND_NOW") != ""}}
 	if *loaderName == "freebsd" {
 		if v := e.getenv("LD_STATIC_TLS_EXTRA"); v != "" {
 			var n uint64
@@ -183,6 +184,7 @@ func runTLS(e *env, args []string) int {
 		return bad("%v", err)
 	}
 	out.Loader = res.Loader
+	out.Warnings = res.Warnings
 	st := res.Static
 	out.StaticSize, out.StaticAlign, out.StaticUsed, out.Surplus, out.OptionalLeft, out.Free = st.Size, st.Align, st.Used, st.Surplus, st.OptionalLeft, st.Free
 	for _, m := range res.Startup {
@@ -263,9 +265,18 @@ func printTLS(e *env, o tlsJSON) {
 		fmt.Fprintf(w, ", of which TLS descriptors may take %d", o.OptionalLeft)
 	}
 	fmt.Fprintln(w, ".")
+	for _, warn := range o.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	// Offsets are below the thread pointer on x86_64 (TLS variant II),
+	// above it on aarch64 (variant I).
+	sign := "-"
+	if o.Arch == tls.ArchAArch64.String() {
+		sign = "+"
+	}
 	for _, m := range o.Startup {
 		if m.Offset != nil {
-			fmt.Fprintf(w, "  start-up %s: %d bytes (align %d) at tp-%d\n", m.Path, m.Size, m.Align, *m.Offset)
+			fmt.Fprintf(w, "  start-up %s: %d bytes (align %d) at tp%s%d\n", m.Path, m.Size, m.Align, sign, *m.Offset)
 		}
 	}
 	for _, d := range o.Dlopen {

@@ -115,13 +115,14 @@ func buildIELib(t *testing.T, dir string, n uint64) string {
 
 // realDlopen runs prog with the shim preloaded so the real loader dlopens
 // lib right after start-up; it returns "ok" or "err <dlerror text>".
-func realDlopen(t *testing.T, prog, shim, lib, tunables string) string {
+func realDlopen(t *testing.T, prog, shim, lib, tunables string, env ...string) string {
 	outFile := filepath.Join(t.TempDir(), "out")
 	cmd := exec.Command(prog)
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LD_PRELOAD=" + shim, "VASIM_DLOPEN=" + lib, "VASIM_OUT=" + outFile}
 	if tunables != "" {
 		cmd.Env = append(cmd.Env, "GLIBC_TUNABLES="+tunables)
 	}
+	cmd.Env = append(cmd.Env, env...)
 	o, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s: %s", prog, o)
 	b, err := os.ReadFile(outFile)
@@ -207,4 +208,58 @@ func TestTLSAgreesWithRealLoaderOnRealPrograms(t *testing.T) {
 			t.Logf("%s: static size %d, used %d, largest IE block %d bytes; fix for %d: %s", prog, base.StaticSize, base.StaticUsed, n, n+1, fix)
 		})
 	}
+}
+
+// TestTLSAuditAgreesWithRealLoader: under LD_AUDIT, ld.so lays out only
+// the main program at start-up, loads each audit module (with its own
+// copy of libc when it links libc) into a namespace of its own, and only
+// then relocates the program's libraries, all out of a surplus 288 bytes
+// larger per audit module. vasim must find the same largest
+// initial-exec block the real loader can still dlopen, for an audit
+// module with and without a libc dependency.
+func TestTLSAuditAgreesWithRealLoader(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("needs the real glibc x86_64 loader")
+	}
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed: this test builds its libraries with it (CI has it)")
+	}
+	const prog = "/bin/ls"
+	if _, err := os.Stat(prog); err != nil {
+		t.Skipf("%s: %v", prog, err)
+	}
+	dir := t.TempDir()
+	shim := buildShim(t, dir)
+	src := filepath.Join(dir, "audit.c")
+	require.NoError(t, os.WriteFile(src, []byte("unsigned int la_version(unsigned int v) { return v; }\n"), 0o644))
+	withLibc, noLibc := filepath.Join(dir, "audit-libc.so"), filepath.Join(dir, "audit-nolibc.so")
+	for _, args := range [][]string{
+		{"-shared", "-fPIC", "-o", withLibc, src, "-Wl,--no-as-needed", "-lc"},
+		{"-shared", "-fPIC", "-nostdlib", "-o", noLibc, src},
+	} {
+		out, err := exec.Command("gcc", args...).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+	free := map[string]uint64{}
+	for _, audit := range []string{withLibc, noLibc} {
+		t.Run(filepath.Base(audit), func(t *testing.T) {
+			env := map[string]string{"LD_PRELOAD": shim, "LD_AUDIT": audit}
+			_, base := vasimTLS(t, env, "--exe", prog)
+			n := base.Free
+			free[audit] = n
+			libN, libN1 := buildIELib(t, dir, n), buildIELib(t, dir, n+1)
+			code, o := vasimTLS(t, env, "--exe", prog, "--dlopen", libN)
+			assert.Equal(t, exitOK, code)
+			assert.True(t, o.Dlopen[0].OK)
+			assert.Equal(t, "ok", realDlopen(t, prog, shim, libN, "", "LD_AUDIT="+audit), "real loader, %d-byte IE block", n)
+			code, o = vasimTLS(t, env, "--exe", prog, "--dlopen", libN1)
+			assert.Equal(t, exitFailure, code)
+			want := libN1 + ": cannot allocate memory in static TLS block"
+			assert.Equal(t, want, o.Dlopen[0].Error)
+			assert.Equal(t, "err "+want, realDlopen(t, prog, shim, libN1, "", "LD_AUDIT="+audit), "real loader, %d-byte IE block", n+1)
+		})
+	}
+	// The audit module's own libc takes libc's block (144 bytes on Debian
+	// 2.36) and its alignment slack out of the surplus.
+	assert.Greater(t, free[noLibc], free[withLibc])
 }
