@@ -63,13 +63,19 @@ int main(int argc, char **argv) {
 			void *(*f)(void) = x ? (void *(*)(void))dlsym(x, "tls_addr") : 0;
 			char *v = f ? (char *)f() : 0; /* ref libraries have no TLS of their own: 0 */
 			if (v) printf("start %ld\n", (long)(tp() - v)); else printf("start none\n");
-		} else if (a[0] == 'o' || a[0] == 'O') { /* o:PATH dlopen; O: also print the IE offset */
+		} else if (a[0] == 'o' || a[0] == 'O' || a[0] == 'P') {
+			/* o:PATH dlopen; O: also print the IE offset; P: also say
+			   where the block is (static offset or dynamic), which for a
+			   dynamic block fixes it as dynamic, like a: does */
 			void *x = dlopen(a + 2, RTLD_NOW);
 			h[nh++] = x;
 			if (!x) { printf("err %s\n", dlerror()); continue; }
+			void *(*f)(void) = (void *(*)(void))dlsym(x, "tls_addr");
 			if (a[0] == 'O') {
-				void *(*f)(void) = (void *(*)(void))dlsym(x, "tls_addr");
 				printf("ok %ld\n", (long)(tp() - (char *)f()));
+			} else if (a[0] == 'P') {
+				long off = (long)(tp() - (char *)f());
+				if (off > 0 && (size_t)off <= sz) printf("ok static %ld\n", off); else printf("ok dynamic\n");
 			} else printf("ok\n");
 		} else if (!h[atoi(a + 2)]) { printf("skip\n"); /* its dlopen failed */
 		} else if (a[0] == 'c') { dlclose(h[atoi(a + 2)]); printf("closed\n"); }
@@ -252,6 +258,20 @@ func predict(t *rapid.T, pl *pool, prof Profile, c diffCase) []string {
 	out := []string{fmt.Sprintf("static %d %d", res.Static.Size, res.Static.Align)}
 	si := 0
 	for _, a := range c.args {
+		if a[0] == 'P' {
+			// A dlopen, then the access its tls_addr call makes.
+			st := res.Steps[si]
+			si += 2
+			switch {
+			case !st.OK:
+				out = append(out, "err "+st.Error)
+			case st.RootStatic:
+				out = append(out, fmt.Sprintf("ok static %d", st.RootOffset))
+			default:
+				out = append(out, "ok dynamic")
+			}
+			continue
+		}
 		if a[0] == 's' {
 			// Start-up offsets are printed first, in the order asked.
 			var m *Module
@@ -341,12 +361,18 @@ func TestDifferentialAgainstRealGlibc(t *testing.T) {
 			case kind >= 3 || len(open) == 0:
 				l := pl.libs[rapid.IntRange(0, len(pl.libs)-1).Draw(rt, "lib")]
 				flagc := "o"
-				if l.model == "ie" {
+				switch {
+				case l.model == "ie":
 					flagc = "O"
+				case l.model != "ref" && rapid.Bool().Draw(rt, "locate"):
+					flagc = "P"
 				}
 				c.args = append(c.args, flagc+":"+l.path)
 				c.events = append(c.events, Event{Kind: EventDlopen, Name: l.path})
 				open = append(open, openRec{len(c.events) - 1, nh})
+				if flagc == "P" {
+					c.events = append(c.events, Event{Kind: EventAccess, Of: len(c.events) - 1})
+				}
 				nh++
 			case kind == 0:
 				k := rapid.IntRange(0, len(open)-1).Draw(rt, "close")
