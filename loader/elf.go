@@ -863,14 +863,3 @@ func (p *elfParser) readTLSSymbols() error {
 	}
 	return nil
 }
-
-// DefinesTLS reports whether the image exports a thread-local symbol
-// named name.
-func (e *ELFInfo) DefinesTLS(name string) bool {
-	for _, s := range e.TLSSymbols {
-		if s.Name == name {
-			return true
-		}
-	}
-	return false
-}

@@ -31,6 +31,7 @@ func TestSynthELFIngest(t *testing.T) {
 	assert.Equal(t, "$ORIGIN/../lib", e.RPath)
 	assert.Equal(t, "/opt/x", e.RunPath)
 	assert.True(t, e.StaticTLS())
+	assert.True(t, e.HasStaticTLSAccess())
 	assert.True(t, e.NoDelete())
 	assert.Equal(t, []TLSSymbol{{Name: "own", Value: 0x20, Size: 0x1098, Bind: elf.STB_GLOBAL}}, e.TLSSymbols,
 		"hidden and undefined symbols are not exported")
@@ -78,6 +79,7 @@ func TestSynthELFTLSHeaders(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, &TLSBlock{MemSize: 32, FileSize: 4, Align: 16, VAddr: 0x40}, spec.TLS)
 
+	assert.False(t, spec.ELF.HasStaticTLSAccess(), "no relocations at all")
 	s.tls = []elf.ProgHeader{{Memsz: 0, Align: 8}}
 	spec, err = ParseELF(bytes.NewReader(s.build()), "tls0.so")
 	require.NoError(t, err)

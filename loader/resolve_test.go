@@ -307,6 +307,16 @@ func TestDefaultsMatchThisLoader(t *testing.T) {
 	}
 }
 
+// treeWriter returns a function that writes a file at a target path under
+// root, creating its directories.
+func treeWriter(t *testing.T, root string) func(p string, b []byte) {
+	return func(p string, b []byte) {
+		hp := filepath.Join(root, p)
+		require.NoError(t, os.MkdirAll(filepath.Dir(hp), 0o755))
+		require.NoError(t, os.WriteFile(hp, b, 0o755))
+	}
+}
+
 // TestNoDefaultLib: with DF_1_NODEFLIB on the loader, a cache entry in a
 // system directory is not used, but one that merely starts with the same
 // characters (/usr/lib64 against /usr/lib) is (elf/dl-load.c compares the
@@ -314,11 +324,7 @@ func TestDefaultsMatchThisLoader(t *testing.T) {
 // searched.
 func TestNoDefaultLib(t *testing.T) {
 	root := t.TempDir()
-	write := func(p string, b []byte) {
-		hp := filepath.Join(root, p)
-		require.NoError(t, os.MkdirAll(filepath.Dir(hp), 0o755))
-		require.NoError(t, os.WriteFile(hp, b, 0o755))
-	}
+	write := treeWriter(t, root)
 	write("/usr/lib64/libq.so.1", synthELF{soname: "libq.so.1"}.build())
 	write("/usr/lib/libr.so.1", synthELF{soname: "libr.so.1"}.build())
 	write("/usr/lib/libs.so.1", synthELF{soname: "libs.so.1"}.build())
@@ -360,11 +366,7 @@ func TestNoDefaultLib(t *testing.T) {
 // Process reports.
 func TestPreloadSearchesTheProgramsRunpath(t *testing.T) {
 	root := t.TempDir()
-	write := func(p string, b []byte) {
-		hp := filepath.Join(root, p)
-		require.NoError(t, os.MkdirAll(filepath.Dir(hp), 0o755))
-		require.NoError(t, os.WriteFile(hp, b, 0o755))
-	}
+	write := treeWriter(t, root)
 	rp := "/opt/app/lib"
 	write("/opt/app/lib/libpre.so", synthELF{soname: "libpre.so"}.build())
 	write("/bin/prog", synthELF{flags1: uint64(elf.DF_1_PIE), runpath: &rp, needed: []string{"libdep.so"}}.build())

@@ -299,7 +299,7 @@ func predict(t *rapid.T, pl *pool, prof Profile, c diffCase) []string {
 			case !st.OK:
 				out = append(out, "err "+st.Error)
 			case a[0] == 'O':
-				off, ok := offsetAfter(res, st)
+				off, ok := st.RootOffset, st.RootStatic
 				if !ok {
 					out = append(out, "ok (model: not static)")
 				} else {
@@ -316,8 +316,6 @@ func predict(t *rapid.T, pl *pool, prof Profile, c diffCase) []string {
 	}
 	return out
 }
-
-func offsetAfter(_ *Result, st Step) (uint64, bool) { return st.RootOffset, st.RootStatic }
 
 func TestDifferentialAgainstRealGlibc(t *testing.T) {
 	requireGlibcHost(t)

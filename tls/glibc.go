@@ -324,9 +324,11 @@ func (g *Glibc) needBytes(m *Module) uint64 {
 	return off + m.TLS.MemSize - g.staticUsed
 }
 
-// lookup finds the module defining the TLS symbol name for a relocation
-// in m: the global scope, then the dlopen root's search list.
-func (g *Glibc) lookup(name string, scopes ...[]*Module) *Module {
+// lookup finds the module defining the TLS symbol name, searching the
+// scopes in order (the global scope, then the dlopen root's search list:
+// elf/dl-lookup.c _dl_lookup_symbol_x over l_scope). Every loader model
+// uses it.
+func lookup(name string, scopes ...[]*Module) *Module {
 	for _, sc := range scopes {
 		for _, d := range sc {
 			if d.exports(name) {
@@ -347,7 +349,7 @@ func (g *Glibc) relocate(m *Module, global, scope2 []*Module, lazy bool) *Failur
 	for _, r := range m.Relocs {
 		def := m
 		if !r.Local {
-			def = g.lookup(r.Symbol, global, scope2)
+			def = lookup(r.Symbol, global, scope2)
 			if def == nil {
 				if r.Weak {
 					continue
@@ -388,16 +390,10 @@ func (g *Glibc) relocate(m *Module, global, scope2 []*Module, lazy bool) *Failur
 
 // tryDesc is TRY_STATIC_TLS for a descriptor: a silent fall-back to
 // dynamic access when the optional budget or the space runs out.
-func (g *Glibc) tryDesc(def *Module) bool {
-	o := g.st[def].offset
-	if o == g.prof.ForcedDynamicOffset {
-		return false
+func (g *Glibc) tryDesc(def *Module) {
+	if g.st[def].offset == noTLSOffset {
+		g.tryAllocate(def, true)
 	}
-	if o != noTLSOffset {
-		return true
-	}
-	kind, _ := g.tryAllocate(def, true)
-	return kind == 0
 }
 
 func (g *Glibc) noStaticTLS(kind FailureKind, def, ref *Module, sym string) *Failure {
@@ -557,16 +553,10 @@ func (g *Glibc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 // whose only scope is scope (the module's search list: the first object
 // opened in a namespace is its global scope, elf/dl-open.c).
 func (g *Glibc) dlopen(req *DlopenRequest, scope []*Module) *DlopenOutcome {
-	out := &DlopenOutcome{}
-	if req.Root == nil || len(req.Missing) > 0 {
-		name := req.Name
-		if len(req.Missing) > 0 {
-			name = req.Missing[0].Name
-		}
-		out.Error = fmt.Sprintf("%s: cannot open shared object file: No such file or directory", name)
-		out.Failure = &Failure{Kind: FailNotFound, Message: out.Error}
+	if out := notFound(req); out != nil {
 		return out
 	}
+	out := &DlopenOutcome{}
 	for _, m := range req.SearchList {
 		if err := checkModule(m); err != nil {
 			out.Error = err.Error()
@@ -648,7 +638,7 @@ func (g *Glibc) dlopen(req *DlopenRequest, scope []*Module) *DlopenOutcome {
 	if fail != nil {
 		out.Error, out.Failure = fail.Message, fail
 		// _dl_close_worker on the new objects: unload and reclaim.
-		g.closeWorker(nil)
+		g.closeWorker()
 		out.Placed = nil
 		return out
 	}
@@ -661,6 +651,20 @@ func (g *Glibc) dlopen(req *DlopenRequest, scope []*Module) *DlopenOutcome {
 	rs.opencount++
 	out.OK, out.Handle = true, g.newHandle(root)
 	return out
+}
+
+// notFound is the outcome of a dlopen whose object or a dependency was not
+// found (dlerror's text names the first missing name), or nil.
+func notFound(req *DlopenRequest) *DlopenOutcome {
+	if req.Root != nil && len(req.Missing) == 0 {
+		return nil
+	}
+	name := req.Name
+	if len(req.Missing) > 0 {
+		name = req.Missing[0].Name
+	}
+	msg := fmt.Sprintf("%s: cannot open shared object file: No such file or directory", name)
+	return &DlopenOutcome{Error: msg, Failure: &Failure{Kind: FailNotFound, Message: msg}}
 }
 
 // addGlobal appends the modules of list not yet in the global scope.
@@ -692,7 +696,7 @@ func (g *Glibc) newHandle(m *Module) Handle {
 func (g *Glibc) Dlclose(h Handle) ([]*Module, error) {
 	m, ok := g.handles[h]
 	if !ok {
-		return nil, fmt.Errorf("tls: dlclose of unknown handle %d", h)
+		return nil, fmt.Errorf("%w: %d", ErrUnknownHandle, h)
 	}
 	g.event++
 	delete(g.handles, h)
@@ -700,13 +704,13 @@ func (g *Glibc) Dlclose(h Handle) ([]*Module, error) {
 	if g.st[m].opencount > 0 {
 		return nil, nil
 	}
-	return g.closeWorker(nil), nil
+	return g.closeWorker(), nil
 }
 
 // closeWorker is _dl_close_worker: mark what is still used, unload the
 // rest, and give back static TLS when the freed chunk ends at
 // static_used.
-func (g *Glibc) closeWorker(_ *Module) []*Module {
+func (g *Glibc) closeWorker() []*Module {
 	used := map[*Module]bool{}
 	var work []*Module
 	for _, m := range g.loaded {
@@ -863,7 +867,7 @@ func (g *Glibc) definer(m *Module, r Reloc) *Module {
 	if r.Local {
 		return m
 	}
-	return g.lookup(r.Symbol, g.global, g.st[m].scope2)
+	return lookup(r.Symbol, g.global, g.st[m].scope2)
 }
 
 // Static implements Process.

@@ -128,6 +128,8 @@ func TestGlibcDlcloseReclaimsOnlyTheLastChunk(t *testing.T) {
 	_, err = g.Dlclose(oa.Handle)
 	require.NoError(t, err)
 	assert.Equal(t, used, g.Static().Used)
+	_, err = g.Dlclose(oa.Handle)
+	assert.ErrorIs(t, err, ErrUnknownHandle, "closed twice")
 	// Closing b (the last block) gives back b's block only, not a's.
 	_, err = g.Dlclose(ob.Handle)
 	require.NoError(t, err)
@@ -164,7 +166,11 @@ func TestGlibcProfiles(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), v216.ForcedDynamicOffset)
 	_, err = GlibcProfile(loader.GlibcVersion{Major: 2, Minor: 16}, ArchAArch64)
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrUnsupported)
+	_, err = GlibcProfile(loader.GlibcVersion{Major: 2, Minor: 2}, ArchX86_64)
+	assert.ErrorIs(t, err, ErrUnsupported)
+	_, err = ParseArch("riscv64")
+	assert.ErrorIs(t, err, ErrUnsupported)
 	p := glibc236(t)
 	for nns := uint64(1); nns <= 16; nns++ {
 		s, opt, err := p.Surplus(Tunables{NNS: nns, OptionalStaticTLS: 512}, 0)

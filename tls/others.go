@@ -54,29 +54,12 @@ func newSimple(name string, arch Arch, mods []*Module) (*simpleProc, error) {
 
 func (p *simpleProc) Loader() string { return p.name }
 
-func (p *simpleProc) lookup(name string, scope2 []*Module) *Module {
-	for _, sc := range [][]*Module{p.global, scope2} {
-		for _, d := range sc {
-			if d.exports(name) {
-				return d
-			}
-		}
-	}
-	return nil
-}
-
 func (p *simpleProc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 	p.event++
-	out := &DlopenOutcome{}
-	if req.Root == nil || len(req.Missing) > 0 {
-		name := req.Name
-		if len(req.Missing) > 0 {
-			name = req.Missing[0].Name
-		}
-		out.Error = fmt.Sprintf("%s: cannot open shared object file: No such file or directory", name)
-		out.Failure = &Failure{Kind: FailNotFound, Message: out.Error}
+	if out := notFound(req); out != nil {
 		return out
 	}
+	out := &DlopenOutcome{}
 	var newMods []*Module
 	isLoaded := map[*Module]bool{}
 	for _, m := range p.loaded {
@@ -106,7 +89,7 @@ func (p *simpleProc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 		for _, r := range m.Relocs {
 			def := m
 			if !r.Local {
-				def = p.lookup(r.Symbol, req.SearchList)
+				def = lookup(r.Symbol, p.global, req.SearchList)
 				if def == nil {
 					if r.Weak {
 						continue
@@ -169,7 +152,7 @@ func (p *simpleProc) unload(mods []*Module) {
 func (p *simpleProc) Dlclose(h Handle) ([]*Module, error) {
 	root, ok := p.handles[h]
 	if !ok {
-		return nil, fmt.Errorf("tls: dlclose of unknown handle %d", h)
+		return nil, fmt.Errorf("%w: %d", ErrUnknownHandle, h)
 	}
 	p.event++
 	delete(p.handles, h)

@@ -34,7 +34,7 @@ func ParseArch(s string) (Arch, error) {
 	case "aarch64", "arm64":
 		return ArchAArch64, nil
 	}
-	return 0, fmt.Errorf("tls: architecture %q: want x86_64 or aarch64", s)
+	return 0, fmt.Errorf("%w: architecture %q: want x86_64 or aarch64", ErrUnsupported, s)
 }
 
 // Variant is the ELF TLS data-structure variant (Drepper, "ELF Handling
@@ -159,7 +159,7 @@ const (
 // 2.17).
 func GlibcProfile(v loader.GlibcVersion, arch Arch) (Profile, error) {
 	if v.Major != 2 || v.Minor < 3 {
-		return Profile{}, fmt.Errorf("tls: glibc %v: the model covers glibc 2.3 and later", v)
+		return Profile{}, fmt.Errorf("%w: glibc %v: the model covers glibc 2.3 and later", ErrUnsupported, v)
 	}
 	p := Profile{
 		Name:                fmt.Sprintf("glibc %v %v", v, arch),
@@ -182,7 +182,7 @@ func GlibcProfile(v loader.GlibcVersion, arch Arch) (Profile, error) {
 		p.LazyTLSDesc = !v.AtLeast(2, 34)
 	case ArchAArch64:
 		if !v.AtLeast(2, 17) {
-			return Profile{}, fmt.Errorf("tls: glibc %v has no aarch64 port (added in 2.17)", v)
+			return Profile{}, fmt.Errorf("%w: glibc %v has no aarch64 port (added in 2.17)", ErrUnsupported, v)
 		}
 		p.Variant = VariantI
 		p.TCBSize = 16
@@ -190,7 +190,7 @@ func GlibcProfile(v loader.GlibcVersion, arch Arch) (Profile, error) {
 		p.PreTCBSize = 1792
 		p.LazyTLSDesc = !v.AtLeast(2, 27)
 	default:
-		return Profile{}, fmt.Errorf("tls: unsupported architecture %v", arch)
+		return Profile{}, fmt.Errorf("%w: architecture %v", ErrUnsupported, arch)
 	}
 	if v.AtLeast(2, 32) {
 		p.Tunables, p.OptionalCap = true, true

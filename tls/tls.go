@@ -321,6 +321,14 @@ var (
 	// not have loaded (e.g. a PT_TLS alignment of zero or not a power of
 	// two).
 	ErrBadModule = errors.New("tls: invalid module")
+	// ErrUnsupported is the class of errors for a configuration the
+	// models do not cover: a glibc release before 2.3, aarch64 before
+	// glibc 2.17 (the port's first release), an architecture other than
+	// x86_64 and aarch64.
+	ErrUnsupported = errors.New("tls: unsupported")
+	// ErrUnknownHandle is what Dlclose returns for a handle that is not
+	// open.
+	ErrUnknownHandle = errors.New("tls: dlclose of a handle that is not open")
 )
 
 // ModuleError says which module is unusable and why.

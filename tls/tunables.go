@@ -39,6 +39,9 @@ func (t Tunables) String() string {
 type TunableIssue struct {
 	Item   string // the name=value item as written
 	Detail string
+	// UnknownName marks a name outside glibc 2.36's list: a typo there,
+	// but possibly a real tunable of another release.
+	UnknownName bool
 }
 
 // TunablesError lists every issue in a GLIBC_TUNABLES string. glibc itself
@@ -47,6 +50,21 @@ type TunableIssue struct {
 type TunablesError struct {
 	Value  string
 	Issues []TunableIssue
+}
+
+// Without returns the error less the issues drop reports, or nil when
+// none are left.
+func (e *TunablesError) Without(drop func(TunableIssue) bool) *TunablesError {
+	var kept []TunableIssue
+	for _, is := range e.Issues {
+		if !drop(is) {
+			kept = append(kept, is)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return &TunablesError{Value: e.Value, Issues: kept}
 }
 
 func (e *TunablesError) Error() string {
@@ -140,11 +158,11 @@ func ParseTunables(s string) (Tunables, error) {
 		}
 		name, val, ok := strings.Cut(item, "=")
 		if !ok {
-			issues = append(issues, TunableIssue{item, "no '=': glibc skips it"})
+			issues = append(issues, TunableIssue{Item: item, Detail: "no '=': glibc skips it"})
 			continue
 		}
 		if !glibc236Tunables[name] {
-			issues = append(issues, TunableIssue{item, "not a glibc 2.36 tunable: glibc ignores it"})
+			issues = append(issues, TunableIssue{Item: item, Detail: "not a glibc 2.36 tunable: glibc ignores it", UnknownName: true})
 			continue
 		}
 		switch name {
@@ -155,20 +173,20 @@ func ParseTunables(s string) (Tunables, error) {
 		v, rest, digits, overflow := strtoul(val)
 		switch {
 		case !digits:
-			issues = append(issues, TunableIssue{item, fmt.Sprintf("%q is not a number: glibc reads it as 0", val)})
+			issues = append(issues, TunableIssue{Item: item, Detail: fmt.Sprintf("%q is not a number: glibc reads it as 0", val)})
 			v = 0
 		case overflow:
-			issues = append(issues, TunableIssue{item, "value overflows 64 bits"})
+			issues = append(issues, TunableIssue{Item: item, Detail: "value overflows 64 bits"})
 			continue
 		case rest != "":
-			issues = append(issues, TunableIssue{item, fmt.Sprintf("trailing %q: glibc reads only %d", rest, v)})
+			issues = append(issues, TunableIssue{Item: item, Detail: fmt.Sprintf("trailing %q: glibc reads only %d", rest, v)})
 		case len(val) > 1 && val[0] == '0' && val[1] != 'x' && val[1] != 'X':
-			issues = append(issues, TunableIssue{item, fmt.Sprintf("a leading 0 means octal: glibc reads %d", v)})
+			issues = append(issues, TunableIssue{Item: item, Detail: fmt.Sprintf("a leading 0 means octal: glibc reads %d", v)})
 		}
 		switch name {
 		case "glibc.rtld.nns":
 			if v < 1 || v > glibcDLNNS {
-				issues = append(issues, TunableIssue{item, fmt.Sprintf("%d is outside 1..%d: glibc keeps %d", v, glibcDLNNS, t.NNS)})
+				issues = append(issues, TunableIssue{Item: item, Detail: fmt.Sprintf("%d is outside 1..%d: glibc keeps %d", v, glibcDLNNS, t.NNS)})
 				continue
 			}
 			t.NNS = v
@@ -176,7 +194,7 @@ func ParseTunables(s string) (Tunables, error) {
 			t.OptionalStaticTLS = v
 		case "glibc.pthread.rseq":
 			if v > 1 {
-				issues = append(issues, TunableIssue{item, fmt.Sprintf("%d is outside 0..1: glibc keeps %v", v, b2i(t.Rseq))})
+				issues = append(issues, TunableIssue{Item: item, Detail: fmt.Sprintf("%d is outside 0..1: glibc keeps %v", v, b2i(t.Rseq))})
 				continue
 			}
 			t.Rseq = v == 1
@@ -193,12 +211,4 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// FormatTunables returns "name=value" for the two rtld tunables, in the
-// order glibc documents them, omitting defaults; for messages.
-func FormatTunables(nns, optional uint64) string {
-	t := DefaultTunables()
-	t.NNS, t.OptionalStaticTLS = nns, optional
-	return t.String()
 }

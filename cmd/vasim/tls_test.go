@@ -38,9 +38,20 @@ func TestTLSBadInput(t *testing.T) {
 		code, _, stderr = runVasim(t, nil, "tls", "--exe", "/bin/ls", "--loader", "solaris")
 		assert.Equal(t, exitUsage, code)
 		assert.Contains(t, stderr, "solaris")
-		code, _, stderr = runVasim(t, map[string]string{"GLIBC_TUNABLES": "glibc.rtld.optional_static_tl=1"}, "tls", "--exe", "/bin/ls")
+		code, _, stderr = runVasim(t, map[string]string{"GLIBC_TUNABLES": "glibc.rtld.optional_static_tl=1"}, "tls", "--exe", "/bin/ls", "--glibc", "2.36")
 		assert.Equal(t, exitUsage, code, "a GLIBC_TUNABLES typo in the environment is reported")
 		assert.Contains(t, stderr, "not a glibc 2.36 tunable")
+		// Modelling another release, a name vasim does not know may be
+		// real there: a warning, not an error. Bad values stay errors.
+		code, stdout, _ := runVasim(t, map[string]string{"GLIBC_TUNABLES": "glibc.mem.decorate_maps=1"}, "tls", "--exe", "/bin/ls", "--glibc", "2.39")
+		assert.Equal(t, exitOK, code)
+		assert.Contains(t, stdout, `warning: GLIBC_TUNABLES "glibc.mem.decorate_maps=1": not a glibc 2.36 tunable; not checked for glibc 2.39`)
+		code, _, stderr = runVasim(t, nil, "tls", "--exe", "/bin/ls", "--glibc", "2.39", "--tunables", "glibc.rtld.nns=0")
+		assert.Equal(t, exitUsage, code)
+		assert.Contains(t, stderr, "outside 1..16")
+		// Musl does not read GLIBC_TUNABLES.
+		code, _, _ = runVasim(t, map[string]string{"GLIBC_TUNABLES": "bogus"}, "tls", "--exe", "/bin/ls", "--loader", "musl")
+		assert.Equal(t, exitOK, code)
 	}
 }
 
