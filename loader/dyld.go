@@ -103,8 +103,9 @@ func (d *Dyld) Launch(set *ImageSet, r Randomness) (*MacProcess, error) {
 
 func pageUp(n, page uint64) uint64 { return (n + page - 1) &^ (page - 1) }
 
-// fileExtent is the size of the bytes dyld maps temporarily: the slice's
-// file size when known, else the end of the last segment's file bytes.
+// fileExtent is the size of the bytes dyld maps temporarily: the whole
+// file when known (dyld-1378 mapFileReadOnly maps st_size), else the end
+// of the last segment's file bytes.
 func fileExtent(img *ImageSpec) uint64 {
 	if n := machoFileSize(img); n > 0 {
 		return n

@@ -140,32 +140,45 @@ func (r *resolver) resolve(dep string, chain []*ImageSpec) (*ImageSpec, error) {
 }
 
 func rpathsOf(img *ImageSpec) []string {
-	return nil // wired to MachOInfo once the Mach-O reader lands
+	if img.MachO == nil {
+		return nil
+	}
+	return img.MachO.RPaths
 }
 
-// machoFileSize is the Mach-O slice's file size, or 0 when unknown.
+// machoFileSize is the size of the whole file dyld maps temporarily (every
+// slice of a universal file), or 0 when unknown.
 func machoFileSize(img *ImageSpec) uint64 {
-	return 0 // wired to MachOInfo once the Mach-O reader lands
+	if img.MachO == nil {
+		return 0
+	}
+	return img.MachO.FileSize
 }
 
 // machoStackSize is LC_MAIN's stacksize, or 0.
 func machoStackSize(img *ImageSpec) uint64 {
-	return 0 // wired to MachOInfo once the Mach-O reader lands
+	if img.MachO == nil {
+		return 0
+	}
+	return img.MachO.StackSize
 }
 
-// weakDependency reports whether img's i-th dependency is weak
-// (LC_LOAD_WEAK_DYLIB): dyld skips it when missing.
-func weakDependency(img *ImageSpec, i int) bool {
-	return false // wired to MachOInfo once the Mach-O reader lands
+// dependencyKind returns the kind of img's i-th dependency (regular when
+// the file says nothing else).
+func dependencyKind(img *ImageSpec, i int) DylibKind {
+	if img.MachO == nil || i >= len(img.MachO.Dependencies) {
+		return DylibRegular
+	}
+	return img.MachO.Dependencies[i].Kind
 }
 
 // LoadOrder returns the main executable followed by every image dyld4
 // loads at launch, in the order it maps them. dyld-1378
 // JustInTimeLoader::loadDependents first loads all of an image's direct
 // dependencies in load-command order, then recurses into each of them in
-// the same order; an image is mapped when first reached. Missing weak
-// dependencies are skipped; any other missing dependency is a
-// NotLoadedError, the launch failure dyld reports.
+// the same order; an image is mapped when first reached. Lazy dependencies
+// are not loaded at launch and missing weak ones are skipped; any other
+// missing dependency is a NotLoadedError, the launch failure dyld reports.
 func (set *ImageSet) LoadOrder() ([]*ImageSpec, error) {
 	if set.Main == nil {
 		return nil, fmt.Errorf("loader: image set %q has no main executable", set.Name)
@@ -183,9 +196,13 @@ func (set *ImageSet) LoadOrder() ([]*ImageSpec, error) {
 		expanded[img] = true
 		var deps []*ImageSpec
 		for i, dep := range img.Needed {
+			kind := dependencyKind(img, i)
+			if !kind.LoadedAtLaunch() {
+				continue // LC_LAZY_LOAD_DYLIB: dyld-1378 forEachDependentDylib skips it
+			}
 			d, err := r.resolve(dep, chain)
 			if err != nil {
-				if weakDependency(img, i) {
+				if kind == DylibWeak {
 					continue
 				}
 				return err

@@ -1,0 +1,68 @@
+package loader_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vasim/vasim/loader"
+)
+
+func lib(name, path string, needed ...string) *loader.ImageSpec {
+	return &loader.ImageSpec{Name: name, Path: path, Format: loader.FormatMachO, Kind: loader.KindLibrary, Needed: needed,
+		MachO: &loader.MachOInfo{InstallName: name}}
+}
+
+func names(order []*loader.ImageSpec) []string {
+	var out []string
+	for _, img := range order {
+		out = append(out, img.Name)
+	}
+	return out
+}
+
+// dyld4 maps an image's direct dependencies first, in load-command order,
+// then recurses into each (dyld-1378 JustInTimeLoader::loadDependents).
+func TestLoadOrderDyld4(t *testing.T) {
+	exe := &loader.ImageSpec{Name: "app", Path: "/build/out/app", Kind: loader.KindExecutable, Format: loader.FormatMachO,
+		Needed: []string{"@rpath/libA.dylib", "@rpath/libB.dylib", "/usr/lib/libSystem.B.dylib"},
+		MachO:  &loader.MachOInfo{RPaths: []string{"@executable_path/lib"}}}
+	a := lib("@rpath/libA.dylib", "/build/out/lib/libA.dylib", "@rpath/libC.dylib", "@loader_path/libD.dylib")
+	b := lib("@rpath/libB.dylib", "/build/out/lib/libB.dylib", "@rpath/libC.dylib", "@rpath/libE.dylib")
+	c := lib("@rpath/libC.dylib", "/build/out/lib/libC.dylib")
+	d := lib("libD", "/build/out/lib/libD.dylib")
+	// libE is found through libB's own LC_RPATH.
+	b.MachO.RPaths = []string{"@loader_path/../extra"}
+	e := lib("@rpath/libE.dylib", "/build/out/extra/libE.dylib")
+	set := &loader.ImageSet{Main: exe, Images: []*loader.ImageSpec{e, d, c, b, a}}
+	order, err := set.LoadOrder()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"app", "@rpath/libA.dylib", "@rpath/libB.dylib", "/usr/lib/libSystem.B.dylib",
+		"@rpath/libC.dylib", "libD", "@rpath/libE.dylib"}, names(order))
+	assert.True(t, order[3].InSharedCache, "an undescribed /usr/lib library is taken from the shared cache")
+}
+
+func TestLoadOrderMissingWeakLazy(t *testing.T) {
+	exe := &loader.ImageSpec{Name: "app", Path: "/x/app", Kind: loader.KindExecutable, Format: loader.FormatMachO,
+		Needed: []string{"@rpath/libWeak.dylib", "@rpath/libLazy.dylib", "@rpath/libGone.dylib"},
+		MachO: &loader.MachOInfo{Dependencies: []loader.MachODylib{
+			{Path: "@rpath/libWeak.dylib", Kind: loader.DylibWeak},
+			{Path: "@rpath/libLazy.dylib", Kind: loader.DylibLazy},
+			{Path: "@rpath/libGone.dylib", Kind: loader.DylibRegular},
+		}}}
+	_, err := (&loader.ImageSet{Main: exe}).LoadOrder()
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, loader.ErrNotLoaded))
+	var nl *loader.NotLoadedError
+	require.True(t, errors.As(err, &nl))
+	assert.Equal(t, "@rpath/libGone.dylib", nl.Path)
+	assert.Equal(t, "/x/app", nl.ReferencedBy)
+	assert.Contains(t, err.Error(), "Library not loaded: @rpath/libGone.dylib")
+
+	exe.Needed = exe.Needed[:2]
+	exe.MachO.Dependencies = exe.MachO.Dependencies[:2]
+	order, err := (&loader.ImageSet{Main: exe}).LoadOrder()
+	require.NoError(t, err, "a missing weak dependency is skipped and a lazy one is not loaded at launch")
+	assert.Equal(t, []string{"app"}, names(order))
+}
