@@ -282,6 +282,7 @@ func TestExpandDST(t *testing.T) {
 	assert.Equal(t, "/a/$ORIGINAL", r.expand("/a/$ORIGINAL", o), "not a token")
 	assert.Contains(t, r.expand("$ORIGIN/x", &Object{}), "\x00", "unknown origin drops the element")
 	assert.Equal(t, []string{"", "/a", "/b"}, r.pathList(":/a/:/b:/a", ":", o))
+	assert.Equal(t, []string{"/a", "/b", "/c"}, r.pathList("/a;/b:/c", ":;", o), "LD_LIBRARY_PATH also splits at ';' (elf/dl-load.c _dl_init_paths)")
 	assert.Equal(t, []string{"/opt/app/lib"}, r.pathList("$ORIGIN/", ":", o))
 }
 
@@ -383,4 +384,19 @@ func TestPreloadSearchesTheProgramsRunpath(t *testing.T) {
 	assert.Equal(t, "libdep.so", m.Name)
 	assert.True(t, errors.Is(m.Err, ErrNotELF), "%v", m.Err)
 	assert.Contains(t, m.String(), "/usr/lib/libdep.so")
+}
+
+// TestLibraryPathSeparators: LD_LIBRARY_PATH splits at ';' as well as ':'
+// (elf/dl-load.c _dl_init_paths passes ":;" to fillin_rpath).
+func TestLibraryPathSeparators(t *testing.T) {
+	root := t.TempDir()
+	write := treeWriter(t, root)
+	write("/opt/b/libz.so.1", synthELF{soname: "libz.so.1"}.build())
+	write("/bin/prog", synthELF{flags1: uint64(elf.DF_1_PIE), needed: []string{"libz.so.1"}}.build())
+	r := &Resolver{Sysroot: root, LibraryPath: "/opt/a;/opt/b"}
+	p, err := r.LoadProgram("/bin/prog")
+	require.NoError(t, err)
+	require.Empty(t, p.Missing)
+	assert.Equal(t, "/opt/b/libz.so.1", p.Objects[1].Path)
+	assert.Equal(t, "LD_LIBRARY_PATH", p.Objects[1].Via)
 }

@@ -1,6 +1,7 @@
 package tls
 
 import (
+	"debug/elf"
 	"fmt"
 	"testing"
 
@@ -345,4 +346,96 @@ func TestGlibcGlobalPromotion(t *testing.T) {
 	require.True(t, o.OK, o.Error)
 	require.Len(t, o.Placed, 1)
 	assert.Equal(t, def, o.Placed[0].Module, "the definer gets the static block, not the referrer")
+}
+
+// TestGlibc221ModuleIDGaps: a module ID freed by dlclose is reused by the
+// next module with TLS (elf/dl-tls.c _dl_assign_tls_modid), which keeps a
+// later dlopen under glibc 2.21's DTV_SURPLUS limit.
+func TestGlibc221ModuleIDGaps(t *testing.T) {
+	p := profile(t, 21, ArchX86_64)
+	_, _, mods := debianStartup() // libc: ID 1
+	g, err := StartGlibc(p, mods, StartOptions{})
+	require.NoError(t, err)
+	var hs []Handle
+	for i := 1; i <= 13; i++ { // IDs 2..14
+		m := tlsMod(fmt.Sprintf("/d/m%d.so", i), 8, 8, 0, loader.TLSAccessModuleID)
+		o := g.Dlopen(&DlopenRequest{Name: m.Path, Root: m, SearchList: []*Module{m}, Threaded: true})
+		require.True(t, o.OK)
+		hs = append(hs, o.Handle)
+	}
+	_, err = g.Dlclose(hs[4]) // frees ID 6
+	require.NoError(t, err)
+	m := tlsMod("/d/ie.so", 8, 8, 0, loader.TLSAccessInitialExec)
+	o := g.Dlopen(&DlopenRequest{Name: m.Path, Root: m, SearchList: []*Module{m}, Threaded: true})
+	require.True(t, o.OK, o.Error)
+	assert.Equal(t, 6, g.ModuleID(m))
+	m2 := tlsMod("/d/ie2.so", 8, 8, 0, loader.TLSAccessInitialExec)
+	o = g.Dlopen(&DlopenRequest{Name: m2.Path, Root: m2, SearchList: []*Module{m2}, Threaded: true})
+	assert.False(t, o.OK, "no gap left: ID 15")
+}
+
+// TestGlibcRelocationCases: an undefined weak TLS reference is skipped; a
+// dynamic R_X86_64_TPOFF32 is a relocation type glibc's x86_64
+// elf_machine_rela does not handle; a DF_1_NODELETE module keeps its
+// static block after dlclose.
+func TestGlibcRelocationCases(t *testing.T) {
+	start := func() *Glibc {
+		_, _, mods := debianStartup()
+		g, err := StartGlibc(glibc236(t), mods, StartOptions{})
+		require.NoError(t, err)
+		return g
+	}
+	g := start()
+	weak := &Module{Name: "/d/weak.so", Path: "/d/weak.so", Relocs: []Reloc{{Access: loader.TLSAccessInitialExec, Symbol: "nowhere", Weak: true}}}
+	assert.True(t, open1(g, weak).OK)
+	strong := &Module{Name: "/d/strong.so", Path: "/d/strong.so", Relocs: []Reloc{{Access: loader.TLSAccessInitialExec, Symbol: "nowhere"}}}
+	o := open1(g, strong)
+	require.False(t, o.OK)
+	assert.Equal(t, "/d/strong.so: undefined symbol: nowhere", o.Error)
+
+	tp32 := &Module{Name: "/d/tp32.so", Path: "/d/tp32.so", TLS: &loader.TLSBlock{MemSize: 8, Align: 8},
+		Relocs: []Reloc{{Access: loader.TLSAccessInitialExec32, Type: 23, Local: true}}}
+	o = open1(g, tp32)
+	require.False(t, o.OK)
+	assert.Equal(t, "/d/tp32.so: unexpected reloc type 0x17", o.Error)
+	assert.Equal(t, FailBadReloc, o.Failure.Kind)
+
+	g = start()
+	nd := tlsMod("/d/nodelete.so", 400, 8, 0, loader.TLSAccessInitialExec)
+	nd.NoDelete = true
+	on := open1(g, nd)
+	require.True(t, on.OK)
+	used := g.Static().Used
+	gone, err := g.Dlclose(on.Handle)
+	require.NoError(t, err)
+	assert.Empty(t, gone)
+	assert.Equal(t, used, g.Static().Used)
+	_, static := g.Offset(nd)
+	assert.True(t, static)
+}
+
+// TestModuleFromSpecBinding: which relocations bind to the module itself
+// (glibc elf/dl-reloc.c resolve_map: symbol 0, STB_LOCAL, hidden or
+// internal; a protected definition ends up the module's own through
+// elf/dl-lookup.c's protected-symbol handling), and which are weak.
+func TestModuleFromSpecBinding(t *testing.T) {
+	spec := &loader.ImageSpec{Name: "x.so", Path: "/x.so", Kind: loader.KindLibrary,
+		TLS: &loader.TLSBlock{MemSize: 8, Align: 8},
+		ELF: &loader.ELFInfo{TLSRelocs: []loader.TLSReloc{
+			{Access: loader.TLSAccessInitialExec},
+			{Access: loader.TLSAccessInitialExec, SymIndex: 1, Symbol: "hid", Bind: elf.STB_GLOBAL, Visibility: elf.STV_HIDDEN, Defined: true},
+			{Access: loader.TLSAccessInitialExec, SymIndex: 2, Symbol: "prot", Bind: elf.STB_GLOBAL, Visibility: elf.STV_PROTECTED, Defined: true},
+			{Access: loader.TLSAccessInitialExec, SymIndex: 3, Symbol: "def", Bind: elf.STB_GLOBAL, Defined: true},
+			{Access: loader.TLSAccessInitialExec, SymIndex: 4, Symbol: "wk", Bind: elf.STB_WEAK},
+		}},
+	}
+	m, err := ModuleFromSpec(spec, "")
+	require.NoError(t, err)
+	var local, weak []bool
+	for _, r := range m.Relocs {
+		local = append(local, r.Local)
+		weak = append(weak, r.Weak)
+	}
+	assert.Equal(t, []bool{true, true, true, false, false}, local)
+	assert.Equal(t, []bool{false, false, false, false, true}, weak)
 }

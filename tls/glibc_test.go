@@ -207,4 +207,10 @@ func TestParseTunables(t *testing.T) {
 	}
 	_, err = ParseTunables("glibc.malloc.arena_max=2")
 	assert.NoError(t, err)
+	tu, err = ParseTunables("glibc.pthread.rseq=0")
+	require.NoError(t, err)
+	assert.False(t, tu.Rseq)
+	tu, err = ParseTunables("glibc.pthread.rseq=2")
+	assert.Error(t, err)
+	assert.True(t, tu.Rseq, "out of range: the default stays")
 }
