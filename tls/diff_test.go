@@ -488,3 +488,30 @@ func TestDifferentialFixedCases(t *testing.T) {
 		})
 	}
 }
+
+// TestHugeOptionalStaticTLS: glibc adds optional_static_tls to the surplus
+// as a C int, so values of 2^31 and more wrap (Profile.Surplus). The model
+// must report the real static size, or the real start-up failure.
+func TestHugeOptionalStaticTLS(t *testing.T) {
+	requireGlibcHost(t)
+	pl := buildPool(t)
+	prof := hostGlibcProfile(t)
+	for _, v := range []string{"0x10000000", "0x7fffffff", "0x80000000", "0xffffffff", "0x100000000", "0x100000200", "-1"} {
+		tun := "glibc.rtld.optional_static_tls=" + v
+		cmd := exec.Command(pl.hosts[0].path)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "GLIBC_TUNABLES=" + tun}
+		out, _ := cmd.CombinedOutput()
+		real := strings.TrimSpace(string(out))
+		tu, _ := ParseTunables(tun)
+		r, err := loader.NewResolver("")
+		require.NoError(t, err)
+		res, err := Run(Scenario{Exe: pl.hosts[0].path, Resolver: r, Loader: GlibcLoader{prof}, Options: StartOptions{Tunables: tu}})
+		var model string
+		if err != nil {
+			model = strings.TrimPrefix(err.Error(), ErrStart.Error()+": ")
+		} else {
+			model = fmt.Sprintf("static %d %d", res.Static.Size, res.Static.Align)
+		}
+		assert.Equal(t, real, model, tun)
+	}
+}

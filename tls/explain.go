@@ -175,6 +175,10 @@ func MinimalTunables(base Tunables, blocks uint64, ok func(Tunables) bool) (opti
 	}
 	try := func(v uint64) bool { t := base; t.OptionalStaticTLS = v; return ok(t) }
 	hi := (base.OptionalStaticTLS+blocks)*2 + 4096
+	// glibc adds the value as a C int (see Profile.Surplus): stay where a
+	// larger value means a larger surplus.
+	const maxSane = 1<<31 - 1<<16
+	hi = min(hi, maxSane)
 	if try(hi) {
 		lo := base.OptionalStaticTLS // fails
 		for hi-lo > 1 {

@@ -2,6 +2,7 @@ package tls
 
 import (
 	"fmt"
+	"math/bits"
 
 	"github.com/vasim/vasim/loader"
 )
@@ -104,7 +105,9 @@ func StartGlibc(p Profile, mods []*Module, opt StartOptions) (*Glibc, error) {
 	if opt.Audit > 0 {
 		layout = mods[:1]
 	}
-	g.determineOffsets(layout)
+	if !g.determineOffsets(layout) {
+		return nil, &StartError{Message: "cannot allocate TLS data structures for initial thread"}
+	}
 	// Then ld.so loads each LD_AUDIT module with dlmopen into a namespace
 	// of its own (elf/rtld.c load_audit_modules): relocating it and its
 	// dependencies (its own copy of libc) takes static TLS first. A module
@@ -162,8 +165,9 @@ func (g *Glibc) Tunables() Tunables { return g.tun }
 
 func (g *Glibc) fbo(m *Module) uint64 { return m.TLS.FirstByteOffset() }
 
-// determineOffsets is _dl_determine_tlsoffset.
-func (g *Glibc) determineOffsets(mods []*Module) {
+// determineOffsets is _dl_determine_tlsoffset. It reports false when the
+// static block would exceed MaxStaticTLS.
+func (g *Glibc) determineOffsets(mods []*Module) bool {
 	p := g.prof
 	maxAlign := p.TCBAlign
 	var freeTop, freeBottom uint64
@@ -230,13 +234,24 @@ func (g *Glibc) determineOffsets(mods []*Module) {
 		offset = roundUp(offset, max(align, 1)) + size
 	}
 	g.staticUsed = offset
+	total, carry := bits.Add64(offset, g.surplus, 0)
 	if p.Variant == VariantII {
-		g.staticSize = roundUp(offset+g.surplus, maxAlign) + p.TCBSize
+		g.staticSize = roundUp(total, maxAlign) + p.TCBSize
 	} else {
-		g.staticSize = roundUp(offset+g.surplus, p.TCBAlign)
+		g.staticSize = roundUp(total, p.TCBAlign)
 	}
 	g.staticAlign = maxAlign
+	return carry == 0 && total <= MaxStaticTLS
 }
+
+// MaxStaticTLS bounds the static TLS block vasim lets start-up allocate:
+// 2^47 bytes, the x86_64 user address space with 4-level page tables (and
+// more than an aarch64 48-bit one can spare). A larger block, which a huge
+// or wrapped glibc.rtld.optional_static_tls produces (see Surplus), cannot
+// be mapped: glibc stops with "cannot allocate TLS data structures for
+// initial thread" (elf/rtld.c init_tls). Smaller blocks can still fail
+// for want of memory, which vasim does not model.
+const MaxStaticTLS = 1 << 47
 
 // haveStatic is HAVE_STATIC_TLS.
 func (g *Glibc) haveStatic(m *Module) bool {

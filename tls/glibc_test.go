@@ -207,6 +207,20 @@ func TestParseTunables(t *testing.T) {
 	}
 	_, err = ParseTunables("glibc.malloc.arena_max=2")
 	assert.NoError(t, err)
+	// _dl_strtoul: a minus negates modulo 2^64, an overflow reads as
+	// 2^64-1, blanks before the number are skipped.
+	tu, err = ParseTunables("glibc.rtld.optional_static_tls=-1")
+	assert.ErrorContains(t, err, "negative: glibc reads 18446744073709551615")
+	assert.Equal(t, uint64(1<<64-1), tu.OptionalStaticTLS)
+	tu, err = ParseTunables("glibc.rtld.optional_static_tls=99999999999999999999999")
+	assert.ErrorContains(t, err, "overflows 64 bits")
+	assert.Equal(t, uint64(1<<64-1), tu.OptionalStaticTLS)
+	tu, err = ParseTunables("glibc.rtld.nns=-1")
+	assert.Error(t, err)
+	assert.Equal(t, uint64(4), tu.NNS)
+	tu, err = ParseTunables("glibc.rtld.optional_static_tls= 0x20")
+	assert.NoError(t, err)
+	assert.Equal(t, uint64(32), tu.OptionalStaticTLS)
 	tu, err = ParseTunables("glibc.pthread.rseq=0")
 	require.NoError(t, err)
 	assert.False(t, tu.Rseq)

@@ -212,6 +212,14 @@ func GlibcProfile(v loader.GlibcVersion, arch Arch) (Profile, error) {
 // optional budget dl_tls_static_optional starts with. It fails, as glibc
 // does at start-up, when the audit modules do not fit in the namespaces
 // left.
+//
+// glibc adds the terms as C ints (tls_static_surplus takes int nns and
+// int opt_tls, 2.32 to 2.43): optional_static_tls is cut to its low 32
+// bits, the sum wraps, and a negative sum becomes a huge size_t, so start-up
+// then fails to allocate the block. Below 2^31 minus the other terms this
+// is the plain sum of the reference formula; above, measured on Debian
+// 2.36: 0xffffffff and 0x100000000 behave like -1 and 0, 0x80000000 fails.
+// The optional budget keeps the full value.
 func (p Profile) Surplus(t Tunables, naudit int) (surplus, optional uint64, err error) {
 	if !p.Tunables {
 		return p.FixedSurplus, p.FixedSurplus, nil
@@ -224,8 +232,8 @@ func (p Profile) Surplus(t Tunables, naudit int) (surplus, optional uint64, err 
 		return 0, 0, fmt.Errorf("Failed loading %d audit modules, %d are supported.", naudit, p.MaxNamespaces-nns)
 	}
 	nns += uint64(naudit)
-	s := (nns-1)*p.LibcIETLS + nns*p.OtherIETLS + t.OptionalStaticTLS + p.LegacyTLS
-	return s, t.OptionalStaticTLS, nil
+	sum := int32((nns-1)*p.LibcIETLS+nns*p.OtherIETLS) + int32(uint32(t.OptionalStaticTLS)) + int32(p.LegacyTLS)
+	return uint64(int64(sum)), t.OptionalStaticTLS, nil
 }
 
 // DefaultTunables returns glibc's defaults (nns 4, optional 512, rseq 1).

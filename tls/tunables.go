@@ -98,52 +98,68 @@ func init() {
 	}
 }
 
-// strtoul parses like glibc's tunables_strtoul: optional 0x/0 prefix for
-// hex/octal, digits as far as they go; ok is false when no digit was read
-// (glibc then stores 0).
-func strtoul(s string) (v uint64, rest string, ok bool, overflow bool) {
-	base := uint64(10)
+// strtoul reads a number as glibc's _dl_strtoul (elf/dl-misc.c, used for
+// every numeric tunable in 2.36): blanks and tabs are skipped, a sign is
+// accepted (a minus negates modulo 2^64), "0x" selects hex and a leading
+// 0 octal, then digits are read as far as they go. On overflow it stops
+// and returns 2^64-1 (without applying the sign). digits is false when no
+// digit was read (glibc then reads 0); rest is what follows the number.
+func strtoul(s string) (v uint64, rest string, digits, overflow, negative bool) {
 	i := 0
-	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
-		base, i = 16, 2
-	} else if strings.HasPrefix(s, "0") && len(s) > 1 {
-		base, i = 8, 1
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		negative = s[i] == '-'
+		i++
+	}
+	if i >= len(s) || s[i] < '0' || s[i] > '9' {
+		return 0, s[i:], false, false, negative
+	}
+	base, maxDigit := uint64(10), byte('9')
+	if s[i] == '0' {
+		if i+1 < len(s) && (s[i+1] == 'x' || s[i+1] == 'X') {
+			base, i = 16, i+2
+		} else {
+			base, maxDigit = 8, '7'
+		}
 	}
 	start := i
 	for ; i < len(s); i++ {
 		c := s[i]
 		var d uint64
 		switch {
-		case c >= '0' && c <= '9':
+		case c >= '0' && c <= maxDigit:
 			d = uint64(c - '0')
-		case c >= 'a' && c <= 'f':
+		case base == 16 && c >= 'a' && c <= 'f':
 			d = uint64(c-'a') + 10
-		case c >= 'A' && c <= 'F':
+		case base == 16 && c >= 'A' && c <= 'F':
 			d = uint64(c-'A') + 10
 		default:
-			d = 99
+			d = base // not a digit of this base
 		}
 		if d >= base {
 			break
 		}
-		if v > (^uint64(0)-d)/base {
-			overflow = true
+		if v >= (^uint64(0)-d)/base {
+			return ^uint64(0), s[i:], true, true, negative
 		}
 		v = v*base + d
 	}
-	if base == 8 && i == start {
-		return 0, s[i:], true, false // a lone "0"
+	if negative {
+		v = -v
 	}
-	return v, s[i:], i > start, overflow
+	return v, s[i:], i > start, false, negative
 }
 
 // ParseTunables reads a GLIBC_TUNABLES value the way glibc 2.36 applies it
-// (elf/dl-tunables.c parse_tunables, tunables_strtoul), measured against
-// "ld.so --list-tunables" here: items are name=value separated by ':'; an
-// item without '=' is skipped; numbers are read as far as they are digits
-// (0x hex, leading-0 octal; "abc" reads as 0, "12abc" as 12); a value out
-// of range (nns outside 1..16, rseq outside 0..1) leaves the default; an
-// unknown name is ignored. The returned Tunables are what glibc would use;
+// (elf/dl-tunables.c parse_tunables and tunable_initialize, elf/dl-misc.c
+// _dl_strtoul), measured against "ld.so --list-tunables" here: items are
+// name=value separated by ':'; an item without '=' is skipped; numbers
+// are read as far as they are digits (0x hex, leading-0 octal; "abc"
+// reads as 0, "12abc" as 12, "-1" as 2^64-1, an overflow as 2^64-1); a
+// value out of range (nns outside 1..16, rseq outside 0..1) leaves the
+// default; an unknown name is ignored. The returned Tunables are what glibc would use;
 // the error, a *TunablesError, lists everything glibc silently ignored or
 // read as something else, or is nil.
 func ParseTunables(s string) (Tunables, error) {
@@ -170,17 +186,19 @@ func ParseTunables(s string) (Tunables, error) {
 		default:
 			continue // a real tunable that does not affect static TLS
 		}
-		v, rest, digits, overflow := strtoul(val)
+		v, rest, digits, overflow, negative := strtoul(val)
+		num := strings.TrimLeft(val, " \t+-")
 		switch {
 		case !digits:
 			issues = append(issues, TunableIssue{Item: item, Detail: fmt.Sprintf("%q is not a number: glibc reads it as 0", val)})
 			v = 0
 		case overflow:
-			issues = append(issues, TunableIssue{Item: item, Detail: "value overflows 64 bits"})
-			continue
+			issues = append(issues, TunableIssue{Item: item, Detail: fmt.Sprintf("overflows 64 bits: glibc reads %d", v)})
+		case negative:
+			issues = append(issues, TunableIssue{Item: item, Detail: fmt.Sprintf("negative: glibc reads %d", v)})
 		case rest != "":
 			issues = append(issues, TunableIssue{Item: item, Detail: fmt.Sprintf("trailing %q: glibc reads only %d", rest, v)})
-		case len(val) > 1 && val[0] == '0' && val[1] != 'x' && val[1] != 'X':
+		case len(num) > 1 && num[0] == '0' && num[1] != 'x' && num[1] != 'X':
 			issues = append(issues, TunableIssue{Item: item, Detail: fmt.Sprintf("a leading 0 means octal: glibc reads %d", v)})
 		}
 		switch name {
@@ -193,7 +211,7 @@ func ParseTunables(s string) (Tunables, error) {
 		case "glibc.rtld.optional_static_tls":
 			t.OptionalStaticTLS = v
 		case "glibc.pthread.rseq":
-			if v > 1 {
+			if v > 1 { // an int32 tunable: a negative value is below 0
 				issues = append(issues, TunableIssue{Item: item, Detail: fmt.Sprintf("%d is outside 0..1: glibc keeps %v", v, b2i(t.Rseq))})
 				continue
 			}
