@@ -439,3 +439,36 @@ func TestModuleFromSpecBinding(t *testing.T) {
 	assert.Equal(t, []bool{true, true, true, false, false}, local)
 	assert.Equal(t, []bool{false, false, false, false, true}, weak)
 }
+
+// TestGlibc231DescriptorsEatTheSurplus: before 2.32 there was no optional
+// budget, so TLS descriptors (the aarch64 default) could take the whole
+// surplus and a later initial-exec library such as libgomp (136 bytes,
+// align 16 on Debian) failed: BZ #25051, the "cannot allocate memory in
+// static TLS block" of aarch64 Ubuntu 18.04/20.04 and Jetson. From 2.32
+// descriptors stop at 512 bytes.
+func TestGlibc231DescriptorsEatTheSurplus(t *testing.T) {
+	for _, c := range []struct {
+		minor int
+		ok    bool
+	}{{31, false}, {32, true}} {
+		p := profile(t, c.minor, ArchAArch64)
+		libc := tlsMod("/lib/libc.so.6", 144, 8, 0, loader.TLSAccessInitialExec)
+		main := &Module{Name: "python3", Main: true, Deps: []*Module{libc}}
+		g, err := StartGlibc(p, []*Module{main, libc}, StartOptions{})
+		require.NoError(t, err)
+		// static_used = 16 + 144 = 160; static_size = roundup(160 + 1664, 32) = 1824.
+		for i := 0; i < 4; i++ {
+			require.True(t, open1(g, tlsMod(fmt.Sprintf("/ext/d%d.so", i), 400, 8, 0, loader.TLSAccessDescriptor)).OK)
+		}
+		gomp := tlsMod("/usr/lib/aarch64-linux-gnu/libgomp.so.1", 136, 16, 0, loader.TLSAccessInitialExec)
+		o := open1(g, gomp)
+		// 2.31: four 400-byte descriptor blocks take 1600 of the 1664
+		// free bytes, leaving 64. 2.32: only the first fits the 512-byte
+		// budget; the rest stay dynamic and libgomp fits.
+		assert.Equal(t, c.ok, o.OK, "glibc 2.%d", c.minor)
+		if !c.ok {
+			assert.Equal(t, "/usr/lib/aarch64-linux-gnu/libgomp.so.1: cannot allocate memory in static TLS block", o.Error)
+			assert.Equal(t, uint64(64), o.Failure.Free)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package tls
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -227,4 +228,27 @@ func TestParseTunables(t *testing.T) {
 	tu, err = ParseTunables("glibc.pthread.rseq=2")
 	assert.Error(t, err)
 	assert.True(t, tu.Rseq, "out of range: the default stays")
+}
+
+// FuzzParseTunables: any GLIBC_TUNABLES value gives tunables glibc could
+// hold (nns in 1..16) and, for anything it would ignore or misread, a
+// *TunablesError; never a panic.
+func FuzzParseTunables(f *testing.F) {
+	for _, s := range []string{"", "glibc.rtld.nns=8:glibc.rtld.optional_static_tls=0x1000", "glibc.rtld.optional_static_tls=-1",
+		"glibc.pthread.rseq=0:junk", "glibc.rtld.nns=017", "=:::=", "glibc.rtld.optional_static_tls= 99999999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tu, err := ParseTunables(s)
+		if tu.NNS < 1 || tu.NNS > 16 {
+			t.Fatalf("%q: nns %d", s, tu.NNS)
+		}
+		if err != nil {
+			var te *TunablesError
+			if !errors.As(err, &te) || len(te.Issues) == 0 {
+				t.Fatalf("%q: error %T %v", s, err, err)
+			}
+		}
+		_ = tu.String()
+	})
 }

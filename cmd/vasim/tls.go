@@ -125,6 +125,11 @@ func runTLS(e *env, args []string) int {
 	if err != nil {
 		return bad("%v", err)
 	}
+	if lp.Main.Spec.ELF.Interp == "" {
+		// No PT_INTERP: a static executable (or static PIE) sets up its
+		// TLS in csu/libc-tls.c with its own rules; ld.so is not involved.
+		return bad("%s has no program interpreter (PT_INTERP): it is statically linked, and vasim tls models the dynamic loader only", *exe)
+	}
 	arch, err := tls.ParseArch(loader.MachineName(lp.Main.Spec.ELF.Machine))
 	if err != nil {
 		return bad("%s: %v", *exe, err)

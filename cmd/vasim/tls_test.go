@@ -81,6 +81,19 @@ func TestTLSMalformedFiles(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, text+`: ELF header at offset 0x0: magic "INPU" is not \x7fELF`)
 
+	if _, err := exec.LookPath("gcc"); err == nil {
+		src := filepath.Join(dir, "st.c")
+		require.NoError(t, os.WriteFile(src, []byte("int main(void) { return 0; }\n"), 0o644))
+		st := filepath.Join(dir, "static")
+		if out, err := exec.Command("gcc", "-static", "-o", st, src).CombinedOutput(); err == nil {
+			code, _, stderr = runVasim(t, nil, "tls", "--exe", st, "--glibc", "2.36")
+			assert.Equal(t, exitUsage, code)
+			assert.Contains(t, stderr, "statically linked")
+		} else {
+			t.Logf("no static libc to link with: %s", out)
+		}
+	}
+
 	code, _, stderr = runVasim(t, nil, "tls", "--exe", short)
 	assert.Equal(t, exitUsage, code)
 	assert.Equal(t, 1, strings.Count(stderr, short), "the path is named once: %s", stderr)
