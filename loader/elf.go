@@ -527,10 +527,12 @@ func (p *elfParser) readProgs(spec *ImageSpec) error {
 			}
 			spec.TLS = &TLSBlock{MemSize: pr.Memsz, FileSize: pr.Filesz, Align: pr.Align, VAddr: pr.Vaddr}
 		case elf.PT_INTERP:
+			// Linux refuses a PT_INTERP longer than PATH_MAX (4096) or
+			// shorter than 2 bytes (fs/binfmt_elf.c load_elf_binary).
 			const maxInterp = 4096
-			if pr.Filesz == 0 || pr.Filesz > maxInterp {
+			if pr.Filesz < 2 || pr.Filesz > maxInterp {
 				return p.fail(fmt.Sprintf("PT_INTERP (program header %d)", i), p.phoff(i),
-					fmt.Errorf("p_filesz %#x is not a plausible path length (1..%d)", pr.Filesz, maxInterp))
+					fmt.Errorf("p_filesz %#x is not a path length Linux accepts (2..%d)", pr.Filesz, maxInterp))
 			}
 			buf := make([]byte, pr.Filesz)
 			if _, err := pr.ReadAt(buf, 0); err != nil {

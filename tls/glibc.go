@@ -227,7 +227,7 @@ func (g *Glibc) determineOffsets(mods []*Module) bool {
 	if p.ExtraTLS {
 		size, align := p.ExtraTLSSize, p.ExtraTLSAlign
 		if !g.tun.Rseq {
-			size, align = 32, 32
+			size, align = rseqAreaSizeInitial, rseqMinAlign
 		}
 		maxAlign = max(maxAlign, align)
 		// Both variants: align the running offset, then add the block.

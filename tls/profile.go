@@ -148,6 +148,12 @@ const (
 	glibcOptionalTLS   = 512 // OPTIONAL_TLS, glibc.rtld.optional_static_tls default
 	glibcDLNNS         = 16  // DL_NNS
 	glibcDTVSurplus    = 14  // DTV_SURPLUS, sysdeps/generic/ldsodefs.h
+	// rseqAreaSizeInitial and rseqMinAlign are RSEQ_AREA_SIZE_INITIAL and
+	// RSEQ_MIN_ALIGN (sysdeps/unix/sysv/linux/rseq-internal.h, 2.41): the
+	// extra TLS block's size and alignment with glibc.pthread.rseq=0, and
+	// the least they can be otherwise.
+	rseqAreaSizeInitial = 32
+	rseqMinAlign        = 32
 	// MeasuredTCBSizeX86_64 is sizeof(struct pthread) on Debian glibc 2.36
 	// x86_64: _dl_get_tls_static_info reports 4224 for a program whose
 	// only TLS is libc's 144 bytes, 4224 - roundup(144+1664, 64) = 2368.
@@ -170,8 +176,8 @@ func GlibcProfile(v loader.GlibcVersion, arch Arch) (Profile, error) {
 		OtherIETLS:          glibcOtherIETLS,
 		MaxNamespaces:       glibcDLNNS,
 		ForcedDynamicOffset: -1,
-		ExtraTLSSize:        32,
-		ExtraTLSAlign:       32,
+		ExtraTLSSize:        rseqAreaSizeInitial,
+		ExtraTLSAlign:       rseqMinAlign,
 	}
 	p.LegacyTLS = glibcSurplusLegacy - ((glibcDefaultNNS-1)*glibcLibcIETLS + glibcDefaultNNS*glibcOtherIETLS + glibcOptionalTLS)
 	switch arch {
