@@ -504,6 +504,14 @@ func (g *Glibc) freeModID(m *Module) {
 // elf/dl-sort-maps.c): reverse post-order from the back of the list,
 // following each object's l_initfini (and, for destructors, its
 // relocation dependencies, then a second pass on static links only).
+//
+// It is the default from 2.35 (glibc.rtld.dynamic_sort=2). Earlier
+// releases, and 2.35+ with glibc.rtld.dynamic_sort=1, use the older
+// _dl_sort_maps_original, which vasim does not model: for some dependency
+// graphs it relocates the new objects of one dlopen, or unloads those of
+// one dlclose, in another order. Whether a dlopen's initial-exec blocks
+// fit together does not depend on it; which of them is named in the
+// error, and exactly how much a multi-object dlclose gives back, can.
 func (g *Glibc) sortMaps(maps []*Module, forFini bool) []*Module {
 	n := len(maps)
 	visited := map[*Module]bool{}

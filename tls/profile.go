@@ -62,7 +62,8 @@ func (v Variant) String() string {
 }
 
 // Profile holds every parameter of glibc's static TLS handling for one
-// release era and architecture. GlibcProfile fills one in from the sources
+// release era and architecture (one known gap: the object sort of
+// releases before 2.35, see Glibc.sortMaps). GlibcProfile fills one in from the sources
 // (glibc elf/dl-tls.c, elf/dl-reloc.c, elf/dl-close.c, elf/dl-open.c and
 // the sysdeps tls.h files, tags glibc-2.16 .. glibc-2.41); a user can
 // build one for a release or vendor build the defaults do not cover.
