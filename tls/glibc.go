@@ -509,9 +509,10 @@ func (g *Glibc) freeModID(m *Module) {
 // releases, and 2.35+ with glibc.rtld.dynamic_sort=1, use the older
 // _dl_sort_maps_original, which vasim does not model: for some dependency
 // graphs it relocates the new objects of one dlopen, or unloads those of
-// one dlclose, in another order. Whether a dlopen's initial-exec blocks
-// fit together does not depend on it; which of them is named in the
-// error, and exactly how much a multi-object dlclose gives back, can.
+// one dlclose, in another order. That can change which of a dlopen's
+// initial-exec blocks is named in the error, how much a multi-object
+// dlclose gives back and, at the margin (alignment slack depends on the
+// order), whether the blocks fit.
 func (g *Glibc) sortMaps(maps []*Module, forFini bool) []*Module {
 	n := len(maps)
 	visited := map[*Module]bool{}
