@@ -36,6 +36,9 @@ type Explanation struct {
 	FixNNS uint64
 	// FixTunables is the GLIBC_TUNABLES value to suggest ("" if none).
 	FixTunables string
+	// PreloadChecked reports that PreloadFixes was worked out (for static
+	// TLS failures of a module vasim read from a file, with any loader).
+	PreloadChecked bool
 	// PreloadFixes reports whether adding the module's path to
 	// LD_PRELOAD makes every dlopen succeed (verified by re-running).
 	PreloadFixes bool
@@ -99,9 +102,10 @@ func Explain(sc Scenario, res *Result) []Explanation {
 			} else if !gl.Profile.Tunables {
 				e.Notes = append(e.Notes, fmt.Sprintf("glibc %v has no static TLS tunables (2.32+): the surplus is fixed at %d bytes", gl.Profile.Glibc, gl.Profile.FixedSurplus))
 			}
-			if f.Module != nil && res.Objects[f.Module] != nil {
-				e.PreloadFixes = preloadFixes(sc, res.Objects[f.Module].Path)
-			}
+		}
+		if f.Kind.StaticTLS() && f.Module != nil && res.Objects[f.Module] != nil {
+			e.PreloadChecked = true
+			e.PreloadFixes = preloadFixes(sc, res.Objects[f.Module].Path)
 		}
 		out = append(out, e)
 	}
@@ -245,9 +249,14 @@ func (e Explanation) Sentence() string {
 			fmt.Fprintf(&b, ", or glibc.rtld.nns=%d", e.FixNNS)
 		}
 	}
-	if e.PreloadFixes {
-		fmt.Fprintf(&b, "; LD_PRELOAD=%s would also fix it (the module is then laid out at start-up)", e.Module)
-	} else if e.Module != "" && !e.ForcedDynamic {
+	switch {
+	case e.PreloadFixes:
+		also := ""
+		if e.FixTunables != "" {
+			also = "also "
+		}
+		fmt.Fprintf(&b, "; LD_PRELOAD=%s would %sfix it (the module is then laid out at start-up)", e.Module, also)
+	case e.PreloadChecked && !e.ForcedDynamic:
 		b.WriteString("; preloading it would not help")
 	}
 	return strings.TrimPrefix(b.String(), "; ")

@@ -165,6 +165,18 @@ const (
 	FailDynamicDefinition
 )
 
+// StaticTLS reports whether the failure is about static TLS (space,
+// alignment, an access already dynamic, the DTV limit, or a loader
+// without surplus), rather than a missing object, symbol or a rejected
+// relocation.
+func (k FailureKind) StaticTLS() bool {
+	switch k {
+	case FailNoSpace, FailAlign, FailForcedDynamic, FailDTVSurplus, FailDynamicDefinition:
+		return true
+	}
+	return false
+}
+
 func (k FailureKind) String() string {
 	switch k {
 	case FailNoSpace:

@@ -243,14 +243,20 @@ func runTLS(e *env, args []string) int {
 		}
 		if x, ok := expl[i]; ok {
 			j.Module, j.Referrer, j.BytesNeeded, j.AlignImpossible = x.Module, x.Referrer, x.Need, x.AlignImpossible
-			free := x.Free
-			j.BytesFree = &free
+			if s.Failure != nil && s.Failure.Kind.StaticTLS() {
+				// Byte counts and the preload verdict only mean something
+				// for a static TLS failure, not for a missing file.
+				free := x.Free
+				j.BytesFree = &free
+			}
+			if x.PreloadChecked {
+				pf := x.PreloadFixes
+				j.PreloadFixes = &pf
+			}
 			for _, a := range x.Consumers {
 				j.Consumers = append(j.Consumers, tlsJSONAlloc{Path: a.Module.Label(), Offset: a.Offset, Bytes: a.Use, Optional: a.Optional})
 			}
 			j.OptionalSpent, j.FixTunables, j.FixOptionalStaticTLS, j.FixNNS = x.OptionalSpent, x.FixTunables, x.FixOptionalStaticTLS, x.FixNNS
-			pf := x.PreloadFixes
-			j.PreloadFixes = &pf
 			j.Explanation = x.Sentence()
 		}
 		out.Dlopen = append(out.Dlopen, j)

@@ -287,3 +287,23 @@ func TestTLSAuditAgreesWithRealLoader(t *testing.T) {
 	// 2.36) and its alignment slack out of the surplus.
 	assert.Greater(t, free[noLibc], free[withLibc])
 }
+
+// TestTLSNotFoundJSON: a dlopen of a missing library fails (exit 1) with
+// glibc's message, and carries no static TLS byte counts.
+func TestTLSNotFoundJSON(t *testing.T) {
+	if _, err := os.Stat("/bin/ls"); err != nil {
+		t.Skip("no /bin/ls")
+	}
+	code, stdout, _ := runVasim(t, nil, "tls", "--json", "--exe", "/bin/ls", "--dlopen", "libvasim-nope.so.1")
+	assert.Equal(t, exitFailure, code)
+	var o map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &o))
+	for _, k := range []string{"static_size", "static_used", "surplus", "dlopen"} {
+		assert.Contains(t, o, k)
+	}
+	d := o["dlopen"].([]any)[0].(map[string]any)
+	assert.Equal(t, "libvasim-nope.so.1: cannot open shared object file: No such file or directory", d["error"])
+	assert.Equal(t, false, d["ok"])
+	assert.NotContains(t, d, "bytes_free")
+	assert.NotContains(t, d, "preload_fixes")
+}
