@@ -109,11 +109,16 @@ func (a Affine) String() string {
 // merged (only the tightest is kept), so a region stays small however many
 // decisions it records.
 type Region struct {
-	cons map[[NumVars]int64]int64 // coefficients -> smallest constant
+	// cons holds one constraint per coefficient vector, the tightest
+	// seen; a few dozen at most, so a linear scan beats a map.
+	cons []Affine
 }
 
 // NewRegion returns the region of all draws.
-func NewRegion() *Region { return &Region{cons: map[[NumVars]int64]int64{}} }
+func NewRegion() *Region { return &Region{} }
+
+// clone returns an independent copy.
+func (r *Region) clone() *Region { return &Region{cons: append([]Affine(nil), r.cons...)} }
 
 // Require adds the constraint a >= 0. A constant constraint is checked by
 // the caller at the sample draw and carries no information.
@@ -121,15 +126,19 @@ func (r *Region) Require(a Affine) {
 	if a.IsConst() {
 		return
 	}
-	if c, ok := r.cons[a.K]; !ok || a.C < c {
-		r.cons[a.K] = a.C
+	for i := range r.cons {
+		if r.cons[i].K == a.K {
+			r.cons[i].C = min(r.cons[i].C, a.C)
+			return
+		}
 	}
+	r.cons = append(r.cons, a)
 }
 
 // Contains reports whether every constraint holds at d.
 func (r *Region) Contains(d Draw) bool {
-	for k, c := range r.cons {
-		if (Affine{C: c, K: k}).At(d) < 0 {
+	for _, a := range r.cons {
+		if a.At(d) < 0 {
 			return false
 		}
 	}
@@ -137,24 +146,15 @@ func (r *Region) Contains(d Draw) bool {
 }
 
 // Constraints returns the constraints, each meaning "value >= 0".
-func (r *Region) Constraints() []Affine {
-	out := make([]Affine, 0, len(r.cons))
-	for k, c := range r.cons {
-		out = append(out, Affine{C: c, K: k})
-	}
-	return out
-}
+func (r *Region) Constraints() []Affine { return append([]Affine(nil), r.cons...) }
 
 // Interval returns the range [lo, hi] of values x of variable v for which
 // the draw d with d[v] = x lies in the region, holding the other variables
 // at their values in d. ok is false when no x qualifies.
 func (r *Region) Interval(d Draw, v Var, lo, hi int64) (int64, int64, bool) {
-	for k, c := range r.cons {
-		a := Affine{C: c, K: k}
-		kv := k[v]
-		rest := a
-		rest.K[v] = 0
-		base := rest.At(d) // constraint: base + kv·x >= 0
+	for _, a := range r.cons {
+		kv := a.K[v]
+		base := a.At(d) - kv*d[v] // constraint: base + kv·x >= 0
 		switch {
 		case kv == 0:
 			if base < 0 {

@@ -117,18 +117,44 @@ func fileExtent(img *ImageSpec) uint64 {
 	return n
 }
 
+// launch places a whole launch in a vaspace.Space; with track, it also
+// records the affine forms and the region of draws with the same layout.
 func (d *Dyld) launch(set *ImageSet, order []*ImageSpec, draw Draw, track bool) (*MacProcess, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	p := &d.Platform
-	pg := p.PageSize
-	s, err := vaspace.New(vaspace.Range{Start: 0, End: p.VATop}, pg)
+	s, err := vaspace.New(vaspace.Range{Start: 0, End: d.Platform.VATop}, d.Platform.PageSize)
 	if err != nil {
 		return nil, err
 	}
 	t := newTracker(s, draw, track)
-	proc := &MacProcess{Space: s, tracker: t, Draw: Randomness{ExeSlide: uint64(draw[VarExeSlide]), DyldSlide: uint64(draw[VarDyldSlide]), GuardTail: uint64(draw[VarGuardTail])}}
+	proc := &MacProcess{Space: s, tracker: t}
+	if err := d.placeImages(t, set, order, proc); err != nil {
+		return nil, err
+	}
+	if d.Malloc.Enabled {
+		if err := d.mallocInit(t, proc); err != nil {
+			return nil, err
+		}
+	}
+	return proc, nil
+}
+
+// placeImages runs exec and dyld's loading of every launch-time image.
+func (d *Dyld) placeImages(t placer, set *ImageSet, order []*ImageSpec, proc *MacProcess) error {
+	if err := d.exec(t, set, proc); err != nil {
+		return err
+	}
+	return d.loadImages(t, order, 0, proc, nil)
+}
+
+// exec is XNU's part of a launch: platform regions, the executable, dyld
+// and the main thread's stack.
+func (d *Dyld) exec(t placer, set *ImageSet, proc *MacProcess) error {
+	p := &d.Platform
+	pg := p.PageSize
+	draw := t.at()
+	proc.Draw = Randomness{ExeSlide: uint64(draw[VarExeSlide]), DyldSlide: uint64(draw[VarDyldSlide]), GuardTail: uint64(draw[VarGuardTail])}
 	fixedConst := func(m vaspace.Mapping) error {
 		return t.fixed(m, Const(int64(m.Start)), Const(int64(m.End)))
 	}
@@ -136,12 +162,12 @@ func (d *Dyld) launch(set *ImageSet, order []*ImageSpec, draw Draw, track bool) 
 	// Exec: platform regions, the shared region.
 	for _, m := range p.Reserved {
 		if err := fixedConst(m); err != nil {
-			return nil, fmt.Errorf("loader: platform region: %w", err)
+			return fmt.Errorf("loader: platform region: %w", err)
 		}
 	}
 	if !p.SharedRegion.IsEmpty() {
 		if err := fixedConst(vaspace.Mapping{Range: p.SharedRegion, Name: "dyld shared region", Kind: vaspace.KindSharedRegion}); err != nil {
-			return nil, fmt.Errorf("loader: shared region: %w", err)
+			return fmt.Errorf("loader: shared region: %w", err)
 		}
 	}
 
@@ -149,23 +175,23 @@ func (d *Dyld) launch(set *ImageSet, order []*ImageSpec, draw Draw, track bool) 
 	// to its slid end (mach_loader.c load_segment, vm_map_raise_min_offset).
 	exe := set.Main
 	if exe.Kind != KindExecutable {
-		return nil, fmt.Errorf("loader: %s is a %v, not an executable", exe.label(), exe.Kind)
+		return fmt.Errorf("loader: %s is a %v, not an executable", exe.label(), exe.Kind)
 	}
 	if err := exe.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	exeSlide := Affine{K: [NumVars]int64{VarExeSlide: 1}}
 	pz := exe.PageZero()
 	if pz == 0 || pz%pg != 0 {
-		return nil, fmt.Errorf("loader: %s: __PAGEZERO of %#x bytes: a 64-bit arm64 executable needs a page-aligned hard page zero (XNU fails the exec with LOAD_BADMACHO)", exe.label(), pz)
+		return fmt.Errorf("loader: %s: __PAGEZERO of %#x bytes: a 64-bit arm64 executable needs a page-aligned hard page zero (XNU fails the exec with LOAD_BADMACHO)", exe.label(), pz)
 	}
 	pzEnd := exeSlide.Plus(int64(pz))
 	if err := t.fixed(vaspace.Mapping{Range: vaspace.Range{Start: 0, End: vaspace.Addr(pzEnd.At(draw))}, Name: "__PAGEZERO", Kind: vaspace.KindGuard, Owner: exe.Name}, Const(0), pzEnd); err != nil {
-		return nil, fmt.Errorf("loader: %s: __PAGEZERO: %w", exe.label(), err)
+		return fmt.Errorf("loader: %s: __PAGEZERO: %w", exe.label(), err)
 	}
-	exeRes, err := d.mapRigid(t, exe, exeSlide)
+	exeRes, exeStart, err := d.mapRigid(t, exe, exeSlide)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	proc.Images = append(proc.Images, PlacedImage{Spec: exe, Order: 0, Reservation: exeRes, Slide: draw[VarExeSlide]})
 
@@ -178,13 +204,13 @@ func (d *Dyld) launch(set *ImageSet, order []*ImageSpec, draw Draw, track bool) 
 	}
 	span, err := dyldSpec.VMSpan()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	exeEnd := t.endOf(vaspace.Mapping{Range: exeRes})
+	exeEnd := exeStart.Plus(int64(exeRes.Len()))
 	dyldBase := exeEnd.Add(Affine{K: [NumVars]int64{VarDyldSlide: 1}})
-	dyldRes, err := d.mapRigid(t, dyldSpec, dyldBase.Plus(-int64(span.Start)))
+	dyldRes, _, err := d.mapRigid(t, dyldSpec, dyldBase.Plus(-int64(span.Start)))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	proc.Images = append(proc.Images, PlacedImage{Spec: dyldSpec, Order: -1, Reservation: dyldRes, Slide: dyldBase.At(draw) - int64(span.Start)})
 
@@ -198,76 +224,92 @@ func (d *Dyld) launch(set *ImageSet, order []*ImageSpec, draw Draw, track bool) 
 	stack := vaspace.Mapping{Name: "stack (main thread)", Kind: vaspace.KindStack, Prot: vaspace.ProtRW}
 	stack.Range = vaspace.Range{Start: vaspace.Addr(top.At(draw) - int64(stackSize)), End: vaspace.Addr(top.At(draw))}
 	if err := t.fixed(stack, top.Plus(-int64(stackSize)), top); err != nil {
-		stack, err = t.anywhere(stack, Const(0), Const(int64(stackSize)))
+		stack, _, err = t.anywhere(stack, Const(0), Const(int64(stackSize)))
 		if err != nil {
-			return nil, fmt.Errorf("loader: no room for the main thread's stack: %w", err)
+			return fmt.Errorf("loader: no room for the main thread's stack: %w", err)
 		}
 		proc.StackMoved = true
 	}
 	proc.Stack = stack.Range
+	return nil
+}
 
-	// dyld loads every launch-time image.
+// poolsBefore returns how many bytes of allocator pools dyld holds before
+// loading image i: the static pool plus every pool mapped so far.
+func (d *Dyld) poolsBefore(i int) uint64 {
+	used := uint64(i) * d.Dyld.BytesPerImage
 	pool := d.Dyld.StaticPool
-	used := uint64(0)
-	for i, img := range order {
+	if used > pool {
+		pool += (used - pool + d.Dyld.Pool - 1) / d.Dyld.Pool * d.Dyld.Pool
+	}
+	return pool
+}
+
+// loadImages is dyld loading images order[from:] in turn: allocator pools
+// as its metadata grows, then each image. after, if set, is called after
+// every image with the index of the next one.
+func (d *Dyld) loadImages(t placer, order []*ImageSpec, from int, proc *MacProcess, after func(next int)) error {
+	pool := d.poolsBefore(from)
+	used := uint64(from) * d.Dyld.BytesPerImage
+	for i := from; i < len(order); i++ {
+		img := order[i]
 		used += d.Dyld.BytesPerImage
 		for used > pool {
 			m := vaspace.Mapping{Name: "dyld allocator pool", Kind: vaspace.KindAnon, Prot: vaspace.ProtRW}
-			if _, err := t.anywhere(m, Const(4*gib), Const(int64(d.Dyld.Pool))); err != nil {
-				return nil, fmt.Errorf("loader: dyld allocator pool: %w", err)
+			if _, _, err := t.anywhere(m, Const(4*gib), Const(int64(d.Dyld.Pool))); err != nil {
+				return fmt.Errorf("loader: dyld allocator pool: %w", err)
 			}
 			pool += d.Dyld.Pool
 		}
-		if i == 0 {
-			continue // the executable, mapped by the kernel
-		}
-		pi := PlacedImage{Spec: img, Order: i}
-		if !img.InSharedCache {
-			res, slide, err := d.mapImage(t, img)
-			if err != nil {
-				return nil, err
+		if i > 0 { // image 0 is the executable, mapped by the kernel
+			pi := PlacedImage{Spec: img, Order: i}
+			if !img.InSharedCache {
+				res, slide, err := d.mapImage(t, img)
+				if err != nil {
+					return err
+				}
+				pi.Reservation, pi.Slide = res, slide
 			}
-			pi.Reservation, pi.Slide = res, slide
+			proc.Images = append(proc.Images, pi)
 		}
-		proc.Images = append(proc.Images, pi)
-	}
-
-	if d.Malloc.Enabled {
-		if err := d.mallocInit(t, proc); err != nil {
-			return nil, err
+		if after != nil {
+			after(i + 1)
 		}
 	}
-	return proc, nil
+	return nil
 }
 
 // mapRigid maps img's segments (without __PAGEZERO) at link address +
 // slide, as the kernel maps the executable and dyld, and returns the span.
-func (d *Dyld) mapRigid(t *tracker, img *ImageSpec, slide Affine) (vaspace.Range, error) {
+func (d *Dyld) mapRigid(t placer, img *ImageSpec, slide Affine) (vaspace.Range, Affine, error) {
 	span, err := img.VMSpan()
 	if err != nil {
-		return vaspace.Range{}, err
+		return vaspace.Range{}, Affine{}, err
 	}
 	pg := d.Platform.PageSize
 	length := pageUp(span.Len(), pg)
 	start := slide.Plus(int64(span.Start))
 	res := vaspace.Mapping{Name: img.label() + " (span)", Kind: vaspace.KindReservation, Owner: img.label()}
-	a := start.At(t.draw)
+	a := start.At(t.at())
 	if a < 0 || uint64(a)%pg != 0 {
-		return vaspace.Range{}, fmt.Errorf("loader: %s: load address %#x is not page-aligned", img.label(), a)
+		return vaspace.Range{}, Affine{}, fmt.Errorf("loader: %s: load address %#x is not page-aligned", img.label(), a)
 	}
 	res.Range = vaspace.Range{Start: vaspace.Addr(a), End: vaspace.Addr(a) + vaspace.Addr(length)}
 	if err := t.fixed(res, start, start.Plus(int64(length))); err != nil {
-		return vaspace.Range{}, fmt.Errorf("loader: %s does not fit at %v: %w", img.label(), res.Range, err)
+		return vaspace.Range{}, Affine{}, fmt.Errorf("loader: %s does not fit at %v: %w", img.label(), res.Range, err)
 	}
-	if err := d.mapSegments(t, img, res, span.Start); err != nil {
-		return vaspace.Range{}, err
+	if err := d.mapSegments(t, img, res, start, span.Start); err != nil {
+		return vaspace.Range{}, Affine{}, err
 	}
-	return res.Range, nil
+	return res.Range, start, nil
 }
 
 // mapSegments lays img's segments inside its reservation, each at
 // reservation start + (vmaddr - span start), page-rounded.
-func (d *Dyld) mapSegments(t *tracker, img *ImageSpec, res vaspace.Mapping, linkBase vaspace.Addr) error {
+func (d *Dyld) mapSegments(t placer, img *ImageSpec, res vaspace.Mapping, resStart Affine, linkBase vaspace.Addr) error {
+	if !t.detailed() {
+		return nil // segments never change a placement
+	}
 	pg := d.Platform.PageSize
 	for _, seg := range img.Segments {
 		if seg.IsPageZero() || seg.VMSize == 0 {
@@ -281,18 +323,28 @@ func (d *Dyld) mapSegments(t *tracker, img *ImageSpec, res vaspace.Mapping, link
 		if m.End > res.End {
 			m.End = res.End
 		}
-		if err := t.within(res, m); err != nil {
+		if err := t.within(res, resStart, m); err != nil {
 			return fmt.Errorf("loader: %s segment %s: %w", img.label(), seg.Name, err)
 		}
 	}
 	return nil
 }
 
+// named returns the mapping name for img with suffix, or just the image's
+// label on a placer that keeps no names (building one per mapping shows in
+// profiles of enumeration).
+func named(t placer, img *ImageSpec, suffix string) string {
+	if !t.detailed() {
+		return img.label()
+	}
+	return img.label() + suffix
+}
+
 // mapImage is dyld4's mapping of one non-cache image (dyld-1378
 // JustInTimeLoader::makeJustInTimeLoaderDisk, Loader::mapSegments): map the
 // whole file read-only ANYWHERE, reserve the page-rounded VM span ANYWHERE,
 // map the segments inside, and drop the temporary file mapping.
-func (d *Dyld) mapImage(t *tracker, img *ImageSpec) (vaspace.Range, int64, error) {
+func (d *Dyld) mapImage(t placer, img *ImageSpec) (vaspace.Range, int64, error) {
 	if err := img.Validate(); err != nil {
 		return vaspace.Range{}, 0, err
 	}
@@ -305,23 +357,25 @@ func (d *Dyld) mapImage(t *tracker, img *ImageSpec) (vaspace.Range, int64, error
 	}
 	pg := d.Platform.PageSize
 	var temp vaspace.Mapping
+	var tempStart Affine
+	tempSize := pageUp(fileExtent(img), pg)
 	haveTemp := false
-	if n := pageUp(fileExtent(img), pg); d.Dyld.TemporaryFileMapping && n > 0 {
-		temp, err = t.anywhere(vaspace.Mapping{Name: img.label() + " (dyld temporary file mapping)", Kind: vaspace.KindFile, Prot: vaspace.ProtRead, Owner: img.label()}, Const(0), Const(int64(n)))
+	if d.Dyld.TemporaryFileMapping && tempSize > 0 {
+		temp, tempStart, err = t.anywhere(vaspace.Mapping{Name: named(t, img, " (dyld temporary file mapping)"), Kind: vaspace.KindFile, Prot: vaspace.ProtRead, Owner: img.label()}, Const(0), Const(int64(tempSize)))
 		if err != nil {
 			return vaspace.Range{}, 0, fmt.Errorf("loader: %s: mapping the file: %w", img.label(), err)
 		}
 		haveTemp = true
 	}
-	res, err := t.anywhere(vaspace.Mapping{Name: img.label() + " (reservation)", Kind: vaspace.KindReservation, Owner: img.label()}, Const(0), Const(int64(pageUp(span.Len(), pg))))
+	res, resStart, err := t.anywhere(vaspace.Mapping{Name: named(t, img, " (reservation)"), Kind: vaspace.KindReservation, Owner: img.label()}, Const(0), Const(int64(pageUp(span.Len(), pg))))
 	if err != nil {
 		return vaspace.Range{}, 0, fmt.Errorf("loader: %s: reserving %#x bytes: %w", img.label(), span.Len(), err)
 	}
-	if err := d.mapSegments(t, img, res, span.Start); err != nil {
+	if err := d.mapSegments(t, img, res, resStart, span.Start); err != nil {
 		return vaspace.Range{}, 0, err
 	}
 	if haveTemp {
-		if err := t.unmap(temp); err != nil {
+		if err := t.unmap(temp, tempStart, tempStart.Plus(int64(tempSize))); err != nil {
 			return vaspace.Range{}, 0, err
 		}
 	}
@@ -331,29 +385,29 @@ func (d *Dyld) mapImage(t *tracker, img *ImageSpec) (vaspace.Range, int64, error
 // mallocInit makes libmalloc's ANYWHERE allocations that precede the
 // XZone reservation: the guarded range with its carveout, then the early
 // arena and the main zone, both hinted at the carveout.
-func (d *Dyld) mallocInit(t *tracker, proc *MacProcess) error {
+func (d *Dyld) mallocInit(t placer, proc *MacProcess) error {
 	m := &d.Malloc
 	pg := int64(d.Platform.PageSize)
 	size := Affine{C: int64(m.GuardedRange), K: [NumVars]int64{VarGuardTail: 1}}
-	g, err := t.anywhere(vaspace.Mapping{Name: "malloc guarded range", Kind: vaspace.KindGuard, Owner: "libsystem_malloc.dylib"}, Const(0), size)
+	g, gStart, err := t.anywhere(vaspace.Mapping{Name: "malloc guarded range", Kind: vaspace.KindGuard, Owner: "libsystem_malloc.dylib"}, Const(0), size)
 	if err != nil {
 		return fmt.Errorf("loader: libmalloc guarded range: %w", err)
 	}
 	proc.Guarded = g.Range
 	carve := vaspace.Range{Start: g.Start + vaspace.Addr(pg), End: g.Start + vaspace.Addr(pg) + vaspace.Addr(m.Carveout)}
-	if err := t.punch(g, carve); err != nil {
+	if err := t.punch(g, gStart, gStart.Add(size), carve); err != nil {
 		return err
 	}
-	hint := t.startOf(g).Plus(pg)
+	hint := gStart.Plus(pg)
 	if m.EarlyArena > 0 {
-		a, err := t.anywhere(vaspace.Mapping{Name: "malloc early arena", Kind: vaspace.KindHeap, Prot: vaspace.ProtRW, Owner: "libsystem_malloc.dylib"}, hint, Const(int64(m.EarlyArena)))
+		a, _, err := t.anywhere(vaspace.Mapping{Name: "malloc early arena", Kind: vaspace.KindHeap, Prot: vaspace.ProtRW, Owner: "libsystem_malloc.dylib"}, hint, Const(int64(m.EarlyArena)))
 		if err != nil {
 			return fmt.Errorf("loader: libmalloc early arena: %w", err)
 		}
 		proc.Arena = a.Range
 	}
 	if m.MainZone > 0 {
-		z, err := t.anywhere(vaspace.Mapping{Name: "malloc main zone", Kind: vaspace.KindHeap, Prot: vaspace.ProtRW, Owner: "libsystem_malloc.dylib"}, hint, Const(int64(pageUp(m.MainZone, uint64(pg)))))
+		z, _, err := t.anywhere(vaspace.Mapping{Name: "malloc main zone", Kind: vaspace.KindHeap, Prot: vaspace.ProtRW, Owner: "libsystem_malloc.dylib"}, hint, Const(int64(pageUp(m.MainZone, uint64(pg)))))
 		if err != nil {
 			return fmt.Errorf("loader: libmalloc main zone: %w", err)
 		}

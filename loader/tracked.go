@@ -8,6 +8,34 @@ import (
 	"github.com/vasim/vasim/vaspace"
 )
 
+// placer is what the Dyld model needs to place one launch at one draw.
+// Two implement it: tracker, over a vaspace.Space (the layout users see),
+// and lean, over a list of free ranges (the same decisions, no segment
+// detail, fast enough to enumerate thousands of layouts). Both record the
+// affine forms of boundaries and the region of draws that keeps every
+// decision when tracking.
+type placer interface {
+	// at returns the draw being placed.
+	at() Draw
+	// detailed reports whether the placer keeps the full layout (segment
+	// mappings and names); the lean one does not.
+	detailed() bool
+	// fixed maps m exactly at m.Range (VM_FLAGS_FIXED); start and end are
+	// its boundaries' affine forms.
+	fixed(m vaspace.Mapping, start, end Affine) error
+	// anywhere maps m at the first fit for size at or above hint
+	// (VM_FLAGS_ANYWHERE) and returns it with its start's affine form.
+	anywhere(m vaspace.Mapping, hint, size Affine) (vaspace.Mapping, Affine, error)
+	// within maps child over part of parent (which starts at parentStart),
+	// moving rigidly with it.
+	within(parent vaspace.Mapping, parentStart Affine, child vaspace.Mapping) error
+	// unmap removes m, whose boundaries are start and end.
+	unmap(m vaspace.Mapping, start, end Affine) error
+	// punch unmaps r, a part of m whose boundaries are mStart and mEnd;
+	// r's ends move rigidly with mStart.
+	punch(m vaspace.Mapping, mStart, mEnd Affine, r vaspace.Range) error
+}
+
 // tracker places mappings into a vaspace.Space at one draw of the
 // placement randomness. When tracking, it also records the affine form of
 // every mapping boundary and, for every placement decision, the
@@ -42,6 +70,10 @@ func newTracker(s *vaspace.Space, d Draw, track bool) *tracker {
 }
 
 func (t *tracker) page() uint64 { return t.s.PageSize() }
+
+func (t *tracker) at() Draw { return t.draw }
+
+func (t *tracker) detailed() bool { return true }
 
 // lower returns the affine form of the lower end of a free range starting
 // at a: the end of the mapping below, or the bounds.
@@ -133,24 +165,35 @@ func (t *tracker) freeAround(r vaspace.Range) (lo, hi vaspace.Addr) {
 // anywhere maps m (whose Range is ignored) at the first fit for size bytes
 // at or above hint: XNU VM_FLAGS_ANYWHERE with page alignment, as dyld,
 // libmalloc and the kernel's stack fallback use it.
-func (t *tracker) anywhere(m vaspace.Mapping, hint, size Affine) (vaspace.Mapping, error) {
+func (t *tracker) anywhere(m vaspace.Mapping, hint, size Affine) (vaspace.Mapping, Affine, error) {
 	h := vaspace.Addr(hint.At(t.draw))
 	n := size.At(t.draw)
 	if n <= 0 {
-		return m, fmt.Errorf("loader: %q: size %d is not positive", m.Name, n)
+		return m, Affine{}, fmt.Errorf("loader: %q: size %d is not positive", m.Name, n)
 	}
 	a, err := t.s.FirstFit(h, vaspace.Request{Size: uint64(n)})
 	if err != nil {
-		return m, err
+		return m, Affine{}, err
 	}
 	m.Range = vaspace.Range{Start: a, End: a + vaspace.Addr(n)}
 	if !t.track {
-		return m, t.s.Map(m)
+		return m, Const(int64(a)), t.s.Map(m)
 	}
 	pg := int64(t.page())
 	// Every free range between the hint and the choice was too small and
-	// must stay so; the chosen one must stay large enough.
+	// must stay so; the chosen one must stay large enough. Free ranges
+	// wholly below the hint must stay below it.
 	from := max(h, t.s.Bounds().Start)
+	for g := range t.s.Gaps(vaspace.Range{Start: t.s.Bounds().Start, End: from}) {
+		if g.End < from {
+			t.region.Require(hint.Sub(t.upper(g.End)))
+		}
+	}
+	for z := range t.touch {
+		if z < from {
+			t.region.Require(hint.Sub(t.upper(z)))
+		}
+	}
 	var cands []vaspace.Range
 	for g := range t.s.Gaps(vaspace.Range{Start: from, End: a + 1}) {
 		cands = append(cands, g)
@@ -193,17 +236,17 @@ func (t *tracker) anywhere(m vaspace.Mapping, hint, size Affine) (vaspace.Mappin
 		break
 	}
 	if err := t.s.Map(m); err != nil {
-		return m, err
+		return m, Affine{}, err
 	}
 	t.check(start, start.Add(size), m)
 	t.record(m, start, start.Add(size))
-	return m, nil
+	return m, start, nil
 }
 
 // within maps child over part of parent, rigidly: child's boundaries move
 // with parent's (dyld maps segments MAP_FIXED inside an image's
 // reservation). It replaces what it covers.
-func (t *tracker) within(parent, child vaspace.Mapping) error {
+func (t *tracker) within(parent vaspace.Mapping, base Affine, child vaspace.Mapping) error {
 	if !parent.ContainsRange(child.Range) {
 		return fmt.Errorf("loader: %v does not lie inside %v", child, parent)
 	}
@@ -213,7 +256,6 @@ func (t *tracker) within(parent, child vaspace.Mapping) error {
 	if !t.track {
 		return nil
 	}
-	base := t.startOf(parent)
 	rigid := func(a vaspace.Addr) Affine { return base.Plus(int64(a - parent.Start)) }
 	t.above[child.Start] = rigid(child.Start)
 	t.below[child.End] = rigid(child.End)
@@ -230,7 +272,7 @@ func (t *tracker) within(parent, child vaspace.Mapping) error {
 
 // unmap removes m (which must be mapped exactly) and forgets its
 // boundaries.
-func (t *tracker) unmap(m vaspace.Mapping) error {
+func (t *tracker) unmap(m vaspace.Mapping, _, _ Affine) error {
 	if err := t.s.Unmap(m.Range); err != nil {
 		return err
 	}
@@ -245,12 +287,11 @@ func (t *tracker) unmap(m vaspace.Mapping) error {
 
 // punch unmaps r, a part of mapping m, leaving a free range whose ends
 // move rigidly with m (libmalloc's carveout in the guarded range).
-func (t *tracker) punch(m vaspace.Mapping, r vaspace.Range) error {
+func (t *tracker) punch(m vaspace.Mapping, base, _ Affine, r vaspace.Range) error {
 	if err := t.s.Unmap(r); err != nil {
 		return err
 	}
 	if t.track {
-		base := t.startOf(m)
 		rigid := func(a vaspace.Addr) Affine { return base.Plus(int64(a - m.Start)) }
 		if r.Start > m.Start {
 			t.below[r.Start] = rigid(r.Start)

@@ -3,6 +3,7 @@ package xzone
 import (
 	"math/big"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 
 	"github.com/vasim/vasim/loader"
@@ -36,109 +37,37 @@ type Joint struct {
 // the mappings that can reach the XZone window matter, and the set of
 // colliding slots changes only where one of their ends crosses a slot
 // boundary, so each run of executable slides is split at those crossings
-// and every part is evaluated once. The result is exact: no sampling.
+// and every part is evaluated once. The result is exact: no sampling. It
+// uses every CPU (runtime.GOMAXPROCS).
 func JointAnalyze(model *loader.Dyld, set *loader.ImageSet, p Profile) (*Joint, error) {
+	return JointAnalyzeWorkers(model, set, p, runtime.GOMAXPROCS(0))
+}
+
+// JointAnalyzeWorkers is JointAnalyze on the given number of goroutines.
+func JointAnalyzeWorkers(model *loader.Dyld, set *loader.ImageSet, p Profile, workers int) (*Joint, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	sup := model.Supports()
-	xs := sup[loader.VarExeSlide]
-	var box [loader.NumVars][2]int64
 	draws := uint64(1)
 	for v := range sup {
-		box[v] = [2]int64{sup[v][0], sup[v][len(sup[v])-1]}
 		draws *= uint64(len(sup[v]))
 	}
-	w := p.Window()
-	relevant := map[*loader.Piece][]loader.AffineMapping{}
-	var counts = map[int]uint64{} // colliding-slot count -> number of draws
-	total := new(big.Int)
-	var cellSum uint64
-
-	weight := func(ranges [][2]int) uint64 {
-		if p.ZeroEntropy {
-			if len(ranges) > 0 && ranges[0][0] == 0 {
-				return p.EntropyValues()
-			}
-			return 0
-		}
-		var sum uint64
-		n := uint64(p.Slots())
-		q, r := p.EntropyValues()/n, p.EntropyValues()%n
-		for _, rg := range ranges {
-			lo, hi := uint64(rg[0]), uint64(rg[1])
-			sum += (hi - lo + 1) * q
-			if lo < r {
-				sum += min(hi, r-1) - lo + 1
-			}
-		}
-		return sum
+	accs := make([]*jointAcc, max(1, workers))
+	for i := range accs {
+		accs[i] = newJointAcc(p, sup)
 	}
-
-	pieces, err := model.Cover(set, func(c loader.Cell) error {
-		ms, ok := relevant[c.Piece]
-		if !ok {
-			for _, m := range c.Piece.Mappings() {
-				if maxOver(m.End, box) > int64(w.Start) && minOver(m.Start, box) < int64(w.End) {
-					ms = append(ms, m)
-				}
-			}
-			relevant[c.Piece] = ms
-		}
-		// Split xs[Lo..Hi] where a relevant boundary crosses a slot edge.
-		var cuts []int64
-		d := c.Fixed
-		for _, m := range ms {
-			for _, f := range []struct {
-				a    loader.Affine
-				base int64
-			}{{m.End, int64(p.RangesStart)}, {m.Start, int64(p.RangesStart) + int64(p.Reservation())}} {
-				k := f.a.K[loader.VarExeSlide]
-				if k == 0 {
-					continue
-				}
-				d[loader.VarExeSlide] = 0
-				v0 := f.a.At(d)
-				va, vb := v0+k*xs[c.Lo], v0+k*xs[c.Hi]
-				lo, hi := min(va, vb), max(va, vb)
-				g := int64(p.Granule)
-				for j := floorDivI(lo-f.base, g); f.base+j*g <= hi; j++ {
-					level := f.base + j*g
-					x := floorDivI(level-v0, k)
-					cuts = append(cuts, x, x+1)
-				}
-			}
-		}
-		// A cut x means the colliding set may differ between draws below x
-		// and at or above it: turn cuts into boundaries between indices.
-		bounds := []int{c.Lo, c.Hi + 1}
-		for _, x := range cuts {
-			if k := sort.Search(len(xs), func(k int) bool { return xs[k] >= x }); k > c.Lo && k <= c.Hi {
-				bounds = append(bounds, k)
-			}
-		}
-		sort.Ints(bounds)
-		cellSum = 0
-		for bi := 0; bi+1 < len(bounds); bi++ {
-			i, next := bounds[bi], bounds[bi+1]
-			if i == next {
-				continue
-			}
-			d[loader.VarExeSlide] = xs[i]
-			ranges := collidingRanges(ms, d, p)
-			n := uint64(next - i)
-			cellSum += n * weight(ranges)
-			slots := 0
-			for _, rg := range ranges {
-				slots += rg[1] - rg[0] + 1
-			}
-			counts[slots] += n
-		}
-		total.Add(total, new(big.Int).SetUint64(cellSum))
-		return nil
-	})
+	pieces, err := model.CoverParallel(set, len(accs), func(w int) func(loader.Cell) error { return accs[w].cell })
 	if err != nil {
 		return nil, err
+	}
+	total := new(big.Int)
+	counts := map[int]uint64{}
+	for _, a := range accs {
+		total.Add(total, a.total)
+		for n, c := range a.counts {
+			counts[n] += c
+		}
 	}
 	denom := new(big.Int).Mul(new(big.Int).SetUint64(draws), new(big.Int).SetUint64(p.EntropyValues()))
 	j := &Joint{Profile: p, Crash: new(big.Rat).SetFrac(total, denom), Draws: draws, Pieces: pieces, Colliding: map[int]*big.Rat{}, Fewest: -1}
@@ -153,26 +82,166 @@ func JointAnalyze(model *loader.Dyld, set *loader.ImageSet, p Profile) (*Joint, 
 	return j, nil
 }
 
-// collidingRanges returns the merged runs of slots that the mappings ms,
-// evaluated at draw d, make collide.
-func collidingRanges(ms []loader.AffineMapping, d loader.Draw, p Profile) [][2]int {
-	var rs [][2]int
+// jointAcc accumulates one worker's cells.
+type jointAcc struct {
+	p        Profile
+	xs       []int64
+	box      [loader.NumVars][2]int64
+	relevant map[*loader.Piece][]loader.AffineMapping
+	counts   map[int]uint64 // colliding-slot count -> number of draws
+	total    *big.Int       // sum of draws × colliding entropy values
+	ranges   [][2]int
+}
+
+func newJointAcc(p Profile, sup [loader.NumVars][]int64) *jointAcc {
+	a := &jointAcc{p: p, xs: sup[loader.VarExeSlide], relevant: map[*loader.Piece][]loader.AffineMapping{}, counts: map[int]uint64{}, total: new(big.Int)}
+	for v := range sup {
+		a.box[v] = [2]int64{sup[v][0], sup[v][len(sup[v])-1]}
+	}
+	return a
+}
+
+// weight returns how many entropy values make the slot runs collide.
+func (a *jointAcc) weight(ranges [][2]int) uint64 {
+	p := a.p
+	if p.ZeroEntropy {
+		if len(ranges) > 0 && ranges[0][0] == 0 {
+			return p.EntropyValues()
+		}
+		return 0
+	}
+	var sum uint64
+	n := uint64(p.Slots())
+	q, r := p.EntropyValues()/n, p.EntropyValues()%n
+	for _, rg := range ranges {
+		lo, hi := uint64(rg[0]), uint64(rg[1])
+		sum += (hi - lo + 1) * q
+		if lo < r {
+			sum += min(hi, r-1) - lo + 1
+		}
+	}
+	return sum
+}
+
+// add counts n draws whose colliding slots are a.ranges.
+func (a *jointAcc) add(n uint64) {
+	var w big.Int
+	w.SetUint64(a.weight(a.ranges))
+	w.Mul(&w, new(big.Int).SetUint64(n))
+	a.total.Add(a.total, &w)
+	a.counts[slotCount(a.ranges)] += n
+}
+
+func (a *jointAcc) cell(c loader.Cell) error {
+	p, xs := a.p, a.xs
+	ms, ok := a.relevant[c.Piece]
+	if !ok {
+		w := p.Window()
+		for m := range c.Piece.Mappings() {
+			if maxOver(m.End, a.box) > int64(w.Start) && minOver(m.Start, a.box) < int64(w.End) {
+				ms = append(ms, m)
+			}
+		}
+		a.relevant[c.Piece] = ms
+	}
+	d := c.Fixed
+	// Boundaries are affine, so slot indices move monotonically with the
+	// executable slide: equal at both ends of the run means equal
+	// throughout, the common case.
+	if sameSlots(ms, d, xs[c.Lo], xs[c.Hi], p) {
+		d[loader.VarExeSlide] = xs[c.Lo]
+		a.ranges = collidingRangesInto(a.ranges[:0], ms, d, p)
+		a.add(uint64(c.Hi - c.Lo + 1))
+		return nil
+	}
+	// Otherwise split xs[Lo..Hi] where a boundary crosses a slot edge: a
+	// cut x means the colliding set may differ between draws below x and
+	// at or above it.
+	bounds := []int{c.Lo, c.Hi + 1}
+	for _, m := range ms {
+		for _, f := range []struct {
+			a    loader.Affine
+			base int64
+		}{{m.End, int64(p.RangesStart)}, {m.Start, int64(p.RangesStart) + int64(p.Reservation())}} {
+			k := f.a.K[loader.VarExeSlide]
+			if k == 0 {
+				continue
+			}
+			d[loader.VarExeSlide] = 0
+			v0 := f.a.At(d)
+			va, vb := v0+k*xs[c.Lo], v0+k*xs[c.Hi]
+			lo, hi := min(va, vb), max(va, vb)
+			g := int64(p.Granule)
+			for j := floorDivI(lo-f.base, g); f.base+j*g <= hi; j++ {
+				x := floorDivI(f.base+j*g-v0, k)
+				for _, cut := range []int64{x, x + 1} {
+					if i := sort.Search(len(xs), func(i int) bool { return xs[i] >= cut }); i > c.Lo && i <= c.Hi {
+						bounds = append(bounds, i)
+					}
+				}
+			}
+		}
+	}
+	sort.Ints(bounds)
+	for bi := 0; bi+1 < len(bounds); bi++ {
+		i, next := bounds[bi], bounds[bi+1]
+		if i == next {
+			continue
+		}
+		d[loader.VarExeSlide] = xs[i]
+		a.ranges = collidingRangesInto(a.ranges[:0], ms, d, p)
+		a.add(uint64(next - i))
+	}
+	return nil
+}
+
+// collidingRangesInto appends to out the merged runs of slots that the
+// mappings ms, evaluated at draw d, make collide.
+func collidingRangesInto(out [][2]int, ms []loader.AffineMapping, d loader.Draw, p Profile) [][2]int {
+	start := len(out)
 	for _, m := range ms {
 		r := vaspace.Range{Start: vaspace.Addr(m.Start.At(d)), End: vaspace.Addr(m.End.At(d))}
 		if lo, hi, ok := p.SlotsOverlapping(r); ok {
-			rs = append(rs, [2]int{lo, hi})
+			out = append(out, [2]int{lo, hi})
 		}
 	}
+	rs := out[start:]
 	sort.Slice(rs, func(i, j int) bool { return rs[i][0] < rs[j][0] })
-	var out [][2]int
+	merged := out[:start]
 	for _, r := range rs {
-		if n := len(out); n > 0 && r[0] <= out[n-1][1]+1 {
-			out[n-1][1] = max(out[n-1][1], r[1])
+		if n := len(merged); n > start && r[0] <= merged[n-1][1]+1 {
+			merged[n-1][1] = max(merged[n-1][1], r[1])
 		} else {
-			out = append(out, r)
+			merged = append(merged, r)
 		}
 	}
-	return out
+	return merged
+}
+
+func slotCount(ranges [][2]int) int {
+	n := 0
+	for _, r := range ranges {
+		n += r[1] - r[0] + 1
+	}
+	return n
+}
+
+// sameSlots reports whether every mapping overlaps the same slots with the
+// executable slide at x1 as at x2.
+func sameSlots(ms []loader.AffineMapping, d loader.Draw, x1, x2 int64, p Profile) bool {
+	for _, m := range ms {
+		if m.Start.K[loader.VarExeSlide] == 0 && m.End.K[loader.VarExeSlide] == 0 {
+			continue
+		}
+		d[loader.VarExeSlide] = x1
+		lo1, hi1, ok1 := p.SlotsOverlapping(vaspace.Range{Start: vaspace.Addr(m.Start.At(d)), End: vaspace.Addr(m.End.At(d))})
+		d[loader.VarExeSlide] = x2
+		lo2, hi2, ok2 := p.SlotsOverlapping(vaspace.Range{Start: vaspace.Addr(m.Start.At(d)), End: vaspace.Addr(m.End.At(d))})
+		if ok1 != ok2 || ok1 && (lo1 != lo2 || hi1 != hi2) {
+			return false
+		}
+	}
+	return true
 }
 
 func maxOver(a loader.Affine, box [loader.NumVars][2]int64) int64 {

@@ -1,0 +1,65 @@
+package loader_test
+
+import (
+	"sort"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/loadertest"
+	"github.com/vasim/vasim/vaspace"
+	"pgregory.net/rapid"
+)
+
+// covered returns the merged address ranges of ms.
+func covered(ms []vaspace.Range) []vaspace.Range {
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Start < ms[j].Start })
+	var out []vaspace.Range
+	for _, r := range ms {
+		if n := len(out); n > 0 && r.Start <= out[n-1].End {
+			out[n-1].End = max(out[n-1].End, r.End)
+		} else {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Every piece Cover reports is sound: at every draw of a cell, the piece's
+// affine mappings cover exactly the addresses a real launch maps, and
+// the cells partition the support.
+func TestCoverPiecesAreSound(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		d := loadertest.SmallDyld().Draw(t, "model")
+		set := loadertest.SmallSet(10).Draw(t, "images")
+		if _, err := d.Launch(set, loader.Randomness{}); err != nil {
+			t.Skip("world too small:", err)
+		}
+		sup := d.Supports()
+		xs := sup[loader.VarExeSlide]
+		seen := 0
+		_, err := d.Cover(set, func(c loader.Cell) error {
+			seen += c.Hi - c.Lo + 1
+			// Check the first and last draw of the cell, and one between.
+			for _, i := range []int{c.Lo, (c.Lo + c.Hi) / 2, c.Hi} {
+				dr := c.Fixed
+				dr[loader.VarExeSlide] = xs[i]
+				require.True(t, c.Piece.Region.Contains(dr))
+				var got []vaspace.Range
+				for m := range c.Piece.Mappings() {
+					got = append(got, vaspace.Range{Start: vaspace.Addr(m.Start.At(dr)), End: vaspace.Addr(m.End.At(dr))})
+				}
+				p, err := d.Launch(set, loader.Randomness{ExeSlide: uint64(dr[loader.VarExeSlide]), DyldSlide: uint64(dr[loader.VarDyldSlide]), GuardTail: uint64(dr[loader.VarGuardTail])})
+				require.NoError(t, err)
+				var want []vaspace.Range
+				for m := range p.Space.All() {
+					want = append(want, m.Range)
+				}
+				require.Equal(t, covered(want), covered(got), "draw %v", dr)
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, len(xs)*len(sup[loader.VarDyldSlide])*len(sup[loader.VarGuardTail]), seen, "cells partition the support")
+	})
+}
