@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 )
@@ -58,6 +59,9 @@ type resolver struct {
 	byPath  map[string]*ImageSpec
 	byName  map[string]*ImageSpec
 	implied map[string]*ImageSpec // synthesized shared-cache images
+	// open, when set, reads a file the set does not hold yet (nil, nil if
+	// there is none); what it reads joins the set.
+	open func(path string) (*ImageSpec, error)
 }
 
 func newResolver(set *ImageSet) *resolver {
@@ -103,15 +107,29 @@ func (r *resolver) expand(p string, loader *ImageSpec) string {
 func (r *resolver) resolve(dep string, chain []*ImageSpec) (*ImageSpec, error) {
 	loader := chain[len(chain)-1]
 	var tried []string
+	var openErr error
 	lookup := func(p string) *ImageSpec {
+		p = path.Clean(p)
 		tried = append(tried, p)
-		if img := r.byPath[path.Clean(p)]; img != nil {
+		if img := r.byPath[p]; img != nil {
 			return img
+		}
+		if r.open != nil && !strings.HasPrefix(p, "@") && openErr == nil {
+			img, err := r.open(p)
+			if err != nil {
+				openErr = err
+				return nil
+			}
+			if img != nil {
+				r.set.Images = append(r.set.Images, img)
+				r.byPath[p] = img
+				return img
+			}
 		}
 		return nil
 	}
 	if tail, ok := strings.CutPrefix(dep, "@rpath/"); ok {
-		for i := len(chain) - 1; i >= 0; i-- {
+		for i := len(chain) - 1; i >= 0 && openErr == nil; i-- {
 			for _, rp := range rpathsOf(chain[i]) {
 				if img := lookup(path.Join(r.expand(rp, chain[i]), tail)); img != nil {
 					return img, nil
@@ -120,6 +138,9 @@ func (r *resolver) resolve(dep string, chain []*ImageSpec) (*ImageSpec, error) {
 		}
 	} else if img := lookup(r.expand(dep, loader)); img != nil {
 		return img, nil
+	}
+	if openErr != nil {
+		return nil, openErr
 	}
 	// Images described without paths (synthetic sets, JSON) are matched by
 	// install name.
@@ -180,10 +201,15 @@ func dependencyKind(img *ImageSpec, i int) DylibKind {
 // are not loaded at launch and missing weak ones are skipped; any other
 // missing dependency is a NotLoadedError, the launch failure dyld reports.
 func (set *ImageSet) LoadOrder() ([]*ImageSpec, error) {
+	return set.loadOrder(nil)
+}
+
+func (set *ImageSet) loadOrder(open func(string) (*ImageSpec, error)) ([]*ImageSpec, error) {
 	if set.Main == nil {
 		return nil, fmt.Errorf("loader: image set %q has no main executable", set.Name)
 	}
 	r := newResolver(set)
+	r.open = open
 	order := []*ImageSpec{set.Main}
 	loaded := map[*ImageSpec]bool{set.Main: true}
 	expanded := map[*ImageSpec]bool{}
@@ -202,7 +228,7 @@ func (set *ImageSet) LoadOrder() ([]*ImageSpec, error) {
 			}
 			d, err := r.resolve(dep, chain)
 			if err != nil {
-				if kind == DylibWeak {
+				if kind == DylibWeak && errors.Is(err, ErrNotLoaded) {
 					continue
 				}
 				return err
@@ -234,4 +260,39 @@ func (set *ImageSet) Dyld() *ImageSpec {
 		}
 	}
 	return nil
+}
+
+// ReadMachOSet reads a Mach-O executable and every image it loads at
+// launch from the file system, resolving install names as dyld4 does
+// (@rpath through the LC_RPATH chain, @loader_path, @executable_path,
+// absolute paths). Libraries under /usr/lib and /System/Library that are
+// not on disk are taken to be in the shared cache, as on macOS 11 and
+// later. arch picks the slice of universal files ("" prefers arm64e, then
+// arm64). Run it on a build output directory to feed the Dyld model real
+// segment sizes.
+func ReadMachOSet(exe, arch string) (*ImageSet, error) {
+	main, err := ReadMachOArch(exe, arch)
+	if err != nil {
+		return nil, err
+	}
+	if main.Kind != KindExecutable {
+		return nil, fmt.Errorf("loader: %s is a %v, not an executable", exe, main.Kind)
+	}
+	main.Path = exe
+	set := &ImageSet{Name: path.Base(exe), Description: "read from " + exe, Main: main}
+	open := func(p string) (*ImageSpec, error) {
+		if _, err := os.Stat(p); err != nil {
+			return nil, nil // not there: try the next candidate
+		}
+		img, err := ReadMachOArch(p, arch)
+		if err != nil {
+			return nil, err
+		}
+		img.Path = p
+		return img, nil
+	}
+	if _, err := set.loadOrder(open); err != nil {
+		return nil, err
+	}
+	return set, nil
 }

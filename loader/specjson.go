@@ -284,35 +284,7 @@ func jsonKindName(goType string) string {
 }
 
 // parseJSONUint reads a JSON integer or a "0x…" hex string.
-func parseJSONUint(raw json.RawMessage) (uint64, error) {
-	s := string(raw)
-	if strings.HasPrefix(s, `"`) {
-		var str string
-		if err := json.Unmarshal(raw, &str); err != nil {
-			return 0, err
-		}
-		hex, ok := strings.CutPrefix(strings.ToLower(str), "0x")
-		if !ok || hex == "" {
-			return 0, errors.New(`a string must be a "0x…" hex number`)
-		}
-		v, err := strconv.ParseUint(hex, 16, 64)
-		if err != nil {
-			if errors.Is(err, strconv.ErrRange) {
-				return 0, errors.New("does not fit in 64 bits")
-			}
-			return 0, errors.New(`not a "0x…" hex number`)
-		}
-		return v, nil
-	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		if errors.Is(err, strconv.ErrRange) {
-			return 0, errors.New("does not fit in 64 bits")
-		}
-		return 0, errors.New(`want a non-negative integer or a "0x…" hex string`)
-	}
-	return v, nil
-}
+func parseJSONUint(raw json.RawMessage) (uint64, error) { return vaspace.ParseJSONUint(raw) }
 
 // hexRaw encodes v as the JSON string "0x…".
 func hexRaw(v uint64) json.RawMessage {

@@ -1,0 +1,75 @@
+package loader
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// imageSetJSON is the document form of an ImageSet: the image spec list
+// of specjson.go plus a name and description. The executable is the one
+// image whose kind is "executable".
+type imageSetJSON struct {
+	Name        string          `json:"name,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Images      json.RawMessage `json:"images"`
+}
+
+// MarshalImageSetJSON encodes set as an indented JSON document, the
+// executable first.
+func MarshalImageSetJSON(set *ImageSet) ([]byte, error) {
+	specs := append(ImageSpecs{set.Main}, set.Images...)
+	imgs, err := specs.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(imageSetJSON{Name: set.Name, Description: set.Description, Images: imgs}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// ParseImageSetJSON decodes an image set document; source names it in
+// errors. Exactly one image must be an executable.
+func ParseImageSetJSON(data []byte, source string) (*ImageSet, error) {
+	var doc imageSetJSON
+	if err := strictUnmarshal(data, &doc); err != nil {
+		return nil, withPath(jsonDecodeError(err, "", "the document has: name, description, images", data), source)
+	}
+	if len(doc.Images) == 0 {
+		return nil, &SpecJSONError{Path: source, Field: "images", Err: errors.New(`missing: the document is {"name": ..., "images": [...]}`)}
+	}
+	var specs ImageSpecs
+	if err := specs.UnmarshalJSON(doc.Images); err != nil {
+		return nil, withPath(err, source)
+	}
+	set := &ImageSet{Name: doc.Name, Description: doc.Description}
+	for i, s := range specs {
+		if s.Kind != KindExecutable {
+			set.Images = append(set.Images, s)
+			continue
+		}
+		if set.Main != nil {
+			return nil, &SpecJSONError{Path: source, Field: fmt.Sprintf("images[%d].kind", i), Value: `"executable"`, Err: fmt.Errorf("a second executable (the first is %s)", set.Main.label())}
+		}
+		set.Main = s
+	}
+	if set.Main == nil {
+		return nil, &SpecJSONError{Path: source, Field: "images", Err: errors.New(`no image has "kind": "executable"`)}
+	}
+	if set.Name == "" {
+		set.Name = set.Main.label()
+	}
+	return set, nil
+}
+
+// ReadImageSetJSON reads an image set document from path.
+func ReadImageSetJSON(path string) (*ImageSet, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseImageSetJSON(data, path)
+}
