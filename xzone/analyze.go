@@ -164,6 +164,49 @@ func (res *Result) finish(s *vaspace.Space, weight uint64) {
 	}
 }
 
+// Culprit is one image (or, for mappings of no image, one mapping) that
+// overlaps some colliding slot's reservation.
+type Culprit struct {
+	// Name is the image's owner name, or the mapping's name.
+	Name string
+	// Range spans the image's mappings that lie in colliding slots.
+	Range vaspace.Range
+	// FirstHit lists the slots whose lowest hit belongs to this image:
+	// the mapping XNU's fixed mapping runs into first.
+	FirstHit []int
+}
+
+// CulpritImages groups Culprits by image, in address order: the images to
+// move (for example, to load with dlopen after launch, once the
+// reservation is made) for the launch never to crash.
+func (res *Result) CulpritImages() []Culprit {
+	var out []Culprit
+	index := map[string]int{}
+	key := func(m vaspace.Mapping) string {
+		if m.Owner != "" {
+			return m.Owner
+		}
+		return m.Name
+	}
+	for _, m := range res.Culprits {
+		k := key(m)
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, Culprit{Name: k, Range: m.Range})
+		}
+		out[i].Range.Start = min(out[i].Range.Start, m.Start)
+		out[i].Range.End = max(out[i].Range.End, m.End)
+	}
+	for _, k := range res.Colliding {
+		if i, ok := index[key(*res.Slots[k].Hit)]; ok {
+			out[i].FirstHit = append(out[i].FirstHit, k)
+		}
+	}
+	return out
+}
+
 // Fraction formats the crash probability as colliding slots over all
 // slots, the way the public report states it ("15/736").
 func (res *Result) Fraction() string {

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(&env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}, args)
+	return code, out.String(), errb.String()
+}
+
+// The default job reproduces the published Chromium figures.
+func TestXZoneDefaultScenario(t *testing.T) {
+	code, out, errs := runCmd(t, "xzone", "--aslr", "off")
+	require.Equal(t, exitOK, code, errs)
+	for _, want := range []string{"15/736 slots collide (0-14)", "P(crash) = 2.04%", "slot 1: ptr_start 0x402000000 runs into", "at 0x401d04000", "images to blame (7)", "2-5 observed"} {
+		assert.Contains(t, out, want)
+	}
+}
+
+func TestXZoneJSON(t *testing.T) {
+	code, out, errs := runCmd(t, "xzone", "--aslr", "off", "--json")
+	require.Equal(t, exitOK, code, errs)
+	var o struct {
+		Slots          int     `json:"slots"`
+		CollidingSlots []int   `json:"colliding_slots"`
+		Probability    float64 `json:"probability"`
+		Hits           []struct {
+			Slot     int    `json:"slot"`
+			PtrStart string `json:"ptr_start"`
+			Mapping  struct {
+				Name  string `json:"name"`
+				Start string `json:"start"`
+			} `json:"mapping"`
+		} `json:"hits"`
+		Culprits []json.RawMessage `json:"culprits"`
+		Joint    *json.RawMessage  `json:"joint"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	assert.Equal(t, 736, o.Slots)
+	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, o.CollidingSlots)
+	assert.InDelta(t, 15.0/736, o.Probability, 1e-6)
+	require.Len(t, o.Hits, 15)
+	assert.Equal(t, "0x402000000", o.Hits[1].PtrStart)
+	assert.Equal(t, "0x401d04000", o.Hits[1].Mapping.Start)
+	assert.Len(t, o.Culprits, 7)
+	assert.Nil(t, o.Joint, "--aslr off computes no joint probability")
+}
+
+const smallLayout = `{"mappings": [
+  {"name": "exe", "start": "0x100000000", "end": "0x180000000"},
+  {"name": "libbig.dylib", "start": "0x3f0000000", "size": "0x20000000"}
+]}`
+
+func TestXZoneLayoutAndFailAbove(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "layout.json")
+	require.NoError(t, os.WriteFile(path, []byte(smallLayout), 0o644))
+	// libbig ends at 0x410000000 = 16 GiB + 256 MiB: slots 0-7 collide.
+	code, out, errs := runCmd(t, "xzone", "--layout", path)
+	require.Equal(t, exitOK, code, errs)
+	assert.Contains(t, out, "8/736 slots collide (0-7)")
+	code, _, errs = runCmd(t, "xzone", "--layout", path, "--fail-above", "0.01")
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, errs, "exceeds --fail-above")
+	code, _, _ = runCmd(t, "xzone", "--layout", path, "--fail-above", "0.02")
+	assert.Equal(t, exitOK, code)
+}
+
+// A small image set placed with ASLR on: the joint probability is
+// reported and at least the ASLR-off one.
+func TestXZoneImagesJoint(t *testing.T) {
+	doc := `{"name": "tiny", "images": [
+	  {"name": "app", "kind": "executable", "format": "Mach-O", "needed": ["@rpath/libA.dylib"], "segments": [
+	    {"name": "__PAGEZERO", "vmaddr": 0, "vmsize": "0x100000000", "prot": "---"},
+	    {"name": "__TEXT", "vmaddr": "0x100000000", "vmsize": "0x40000000", "filesize": "0x4000", "prot": "r-x"}]},
+	  {"name": "@rpath/libA.dylib", "kind": "library", "format": "Mach-O", "segments": [
+	    {"name": "__TEXT", "vmaddr": 0, "vmsize": "0x110000000", "filesize": "0x4000", "prot": "r-x"}]}
+	]}`
+	path := filepath.Join(t.TempDir(), "set.json")
+	require.NoError(t, os.WriteFile(path, []byte(doc), 0o644))
+	code, out, errs := runCmd(t, "xzone", "--images", path, "--json")
+	require.Equal(t, exitOK, code, errs)
+	var o struct {
+		Probability float64 `json:"probability"`
+		Joint       struct {
+			Probability float64 `json:"probability"`
+			Draws       uint64  `json:"placement_draws"`
+		} `json:"joint"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	assert.Greater(t, o.Probability, 0.0)
+	assert.Equal(t, uint64(3069*255*65), o.Joint.Draws)
+	assert.GreaterOrEqual(t, o.Joint.Probability, o.Probability)
+}
+
+func TestXZoneBadInput(t *testing.T) {
+	dir := t.TempDir()
+	badLayout := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(badLayout, []byte(`{"mappings": [{"name": "a", "start": "0x4000", "end": "zz"}]}`), 0o644))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--layout", filepath.Join(dir, "missing.json")}, "no such file"},
+		{[]string{"--layout", badLayout}, `mappings[0].end = "zz"`},
+		{[]string{"--layout", badLayout, "--exe", "/bin/true"}, "at most one of"},
+		{[]string{"--aslr", "maybe"}, "--aslr \"maybe\""},
+		{[]string{"--observed", "5-2"}, "--observed"},
+		{[]string{"--profile", "libmalloc-1"}, "unknown profile"},
+		{[]string{"--fail-above", "2"}, "--fail-above 2"},
+		{[]string{"--scenario", "nope"}, "unknown scenario"},
+		{[]string{"--exe", "/bin/true"}, "--exe"},
+		{[]string{"--launches", "0"}, "--launches 0"},
+		{[]string{"--arch", "arm64"}, "--arch applies only to --exe"},
+		{[]string{"--shared-region", "none"}, "--shared-region applies only to"},
+		{[]string{"stray"}, "unexpected argument"},
+	} {
+		code, _, errs := runCmd(t, append([]string{"xzone"}, c.args...)...)
+		assert.Equal(t, exitUsage, code, "%v", c.args)
+		assert.Contains(t, errs, c.want, "%v", c.args)
+	}
+}
+
+func TestScenarios(t *testing.T) {
+	code, out, _ := runCmd(t, "scenarios")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "chromium-browser-tests")
+	code, out, _ = runCmd(t, "scenarios", "--dump", "chromium-browser-tests")
+	require.Equal(t, exitOK, code)
+	path := filepath.Join(t.TempDir(), "chromium.json")
+	require.NoError(t, os.WriteFile(path, []byte(out), 0o644))
+	code, out, errs := runCmd(t, "xzone", "--images", path, "--aslr", "off", "--shared-region", "none")
+	require.Equal(t, exitOK, code, errs)
+	assert.True(t, strings.Contains(out, "15/736 slots collide"), "the dumped set places identically")
+	code, out, errs = runCmd(t, "xzone", "--images", path, "--aslr", "off")
+	require.Equal(t, exitOK, code, errs)
+	assert.Contains(t, out, "slots collide", "with the xnu-11417 shared region the images go much higher")
+	assert.NotContains(t, out, "15/736")
+	code, _, errs = runCmd(t, "scenarios", "--dump", "nope")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "unknown scenario")
+}
