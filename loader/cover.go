@@ -23,7 +23,8 @@ type Piece struct {
 	images *imagesPiece
 	// base (shared by every piece of the same images piece) and extra
 	// hold the mappings in placement order.
-	base, extra []AffineMapping
+	base  [][]AffineMapping
+	extra []AffineMapping
 }
 
 // Mappings yields every mapping with its affine boundaries, in placement
@@ -32,9 +33,11 @@ type Piece struct {
 // inside its image's reservation, which is.
 func (p *Piece) Mappings() iter.Seq[AffineMapping] {
 	return func(yield func(AffineMapping) bool) {
-		for _, m := range p.base {
-			if !yield(m) {
-				return
+		for _, ms := range p.base {
+			for _, m := range ms {
+				if !yield(m) {
+					return
+				}
 			}
 		}
 		for _, m := range p.extra {
@@ -90,10 +93,15 @@ type snapshot struct {
 	state *lean
 }
 
-// snapsPerLaunch is about how many snapshots a placement keeps (one every
-// len(order)/snapsPerLaunch images, counting shared-cache ones); each
-// costs a copy of the free-range list.
-const snapsPerLaunch = 64
+// snapsPerLaunch is about how many snapshots a placement keeps, one every
+// len(order)/snapsPerLaunch images (counting shared-cache ones), in the
+// first snapShare of the order only: on the Chromium scenario 95% of
+// resumptions start in its first third, and each snapshot costs a copy of
+// the free-range list.
+const (
+	snapsPerLaunch = 48
+	snapShare      = 3
+)
 
 // snapKeep is how many images pieces keep their snapshots, and
 // recentScan how many recent ones a lookup scans before placing afresh.
@@ -183,6 +191,7 @@ type coverer struct {
 	prevImages *imagesPiece
 	lastRow    []span // the cells of the previous row
 	row        []span
+	hints      []*imagesPiece // reused by lookup
 	pieces     int
 }
 
@@ -238,10 +247,12 @@ func (c *coverer) lookup(draw Draw, i int) (*Piece, int, error) {
 			return sp.piece, j, nil
 		}
 	}
-	var hints []*imagesPiece
+	hints := c.hints[:0]
 	for _, sp := range near {
 		hints = append(hints, sp.piece.images)
 	}
+	hints = append(hints, c.prevImages)
+	c.hints = hints
 	ip, err := c.imagesFor(draw, hints)
 	if err != nil {
 		return nil, 0, err
@@ -273,7 +284,7 @@ func (c *coverer) lookup(draw Draw, i int) (*Piece, int, error) {
 // none does: from the deepest snapshot of a nearby piece that still holds
 // the draw, or from exec.
 func (c *coverer) imagesFor(draw Draw, hints []*imagesPiece) (*imagesPiece, error) {
-	for _, ip := range append(hints, c.prevImages) {
+	for _, ip := range hints {
 		if ip != nil && ip.region.Contains(draw) {
 			return ip, nil
 		}
@@ -288,12 +299,14 @@ func (c *coverer) imagesFor(draw Draw, hints []*imagesPiece) (*imagesPiece, erro
 	}
 	var from *imagesPiece
 	depth := -1
-	for _, ip := range append(append(hints, c.prevImages), c.withSnaps...) {
-		if ip == nil {
-			continue
-		}
-		if k, ok := ip.deepest(draw); ok && (from == nil || ip.snaps[k].next > from.snaps[depth].next) {
-			from, depth = ip, k
+	for _, group := range [][]*imagesPiece{hints, c.withSnaps} {
+		for _, ip := range group {
+			if ip == nil {
+				continue
+			}
+			if k, ok := ip.deepest(draw); ok && (from == nil || ip.snaps[k].next > from.snaps[depth].next) {
+				from, depth = ip, k
+			}
 		}
 	}
 	ip := &imagesPiece{}
@@ -311,7 +324,7 @@ func (c *coverer) imagesFor(draw Draw, hints []*imagesPiece) (*imagesPiece, erro
 		ip.snaps = append(ip.snaps, snapshot{0, l.freeze()})
 	}
 	err := c.d.loadImages(l, c.order, next, &MacProcess{}, func(next int) {
-		if next%c.snapEvery == 0 {
+		if next%c.snapEvery == 0 && next <= len(c.order)/snapShare {
 			ip.snaps = append(ip.snaps, snapshot{next, l.freeze()})
 		}
 	})

@@ -270,7 +270,9 @@ func (d *Dyld) loadImages(t placer, order []*ImageSpec, from int, proc *MacProce
 				}
 				pi.Reservation, pi.Slide = res, slide
 			}
-			proc.Images = append(proc.Images, pi)
+			if t.detailed() {
+				proc.Images = append(proc.Images, pi)
+			}
 		}
 		if after != nil {
 			after(i + 1)

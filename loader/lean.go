@@ -24,9 +24,10 @@ type lean struct {
 	bounds vaspace.Range
 	page   int64
 	holes  []hole
-	// base holds what was mapped before a fork (shared with the parent,
-	// never written); maps what was mapped since, in placement order.
-	base   []AffineMapping
+	// base holds what was mapped before a fork, as the slices of the
+	// forks before it (shared, never written); maps what was mapped since,
+	// in placement order.
+	base   [][]AffineMapping
 	maps   []AffineMapping
 	region *Region
 }
@@ -114,6 +115,7 @@ func (l *lean) anywhere(m vaspace.Mapping, hint, size Affine) (vaspace.Mapping, 
 		return m, Affine{}, fmt.Errorf("loader: %q: size %d is not positive", m.Name, n)
 	}
 	first := l.find(max(h, l.bounds.Start))
+	sizeConst := size.IsConst()
 	// Free ranges wholly below the hint are not searched; they must stay
 	// below it.
 	for i := 0; i < first; i++ {
@@ -121,7 +123,7 @@ func (l *lean) anywhere(m vaspace.Mapping, hint, size Affine) (vaspace.Mapping, 
 	}
 	for i := first; i < len(l.holes); i++ {
 		g := &l.holes[i]
-		if int64(g.hi-g.lo) < n && g.loA.K == g.hiA.K && h <= g.lo && size.IsConst() {
+		if int64(g.hi-g.lo) < n && sizeConst && h <= g.lo && g.loA.K == g.hiA.K {
 			continue // too small at every draw: no decision to record
 		}
 		lo, loA := g.lo, g.loA
@@ -179,8 +181,15 @@ func (l *lean) unmap(m vaspace.Mapping, start, end Affine) error {
 		nh.hi, nh.hiA = l.holes[i].hi, l.holes[i].hiA
 		l.holes = append(l.holes[:i], l.holes[i+1:]...)
 	}
-	l.holes = append(l.holes[:i], append([]hole{nh}, l.holes[i:]...)...)
+	l.insertHole(i, nh)
 	return nil
+}
+
+// insertHole inserts h at index i.
+func (l *lean) insertHole(i int, h hole) {
+	l.holes = append(l.holes, hole{})
+	copy(l.holes[i+1:], l.holes[i:])
+	l.holes[i] = h
 }
 
 func (l *lean) punch(m vaspace.Mapping, mStart, mEnd Affine, r vaspace.Range) error {
@@ -198,7 +207,7 @@ func (l *lean) punch(m vaspace.Mapping, mStart, mEnd Affine, r vaspace.Range) er
 	}
 	l.forget(m, parts...)
 	i := sort.Search(len(l.holes), func(i int) bool { return l.holes[i].lo >= r.Start })
-	l.holes = append(l.holes[:i], append([]hole{{r.Start, r.End, rigid(r.Start), rigid(r.End)}}, l.holes[i:]...)...)
+	l.insertHole(i, hole{r.Start, r.End, rigid(r.Start), rigid(r.End)})
 	return nil
 }
 
@@ -224,7 +233,7 @@ func (l *lean) fork(d Draw) *lean {
 	}
 	c.base = l.base
 	if len(l.maps) > 0 {
-		c.base = append(l.base[:len(l.base):len(l.base)], l.maps...)
+		c.base = append(l.base[:len(l.base):len(l.base)], l.maps[:len(l.maps):len(l.maps)])
 	}
 	return c
 }

@@ -2,6 +2,7 @@ package xzone
 
 import (
 	"math/big"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"sort"
@@ -64,7 +65,7 @@ func JointAnalyzeWorkers(model *loader.Dyld, set *loader.ImageSet, p Profile, wo
 	total := new(big.Int)
 	counts := map[int]uint64{}
 	for _, a := range accs {
-		total.Add(total, a.total)
+		total.Add(total, a.total())
 		for n, c := range a.counts {
 			counts[n] += c
 		}
@@ -87,14 +88,14 @@ type jointAcc struct {
 	p        Profile
 	xs       []int64
 	box      [loader.NumVars][2]int64
-	relevant map[*loader.Piece][]loader.AffineMapping
+	relevant map[*loader.Piece]*relevance
 	counts   map[int]uint64 // colliding-slot count -> number of draws
-	total    *big.Int       // sum of draws × colliding entropy values
+	hi, lo   uint64         // 128-bit sum of draws × colliding entropy values
 	ranges   [][2]int
 }
 
 func newJointAcc(p Profile, sup [loader.NumVars][]int64) *jointAcc {
-	a := &jointAcc{p: p, xs: sup[loader.VarExeSlide], relevant: map[*loader.Piece][]loader.AffineMapping{}, counts: map[int]uint64{}, total: new(big.Int)}
+	a := &jointAcc{p: p, xs: sup[loader.VarExeSlide], relevant: map[*loader.Piece]*relevance{}, counts: map[int]uint64{}}
 	for v := range sup {
 		a.box[v] = [2]int64{sup[v][0], sup[v][len(sup[v])-1]}
 	}
@@ -125,26 +126,106 @@ func (a *jointAcc) weight(ranges [][2]int) uint64 {
 
 // add counts n draws whose colliding slots are a.ranges.
 func (a *jointAcc) add(n uint64) {
-	var w big.Int
-	w.SetUint64(a.weight(a.ranges))
-	w.Mul(&w, new(big.Int).SetUint64(n))
-	a.total.Add(a.total, &w)
+	h, l := bits.Mul64(a.weight(a.ranges), n)
+	var carry uint64
+	a.lo, carry = bits.Add64(a.lo, l, 0)
+	a.hi += h + carry
 	a.counts[slotCount(a.ranges)] += n
+}
+
+// total returns the accumulated sum.
+func (a *jointAcc) total() *big.Int {
+	t := new(big.Int).SetUint64(a.hi)
+	t.Lsh(t, 64)
+	return t.Add(t, new(big.Int).SetUint64(a.lo))
+}
+
+// relevance is what of a piece's layout can matter to the reservation.
+type relevance struct {
+	// ms are the mappings that can overlap the window at some draw.
+	ms []loader.AffineMapping
+	// When every one of them starts below RangesStart + R at every draw
+	// (the usual case: images packed below the window), each collides
+	// with slots 0 up to the one its end reaches, so the colliding set is
+	// [0, k] for the highest end. tops are the ends that can be highest
+	// (ends always below another are dropped).
+	prefix bool
+	tops   []loader.Affine
+}
+
+func (a *jointAcc) relevanceOf(piece *loader.Piece) *relevance {
+	if r, ok := a.relevant[piece]; ok {
+		return r
+	}
+	p := a.p
+	w := p.Window()
+	r := &relevance{prefix: true}
+	for m := range piece.Mappings() {
+		if maxOver(m.End, a.box) > int64(w.Start) && minOver(m.Start, a.box) < int64(w.End) {
+			r.ms = append(r.ms, m)
+			if maxOver(m.Start, a.box) >= int64(p.RangesStart)+int64(p.Reservation()) {
+				r.prefix = false
+			}
+		}
+	}
+	if r.prefix {
+		for i, m := range r.ms {
+			dominated := false
+			for j, o := range r.ms {
+				if i != j && minOver(o.End.Sub(m.End), a.box) >= 0 && (minOver(m.End.Sub(o.End), a.box) < 0 || j < i) {
+					dominated = true
+					break
+				}
+			}
+			if !dominated {
+				r.tops = append(r.tops, m.End)
+			}
+		}
+	}
+	a.relevant[piece] = r
+	return r
+}
+
+// topSlot returns the highest slot the ends reach at draw d, or -1.
+func topSlot(tops []loader.Affine, d loader.Draw, p Profile) int {
+	k := -1
+	for _, e := range tops {
+		if v := e.At(d); v > int64(p.RangesStart) {
+			k = max(k, min(int((uint64(v)-uint64(p.RangesStart)+p.Granule-1)/p.Granule)-1, p.Slots()-1))
+		}
+	}
+	return k
 }
 
 func (a *jointAcc) cell(c loader.Cell) error {
 	p, xs := a.p, a.xs
-	ms, ok := a.relevant[c.Piece]
-	if !ok {
-		w := p.Window()
-		for m := range c.Piece.Mappings() {
-			if maxOver(m.End, a.box) > int64(w.Start) && minOver(m.Start, a.box) < int64(w.End) {
-				ms = append(ms, m)
+	rel := a.relevanceOf(c.Piece)
+	d := c.Fixed
+	if rel.prefix {
+		// Each end moves monotonically with the executable slide: if every
+		// candidate reaches the same slot at both ends of the run, the
+		// colliding set is the same throughout.
+		same := true
+		for _, e := range rel.tops {
+			d[loader.VarExeSlide] = xs[c.Lo]
+			k1 := topSlot([]loader.Affine{e}, d, p)
+			d[loader.VarExeSlide] = xs[c.Hi]
+			if topSlot([]loader.Affine{e}, d, p) != k1 {
+				same = false
+				break
 			}
 		}
-		a.relevant[c.Piece] = ms
+		if same {
+			d[loader.VarExeSlide] = xs[c.Lo]
+			a.ranges = a.ranges[:0]
+			if k := topSlot(rel.tops, d, p); k >= 0 {
+				a.ranges = append(a.ranges, [2]int{0, k})
+			}
+			a.add(uint64(c.Hi - c.Lo + 1))
+			return nil
+		}
 	}
-	d := c.Fixed
+	ms := rel.ms
 	// Boundaries are affine, so slot indices move monotonically with the
 	// executable slide: equal at both ends of the run means equal
 	// throughout, the common case.
@@ -293,4 +374,22 @@ func JointMonteCarlo(model *loader.Dyld, set *loader.ImageSet, p Profile, n int,
 		}
 	}
 	return crashes, nil
+}
+
+// MonteCarlo estimates a fixed layout's crash probability by drawing n
+// uniform 32-bit entropy values and trying each slot's reservation. It is
+// the sampling baseline Analyze is compared with; Analyze is exact and
+// cheaper.
+func MonteCarlo(s *vaspace.Space, p Profile, n int, rng *rand.Rand) (crashes int) {
+	slots := uint64(p.Slots())
+	for i := 0; i < n; i++ {
+		k := int(rng.Uint64N(p.EntropyValues()) % slots)
+		if p.ZeroEntropy {
+			k = 0
+		}
+		if !s.IsFree(p.SlotRange(k)) {
+			crashes++
+		}
+	}
+	return crashes
 }

@@ -1,7 +1,9 @@
 package xzone_test
 
 import (
+	"math"
 	"math/big"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -70,5 +72,21 @@ func TestJointMatchesBruteForce(t *testing.T) {
 			sum.Add(sum, q)
 		}
 		require.Zero(t, sum.Cmp(big.NewRat(1, 1)), "the colliding-count distribution sums to 1")
+	})
+}
+
+// The sampling cross-check agrees with the exact joint figure.
+func TestJointMonteCarloCrossCheck(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		d, set, p := tinyWorld(t)
+		j, err := xzone.JointAnalyze(d, set, p)
+		if err != nil {
+			t.Skip(err)
+		}
+		const n = 400
+		got, err := xzone.JointMonteCarlo(d, set, p, n, rand.New(rand.NewPCG(3, 4)))
+		require.NoError(t, err)
+		sd := math.Sqrt(n * j.Probability * (1 - j.Probability))
+		require.InDelta(t, n*j.Probability, float64(got), 5*sd+1)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -230,4 +231,15 @@ func ExampleAnalyze() {
 	// 15/736 slots collide (2.04%): [[0 14]]
 	// slot 1 at 0x402000000 hits libtop.dylib
 	// headroom 8 MiB excess 472 MiB
+}
+
+// Monte Carlo agrees with the exact figure within its sampling error.
+func TestMonteCarloCrossCheck(t *testing.T) {
+	s := layoutWith(t, vaspace.Range{Start: 4 * gib, End: 0x41D800000})
+	res, err := xzone.Analyze(s, xzone.Libmalloc792)
+	require.NoError(t, err)
+	const n = 200000
+	got := xzone.MonteCarlo(s, xzone.Libmalloc792, n, rand.New(rand.NewPCG(1, 2)))
+	sd := math.Sqrt(n * res.Probability * (1 - res.Probability))
+	assert.InDelta(t, n*res.Probability, float64(got), 5*sd)
 }
