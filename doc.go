@@ -9,11 +9,15 @@
 //     Its subpackage vaspacetest exports pgregory.net/rapid generators for
 //     property tests over layouts.
 //   - [github.com/vasim/vasim/loader]: image specs read from ELF, Mach-O
-//     or JSON (what the files say), and placement models (what dyld + XNU
-//     or ld.so + Linux make of them), which write a vaspace.Space.
+//     or JSON (what the files say), library resolution as ld.so and dyld4
+//     do it, and the macOS arm64 placement model (what XNU and dyld make of
+//     the specs), which writes a vaspace.Space and can also enumerate every
+//     layout the launch's random slides produce. Embedded scenarios such as
+//     chromium-browser-tests live here too.
 //   - [github.com/vasim/vasim/xzone]: libmalloc's XZone range-group
 //     reservation on macOS arm64; which entropy slots collide with a layout
-//     and the exact probability of aborting in __malloc_init.
+//     and the exact probability of aborting in __malloc_init, for one
+//     layout or summed over every slide of the placement model.
 //   - [github.com/vasim/vasim/tls]: static TLS budgets of glibc (by
 //     version and architecture), musl, FreeBSD rtld and bionic; whether
 //     each dlopen fits, why not, and the smallest fix.
