@@ -392,8 +392,11 @@ func printXZone(w io.Writer, o xzoneJSON, res *xzone.Result, in *xzoneInput) {
 		for _, k := range res.Colliding {
 			weight += p.SlotWeight(k)
 		}
-		fmt.Fprintf(w, "  %s slots collide (%s): P(crash) = %s (exactly %d of the 2^%d entropy values)\n",
-			res.Fraction(), strings.Join(runs, ", "), pct(o.Probability), weight, p.EntropyBits)
+		exact := fmt.Sprintf("exactly %d of the 2^%d entropy values", weight, p.EntropyBits)
+		if p.ZeroEntropy {
+			exact = "zero entropy: slot 0 is always used"
+		}
+		fmt.Fprintf(w, "  %s slots collide (%s): P(crash) = %s (%s)\n", res.Fraction(), strings.Join(runs, ", "), pct(o.Probability), exact)
 		for _, k := range o.CollidingSlots[:min(2, len(o.CollidingSlots))] {
 			h := res.Slots[k].Hit
 			fmt.Fprintf(w, "  slot %d: ptr_start %v runs into %s at %v\n", k, res.Slots[k].Reservation.Start, ownerOrName(*h), h.Start)
@@ -406,11 +409,14 @@ func printXZone(w io.Writer, o xzoneJSON, res *xzone.Result, in *xzoneInput) {
 			}
 			fmt.Fprintf(w, "    [%v, %v) %-9s %s%s\n", c.Start, c.End, vaspace.Size(uint64(c.End-c.Start)), c.Image, first)
 		}
-		fmt.Fprintf(w, "  to reach 0%%: bring everything below %v, i.e. shrink the image span by %s, or load the %d images above with dlopen after launch (after __malloc_init has made its reservation)\n",
+		fmt.Fprintf(w, "  to reach 0%%: the span must end below %v, so %s must leave the launch (smaller images, or dylibs loaded with dlopen once __malloc_init has made its reservation); moving only the %d images above may not do it, as dylibs loaded after them slide into the freed space (examples/chromium finds a set that does)\n",
 			p.RangesStart, vaspace.Size(o.ExcessBytes), len(o.Culprits))
 	}
 	if res.Below != nil {
 		fmt.Fprintf(w, "  headroom: %s may grow %s before one more slot collides\n", ownerOrName(*res.Below), vaspace.Size(o.HeadroomBytes))
+	}
+	if !res.Slots[0].OK() && !p.ZeroEntropy {
+		fmt.Fprintf(w, "  on a boot whose shared-cache slide is 0, malloc entropy is zeroed and slot 0 is always used: every launch would crash (a zero slide is 1 in 16384 boots if it can occur at all; unconfirmed; --zero-entropy models it)\n")
 	}
 	printLaunches(w, o.Launches)
 
