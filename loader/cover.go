@@ -16,10 +16,9 @@ type AffineMapping struct {
 
 // Piece is a region of draws over which the Dyld model takes the same
 // decisions, so every mapping boundary is one affine function of the
-// draw. Sample is the draw that discovered it.
+// draw.
 type Piece struct {
 	Region *Region
-	Sample Draw
 	images *imagesPiece
 	// base (shared by every piece of the same images piece) and extra
 	// hold the mappings in placement order.
@@ -270,7 +269,7 @@ func (c *coverer) lookup(draw Draw, i int) (*Piece, int, error) {
 			return nil, 0, err
 		}
 	}
-	p := &Piece{Region: l.region, Sample: draw, images: ip, base: l.base, extra: l.maps}
+	p := &Piece{Region: l.region, images: ip, base: l.base, extra: l.maps}
 	ip.children = append(ip.children, p)
 	c.pieces++
 	j, ok := c.fits(p.Region, draw, i)

@@ -68,8 +68,6 @@ type MacProcess struct {
 	// Guarded, Arena and Zone are libmalloc's early allocations (empty
 	// when disabled).
 	Guarded, Arena, Zone vaspace.Range
-
-	tracker *tracker
 }
 
 // Validate checks the model's parameters.
@@ -98,7 +96,7 @@ func (d *Dyld) Launch(set *ImageSet, r Randomness) (*MacProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.launch(set, order, r.draw(), false)
+	return d.launch(set, order, r.draw())
 }
 
 func pageUp(n, page uint64) uint64 { return (n + page - 1) &^ (page - 1) }
@@ -117,9 +115,8 @@ func fileExtent(img *ImageSpec) uint64 {
 	return n
 }
 
-// launch places a whole launch in a vaspace.Space; with track, it also
-// records the affine forms and the region of draws with the same layout.
-func (d *Dyld) launch(set *ImageSet, order []*ImageSpec, draw Draw, track bool) (*MacProcess, error) {
+// launch places a whole launch in a vaspace.Space.
+func (d *Dyld) launch(set *ImageSet, order []*ImageSpec, draw Draw) (*MacProcess, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
@@ -127,8 +124,8 @@ func (d *Dyld) launch(set *ImageSet, order []*ImageSpec, draw Draw, track bool) 
 	if err != nil {
 		return nil, err
 	}
-	t := newTracker(s, draw, track)
-	proc := &MacProcess{Space: s, tracker: t}
+	t := newTracker(s, draw)
+	proc := &MacProcess{Space: s}
 	if err := d.placeImages(t, set, order, proc); err != nil {
 		return nil, err
 	}

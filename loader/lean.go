@@ -11,7 +11,7 @@ import (
 // lean is a placer that keeps only the free ranges, each with the affine
 // forms of its ends, and a list of what was mapped. It takes exactly the
 // decisions tracker takes over a vaspace.Space (first fit over the same
-// free ranges; TestLeanMatchesSpace checks it), but it skips segment
+// free ranges; TestCoverPiecesAreSound checks it), but it skips segment
 // mappings, which never change a decision, and every operation is a short
 // scan of a small slice. Cover uses it to enumerate layouts quickly; the
 // layout users see comes from tracker.
