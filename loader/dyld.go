@@ -253,7 +253,7 @@ func (d *Dyld) loadImages(t placer, order []*ImageSpec, from int, proc *MacProce
 		used += d.Dyld.BytesPerImage
 		for used > pool {
 			m := vaspace.Mapping{Name: "dyld allocator pool", Kind: vaspace.KindAnon, Prot: vaspace.ProtRW}
-			if _, _, err := t.anywhere(m, Const(4*gib), Const(int64(d.Dyld.Pool))); err != nil {
+			if _, _, err := t.anywhere(m, Const(int64(d.Dyld.PoolHint)), Const(int64(d.Dyld.Pool))); err != nil {
 				return fmt.Errorf("loader: dyld allocator pool: %w", err)
 			}
 			pool += d.Dyld.Pool

@@ -133,10 +133,17 @@ func (l *lean) anywhere(m vaspace.Mapping, hint, size Affine) (vaspace.Mapping, 
 		}
 		length := g.hiA.Sub(loA)
 		if int64(g.hi-lo) < n {
+			// Too small, and must stay so. A hint that moves into it at
+			// another draw only makes it smaller.
 			l.region.Require(size.Sub(length).Plus(-l.page))
 			continue
 		}
 		l.region.Require(length.Sub(size))
+		if h <= g.lo && !(hint.IsConst() && hint.C <= int64(l.bounds.Start)) {
+			// The placement is at the free range's lower end only while the
+			// hint stays at or below it; above it, XNU starts at the hint.
+			l.region.Require(g.loA.Sub(hint))
+		}
 		endA := loA.Add(size)
 		m.Range = vaspace.Range{Start: lo, End: lo + vaspace.Addr(n)}
 		l.replaceAt(i, hole{g.lo, lo, g.loA, loA}, hole{m.End, g.hi, endA, g.hiA})

@@ -137,8 +137,12 @@ type DyldConfig struct {
 	// lsl/Allocator.cpp).
 	StaticPool uint64
 	// Pool is the size of each further pool, mapped ANYWHERE with hint
-	// 4 GiB (lsl/Allocator.cpp MemoryManager::vm_allocate_bytes).
+	// PoolHint (lsl/Allocator.cpp MemoryManager::vm_allocate_bytes).
 	Pool uint64
+	// PoolHint is the address the pools are searched upward from: 4 GiB,
+	// "the first eligible address" above a 64-bit __PAGEZERO
+	// (lsl/Allocator.cpp MemoryManager::vm_allocate_bytes).
+	PoolHint vaspace.Addr
 	// BytesPerImage is how much allocator memory dyld uses per loaded image
 	// (the Loader object, its dependents array, path copies). Not measured;
 	// default 640 bytes, which puts a 1543-image launch at about 1 MiB.
@@ -158,6 +162,7 @@ var DefaultDyld = DyldConfig{
 	TemporaryFileMapping: true,
 	StaticPool:           128 * kib,
 	Pool:                 128 * kib,
+	PoolHint:             4 * gib,
 	BytesPerImage:        640,
 	Size:                 672 * kib,
 }

@@ -5,12 +5,14 @@
 // above the executable, a small dyld and small malloc allocations, so that
 // every kind of placement decision (the stack's ANYWHERE fallback, images
 // landing in the dyld-slide gap or below the stack, dyld's temporary file
-// mappings, the guarded-range tail pushing the arena up) changes within a
-// support small enough to enumerate draw by draw.
+// mappings, allocator pools searched from a hint that moves in and out of
+// free ranges, the guarded-range tail pushing the arena up) changes within
+// a support small enough to enumerate draw by draw.
 package loadertest
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/vaspace"
@@ -20,7 +22,8 @@ import (
 // Page is the 16 KiB page of macOS arm64.
 const Page = 16 << 10
 
-// SmallDyld draws a Dyld model on the scaled-down platform.
+// SmallDyld draws a Dyld model on the scaled-down platform. Now and then
+// ASLR is off, so that the slides' support is a single point.
 func SmallDyld() *rapid.Generator[*loader.Dyld] {
 	return rapid.Custom(func(t *rapid.T) *loader.Dyld {
 		d := loader.NewDyld()
@@ -35,6 +38,11 @@ func SmallDyld() *rapid.Generator[*loader.Dyld] {
 		d.Dyld.BytesPerImage = uint64(rapid.IntRange(0, 40000).Draw(t, "bytes per image"))
 		d.Dyld.StaticPool = 2 * Page
 		d.Dyld.Pool = 2 * Page
+		// Pools are searched upward from a hint; one that lands among the
+		// executable, dyld and the stack, which move with the slides, is
+		// sometimes inside a free range and sometimes below or above it.
+		d.Dyld.PoolHint = vaspace.Addr(4<<30 + uint64(rapid.IntRange(0, 80).Draw(t, "pool hint pages"))*Page)
+		d.Dyld.DisableASLR = rapid.IntRange(0, 7).Draw(t, "aslr off") == 0
 		d.Malloc.Enabled = rapid.Bool().Draw(t, "malloc")
 		d.Malloc.GuardedRange = 8 * Page
 		d.Malloc.GuardedTailMax = uint64(rapid.IntRange(0, 3).Draw(t, "tail pages")) * Page
@@ -45,8 +53,13 @@ func SmallDyld() *rapid.Generator[*loader.Dyld] {
 	})
 }
 
-// SmallSet draws an executable with a one-to-thirty-page __TEXT and up to
-// maxDylibs dylibs of a few pages each, all direct dependencies.
+// SmallSet draws an executable with a one-to-thirty-page __TEXT (and, now
+// and then, an LC_MAIN stack size) and up to maxDylibs dylibs of a few
+// pages each. A dylib may have a zero-fill tail (so its file is shorter
+// than its span), a file larger than its segments (a code signature, other
+// slices), or live in the shared cache (loaded, not mapped). The
+// executable needs a few of them directly; each dylib may need later ones,
+// so the load order is not the declaration order.
 func SmallSet(maxDylibs int) *rapid.Generator[*loader.ImageSet] {
 	return rapid.Custom(func(t *rapid.T) *loader.ImageSet {
 		text := uint64(rapid.IntRange(1, 30).Draw(t, "exe text pages")) * Page
@@ -54,18 +67,51 @@ func SmallSet(maxDylibs int) *rapid.Generator[*loader.ImageSet] {
 			{Name: "__PAGEZERO", VMSize: 4 << 30},
 			{Name: "__TEXT", VMAddr: 4 << 30, VMSize: text, FileSize: text, Prot: vaspace.ProtRX},
 		}}
+		if rapid.IntRange(0, 3).Draw(t, "lc_main stack") == 0 {
+			exe.MachO = &loader.MachOInfo{HasMain: true, StackSize: uint64(rapid.IntRange(1, 6).Draw(t, "stack size pages"))*Page - uint64(rapid.IntRange(0, 1).Draw(t, "stack size unaligned"))}
+		}
 		set := &loader.ImageSet{Name: "small", Main: exe}
 		n := rapid.IntRange(1, maxDylibs).Draw(t, "dylibs")
+		name := func(i int) string { return fmt.Sprintf("@rpath/lib%d.dylib", i) }
 		for i := 0; i < n; i++ {
-			name := fmt.Sprintf("@rpath/lib%d.dylib", i)
-			exe.Needed = append(exe.Needed, name)
+			if i == 0 || rapid.Bool().Draw(t, "direct") {
+				exe.Needed = append(exe.Needed, name(i))
+			}
+			lib := &loader.ImageSpec{Name: name(i), Kind: loader.KindLibrary, Format: loader.FormatMachO}
+			for j := i + 1; j < n; j++ {
+				if rapid.IntRange(0, 3).Draw(t, "needs later") == 0 {
+					lib.Needed = append(lib.Needed, name(j))
+				}
+			}
+			// Every dylib is reachable: one not needed by the executable
+			// is needed by the one before it.
+			if i > 0 && !slices.Contains(exe.Needed, name(i)) && !slices.Contains(set.Images[i-1].Needed, name(i)) {
+				set.Images[i-1].Needed = append(set.Images[i-1].Needed, name(i))
+			}
+			if rapid.IntRange(0, 5).Draw(t, "in shared cache") == 0 {
+				lib.InSharedCache = true
+				set.Images = append(set.Images, lib)
+				continue
+			}
 			text := uint64(rapid.IntRange(1, 12).Draw(t, "text pages")) * Page
 			link := uint64(rapid.IntRange(0, 6).Draw(t, "linkedit pages")) * Page
-			segs := []loader.Segment{{Name: "__TEXT", VMSize: text, FileSize: text, Prot: vaspace.ProtRX}}
-			if link > 0 {
-				segs = append(segs, loader.Segment{Name: "__LINKEDIT", VMAddr: text, VMSize: link, FileOff: text, FileSize: link, Prot: vaspace.ProtRead})
+			zero := uint64(rapid.IntRange(0, 4).Draw(t, "zero-fill pages")) * Page
+			lib.Segments = []loader.Segment{{Name: "__TEXT", VMSize: text, FileSize: text, Prot: vaspace.ProtRX}}
+			if zero > 0 {
+				lib.Segments = append(lib.Segments, loader.Segment{Name: "__DATA", VMAddr: text, VMSize: zero + Page, FileOff: text, FileSize: Page, Prot: vaspace.ProtRW})
+				text += zero + Page
 			}
-			set.Images = append(set.Images, &loader.ImageSpec{Name: name, Kind: loader.KindLibrary, Format: loader.FormatMachO, Segments: segs})
+			if link > 0 {
+				lib.Segments = append(lib.Segments, loader.Segment{Name: "__LINKEDIT", VMAddr: text, VMSize: link, FileOff: text - zero, FileSize: link, Prot: vaspace.ProtRead})
+			}
+			if extra := rapid.IntRange(0, 8).Draw(t, "file pages beyond the segments"); extra > 0 {
+				end := uint64(0)
+				for _, s := range lib.Segments {
+					end = max(end, s.FileOff+s.FileSize)
+				}
+				lib.MachO = &loader.MachOInfo{FileSize: end + uint64(extra)*Page - uint64(rapid.IntRange(0, 1).Draw(t, "file size unaligned"))}
+			}
+			set.Images = append(set.Images, lib)
 		}
 		return set
 	})
