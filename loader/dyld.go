@@ -65,9 +65,10 @@ type MacProcess struct {
 	// default place was taken and XNU placed it ANYWHERE.
 	Stack      vaspace.Range
 	StackMoved bool
-	// Guarded, Arena and Zone are libmalloc's early allocations (empty
-	// when disabled).
-	Guarded, Arena, Zone vaspace.Range
+	// Guarded, Arena (with its guard pages), Zone and Reclaim are
+	// libmalloc's allocations before the XZone reservation (empty when not
+	// made).
+	Guarded, Arena, Zone, Reclaim vaspace.Range
 }
 
 // Validate checks the model's parameters.
@@ -83,6 +84,9 @@ func (d *Dyld) Validate() error {
 		if v.n == 0 || v.n%pg != 0 {
 			return fmt.Errorf("loader: %s %#x is not a positive multiple of the page size %#x", v.name, v.n, pg)
 		}
+	}
+	if d.Malloc.EarlyArenaGuard%pg != 0 {
+		return fmt.Errorf("loader: early arena guard %#x is not a multiple of the page size %#x", d.Malloc.EarlyArenaGuard, pg)
 	}
 	if d.Malloc.Carveout+2*pg > d.Malloc.GuardedRange {
 		return fmt.Errorf("loader: carveout %#x does not fit in the guarded range %#x", d.Malloc.Carveout, d.Malloc.GuardedRange)
@@ -382,13 +386,16 @@ func (d *Dyld) mapImage(t placer, img *ImageSpec) (vaspace.Range, int64, error) 
 }
 
 // mallocInit makes libmalloc's ANYWHERE allocations that precede the
-// XZone reservation: the guarded range with its carveout, then the early
-// arena and the main zone, both hinted at the carveout.
+// XZone reservation, in order: the guarded range with its carveout, the
+// early arena between its guard pages (searched from the bottom), the main
+// zone (hinted at the guarded range's base, so into the carveout) and the
+// deferred-reclamation ring.
 func (d *Dyld) mallocInit(t placer, proc *MacProcess) error {
 	m := &d.Malloc
 	pg := int64(d.Platform.PageSize)
+	const owner = "libsystem_malloc.dylib"
 	size := Affine{C: int64(m.GuardedRange), K: [NumVars]int64{VarGuardTail: 1}}
-	g, gStart, err := t.anywhere(vaspace.Mapping{Name: "malloc guarded range", Kind: vaspace.KindGuard, Owner: "libsystem_malloc.dylib"}, Const(0), size)
+	g, gStart, err := t.anywhere(vaspace.Mapping{Name: "malloc guarded range", Kind: vaspace.KindGuard, Owner: owner}, Const(0), size)
 	if err != nil {
 		return fmt.Errorf("loader: libmalloc guarded range: %w", err)
 	}
@@ -397,20 +404,27 @@ func (d *Dyld) mallocInit(t placer, proc *MacProcess) error {
 	if err := t.punch(g, gStart, gStart.Add(size), carve); err != nil {
 		return err
 	}
-	hint := gStart.Plus(pg)
-	if m.EarlyArena > 0 {
-		a, _, err := t.anywhere(vaspace.Mapping{Name: "malloc early arena", Kind: vaspace.KindHeap, Prot: vaspace.ProtRW, Owner: "libsystem_malloc.dylib"}, hint, Const(int64(m.EarlyArena)))
-		if err != nil {
-			return fmt.Errorf("loader: libmalloc early arena: %w", err)
+	pgU := uint64(pg)
+	for _, a := range []struct {
+		name string
+		kind vaspace.Kind
+		hint Affine
+		size uint64 // 0: not made
+		pad  uint64 // guard pages around it
+		out  *vaspace.Range
+	}{
+		{"malloc early arena", vaspace.KindHeap, Const(0), pageUp(m.EarlyArena, pgU), 2 * m.EarlyArenaGuard, &proc.Arena},
+		{"malloc main zone", vaspace.KindHeap, gStart, pageUp(m.MainZone, pgU), 0, &proc.Zone},
+		{"malloc deferred-reclaim ring", vaspace.KindAnon, Const(0), pageUp(m.ReclaimRing, pgU), 0, &proc.Reclaim},
+	} {
+		if a.size == 0 {
+			continue
 		}
-		proc.Arena = a.Range
-	}
-	if m.MainZone > 0 {
-		z, _, err := t.anywhere(vaspace.Mapping{Name: "malloc main zone", Kind: vaspace.KindHeap, Prot: vaspace.ProtRW, Owner: "libsystem_malloc.dylib"}, hint, Const(int64(pageUp(m.MainZone, uint64(pg)))))
+		r, _, err := t.anywhere(vaspace.Mapping{Name: a.name, Kind: a.kind, Prot: vaspace.ProtRW, Owner: owner}, a.hint, Const(int64(a.size+a.pad)))
 		if err != nil {
-			return fmt.Errorf("loader: libmalloc main zone: %w", err)
+			return fmt.Errorf("loader: libmalloc %s: %w", a.name, err)
 		}
-		proc.Zone = z.Range
+		*a.out = r.Range
 	}
 	return nil
 }

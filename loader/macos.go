@@ -168,40 +168,70 @@ var DefaultDyld = DyldConfig{
 }
 
 // MallocConfig holds the ANYWHERE allocations libmalloc makes during
-// __malloc_init before the XZone pointer-range reservation
-// (libmalloc-792.41.1 src/malloc.c _malloc_initialize; src/vm.c
-// mvm_guarded_range_init; src/early_malloc.c; src/xzone_malloc/
-// xzone_malloc.c xzm_main_malloc_zone_create).
+// __malloc_init before the XZone pointer-range reservation, in the order
+// it makes them (libmalloc-792.41.1 src/malloc.c _malloc_initialize;
+// src/vm.c mvm_guarded_range_init; src/early_malloc.c mfm_initialize;
+// src/xzone_malloc/xzone_malloc.c xzm_main_malloc_zone_create, which
+// calls xzm_main_malloc_zone_init_range_groups last).
 type MallocConfig struct {
 	// Enabled says the allocations happen (XZone on); false leaves them out.
 	Enabled bool
 	// GuardedRange is the fixed part of the PROT_NONE guarded range (4 MiB)
 	// and GuardedTailMax the bound of its random tail: tail =
-	// arc4random_uniform(GuardedTailMax/page + 1) pages, so 0..1 MiB.
+	// arc4random_uniform(GuardedTailMax/page + 1) pages, so 0..1 MiB. It is
+	// mapped ANYWHERE with no hint.
 	GuardedRange   uint64
 	GuardedTailMax uint64
-	// Carveout is the hole punched into the guarded range (1 MiB); later
-	// allocations with no address use it as their hint. Its random offset
-	// inside the range changes nothing outside the range and is modelled
-	// as zero.
+	// Carveout is the hole punched into the guarded range (1 MiB) at
+	// base + one page + a random page offset. Only allocations that fit
+	// in it can land in it, wherever it is, so its offset changes nothing
+	// outside the range and is modelled as zero.
 	Carveout uint64
-	// EarlyArena is the early allocator's arena (MFM_ARENA_SIZE, 4 MiB),
-	// mapped with the carveout as hint; 0 when MallocXzoneEarlyAlloc=0.
-	EarlyArena uint64
-	// MainZone is the main zone structure's allocation, hinted at the
-	// carveout. Its size (zone, xzones, segment table) is not recorded;
-	// default 512 KiB, which fits in the carveout.
+	// EarlyArena is the early allocator's arena (MFM_ARENA_SIZE, 4 MiB;
+	// 0 when MallocXzoneEarlyAlloc=0). mfm_initialize gets it from
+	// mvm_allocate_pages_plat with DISABLE_ASLR and both guard-page flags:
+	// an ANYWHERE search from vm_page_quanta_size, that is from the map
+	// minimum, for the arena plus EarlyArenaGuard bytes on each side (one
+	// large_vm_page_quanta_size page, 16 KiB on arm64; src/vm.c,
+	// src/base.h), which stay mapped PROT_NONE.
+	EarlyArena      uint64
+	EarlyArenaGuard uint64
+	// MainZone is the main zone structure (zone, xzones, slots, segment
+	// table), allocated with MALLOC_GUARDED_METADATA: mvm_allocate_plat
+	// passes the guarded range's base as the hint, so it lands in the
+	// carveout when it fits. Its size is not recorded; default 512 KiB,
+	// which fits.
 	MainZone uint64
+	// ReclaimRing is the deferred-reclamation ring buffer that
+	// xzm_reclaim_init asks the kernel for after the main zone and before
+	// the reservation. Deferred reclaim is on by default on macOS
+	// (xzone_malloc.h XZM_DEFERRED_RECLAIM_ENABLED_DEFAULT; xnu-11417
+	// osfmk/vm/vm_reclaim.c VM_RECLAIM_ENABLED_DEFAULT), and the kernel
+	// maps room for the maximum capacity ANYWHERE with no hint: a 48-byte
+	// header and mach_vm_reclaim_round_capacity(1 << 22) 16-byte entries,
+	// page-rounded, ReclaimRingSize (libsyscall/mach/vm_reclaim.c;
+	// vm_deferred_reclamation_buffer_allocate_internal). Whether the
+	// macOS 26 kernel grants it is unconfirmed (its XNU is not
+	// published), and with it the chromium-browser-tests scenario lists a
+	// 64 MiB malloc mapping among the culprits in its window, which the
+	// published figures do not show; default 0 (left out) until that is
+	// settled. Set it to ReclaimRingSize to model it.
+	ReclaimRing uint64
 }
+
+// ReclaimRingSize is the deferred-reclamation ring libmalloc-792.41.1
+// gets on macOS with xnu-11417: 64 MiB + 16 KiB (see ReclaimRing).
+const ReclaimRingSize = 64*mib + 16*kib
 
 // DefaultMalloc is libmalloc-792.41.1 with XZone enabled.
 var DefaultMalloc = MallocConfig{
-	Enabled:        true,
-	GuardedRange:   4 * mib,
-	GuardedTailMax: 1 * mib,
-	Carveout:       1 * mib,
-	EarlyArena:     4 * mib,
-	MainZone:       512 * kib,
+	Enabled:         true,
+	GuardedRange:    4 * mib,
+	GuardedTailMax:  1 * mib,
+	Carveout:        1 * mib,
+	EarlyArena:      4 * mib,
+	EarlyArenaGuard: 16 * kib,
+	MainZone:        512 * kib,
 }
 
 // GuardTails returns every guarded-range tail, each equally likely.

@@ -48,7 +48,9 @@ func SmallDyld() *rapid.Generator[*loader.Dyld] {
 		d.Malloc.GuardedTailMax = uint64(rapid.IntRange(0, 3).Draw(t, "tail pages")) * Page
 		d.Malloc.Carveout = 2 * Page
 		d.Malloc.EarlyArena = uint64(rapid.IntRange(0, 6).Draw(t, "arena pages")) * Page
+		d.Malloc.EarlyArenaGuard = uint64(rapid.IntRange(0, 1).Draw(t, "arena guard pages")) * Page
 		d.Malloc.MainZone = uint64(rapid.IntRange(0, 3).Draw(t, "zone pages")) * Page
+		d.Malloc.ReclaimRing = uint64(rapid.IntRange(0, 4).Draw(t, "reclaim ring pages")) * Page
 		return d
 	})
 }

@@ -1,0 +1,126 @@
+package loader_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/vaspace"
+)
+
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+	gib = 1 << 30
+)
+
+// dylib returns a one-segment dylib of span bytes whose file is file bytes
+// long (dyld maps the whole file first, so the file size sets the hole it
+// leaves below the image).
+func dylib(name string, span, file uint64) *loader.ImageSpec {
+	return &loader.ImageSpec{Name: name, Kind: loader.KindLibrary, Format: loader.FormatMachO,
+		Segments: []loader.Segment{{Name: "__TEXT", VMSize: span, FileSize: span, Prot: vaspace.ProtRX}},
+		MachO:    &loader.MachOInfo{FileSize: file}}
+}
+
+// twoDylibs is an executable of 1 MiB __TEXT needing A (1 MiB span, 5.5 MiB
+// file) and B (1 MiB span, 6 MiB file).
+func twoDylibs() *loader.ImageSet {
+	exe := &loader.ImageSpec{Name: "exe", Kind: loader.KindExecutable, Format: loader.FormatMachO,
+		Segments: []loader.Segment{
+			{Name: "__PAGEZERO", VMSize: 4 * gib},
+			{Name: "__TEXT", VMAddr: 4 * gib, VMSize: 1 * mib, FileSize: 1 * mib, Prot: vaspace.ProtRX},
+		},
+		Needed: []string{"A", "B"}}
+	return &loader.ImageSet{Name: "two", Main: exe, Images: []*loader.ImageSpec{dylib("A", 1*mib, 5*mib+512*kib), dylib("B", 1*mib, 6*mib)}}
+}
+
+// The kernel's part and dyld's per-image sequence, read off one launch:
+// __PAGEZERO to the slid executable, dyld after its page-rounded end plus
+// its own slide, the stack below USRSTACK64 minus the slide, and each dylib
+// reserved just above the hole its temporary file mapping leaves.
+func TestDyldLaunchLayout(t *testing.T) {
+	d := loader.NewDyld()
+	d.Malloc.Enabled = false
+	r := loader.Randomness{ExeSlide: 32*mib + 3*16*kib, DyldSlide: 5 * 16 * kib}
+	p, err := d.Launch(twoDylibs(), r)
+	require.NoError(t, err)
+	require.NoError(t, p.Space.Check())
+
+	exeStart := vaspace.Addr(4*gib + r.ExeSlide)
+	pz, ok := p.Space.At(0)
+	require.True(t, ok)
+	assert.Equal(t, vaspace.Range{Start: 0, End: exeStart}, pz.Range, "__PAGEZERO raises the map minimum to the slid executable")
+	byName := map[string]loader.PlacedImage{}
+	for _, im := range p.Images {
+		byName[im.Spec.Name] = im
+	}
+	assert.Equal(t, vaspace.Range{Start: exeStart, End: exeStart + 1*mib}, byName["exe"].Reservation)
+	dyldStart := exeStart + 1*mib + vaspace.Addr(r.DyldSlide)
+	dy := byName["/usr/lib/dyld"].Reservation
+	assert.Equal(t, vaspace.Range{Start: dyldStart, End: dyldStart + vaspace.Addr(d.Dyld.Size)}, dy)
+	top := d.Platform.StackTop - vaspace.Addr(r.ExeSlide)
+	assert.Equal(t, vaspace.Range{Start: top - vaspace.Addr(d.Platform.StackSize), End: top}, p.Stack)
+	assert.False(t, p.StackMoved)
+
+	// A's file went first fit right after dyld and its span after the
+	// file. B's file did not fit in the hole A's file left, so it went
+	// above A, and B's span went first fit into A's hole.
+	a, b := byName["A"].Reservation, byName["B"].Reservation
+	assert.Equal(t, dy.End+5*mib+512*kib, a.Start)
+	assert.Equal(t, dy.End, b.Start)
+	assert.True(t, p.Space.IsFree(vaspace.Range{Start: b.End, End: a.Start}), "the rest of A's file hole")
+	assert.True(t, p.Space.IsFree(vaspace.Range{Start: a.End, End: a.End + 6*mib}), "B's file hole")
+	assert.Equal(t, 9, p.Space.Len(), "__PAGEZERO, exe, dyld, A, B, the stack, the shared region and two reserved regions")
+}
+
+// libmalloc's allocations before the reservation, in source order: the
+// guarded range first fit from the bottom, the early arena between its
+// guard pages also from the bottom (mvm_allocate_pages_plat with
+// DISABLE_ASLR), the main zone hinted at the guarded range's base (so in
+// the carveout), then the deferred-reclaim ring.
+func TestDyldMallocInit(t *testing.T) {
+	d := loader.NewDyld()
+	d.Malloc.ReclaimRing = loader.ReclaimRingSize
+	r := loader.Randomness{ExeSlide: 16 * kib, DyldSlide: 16 * kib, GuardTail: 1 * mib}
+	p, err := d.Launch(twoDylibs(), r)
+	require.NoError(t, err)
+	var a, b vaspace.Range
+	for _, im := range p.Images {
+		switch im.Spec.Name {
+		case "A":
+			a = im.Reservation
+		case "B":
+			b = im.Reservation
+		}
+	}
+	// Free now: 4.5 MiB of A's file hole above B, and, from B's file
+	// hole on, everything up to the stack. 5 MiB of guarded range skip the
+	// first for the second.
+	assert.Equal(t, vaspace.Range{Start: a.End, End: a.End + 5*mib}, p.Guarded)
+	// 4 MiB + two 16 KiB guard pages fit the first, below the guarded range.
+	assert.Equal(t, vaspace.Range{Start: b.End, End: b.End + 4*mib + 32*kib}, p.Arena)
+	carve := p.Guarded.Start + vaspace.Addr(d.Platform.PageSize)
+	assert.Equal(t, vaspace.Range{Start: carve, End: carve + 512*kib}, p.Zone, "the main zone fills the carveout from its start")
+	// The ring fits no hole below: it goes right above the guarded range,
+	// B's file mapping having been the highest mapping below the stack.
+	assert.Equal(t, vaspace.Range{Start: p.Guarded.End, End: p.Guarded.End + loader.ReclaimRingSize}, p.Reclaim)
+	require.NoError(t, p.Space.Check())
+}
+
+// Where the default stack place is taken (here by a large executable), XNU's
+// create_unix_stack retries ANYWHERE from the bottom of the map.
+func TestDyldStackFallback(t *testing.T) {
+	d := loader.NewDyld()
+	d.Malloc.Enabled = false
+	set := twoDylibs()
+	set.Main.Segments[1].VMSize = 1*gib + 768*mib
+	set.Main.Segments[1].FileSize = 16 * kib
+	r := loader.Randomness{ExeSlide: 16 * kib, DyldSlide: 16 * kib}
+	p, err := d.Launch(set, r)
+	require.NoError(t, err)
+	require.True(t, p.StackMoved, "the executable reaches past the stack's default bottom")
+	dyld := p.Images[1].Reservation
+	assert.Equal(t, vaspace.Range{Start: dyld.End, End: dyld.End + vaspace.Addr(d.Platform.StackSize)}, p.Stack, "first fit above dyld")
+}
