@@ -183,8 +183,8 @@ func (d *Dyld) exec(t placer, set *ImageSet, proc *MacProcess) error {
 	}
 	exeSlide := Affine{K: [NumVars]int64{VarExeSlide: 1}}
 	pz := exe.PageZero()
-	if pz == 0 || pz%pg != 0 {
-		return fmt.Errorf("loader: %s: __PAGEZERO of %#x bytes: a 64-bit arm64 executable needs a page-aligned hard page zero (XNU fails the exec with LOAD_BADMACHO)", exe.label(), pz)
+	if pz < p.HardPageZero || pz == 0 || pz%pg != 0 {
+		return fmt.Errorf("loader: %s: __PAGEZERO of %#x bytes: a 64-bit arm64 executable needs a page-aligned hard page zero of at least %#x bytes (XNU fails the exec with LOAD_BADMACHO)", exe.label(), pz, p.HardPageZero)
 	}
 	pzEnd := exeSlide.Plus(int64(pz))
 	if err := t.fixed(vaspace.Mapping{Range: vaspace.Range{Start: 0, End: vaspace.Addr(pzEnd.At(draw))}, Name: "__PAGEZERO", Kind: vaspace.KindGuard, Owner: exe.Name}, Const(0), pzEnd); err != nil {

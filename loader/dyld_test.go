@@ -124,3 +124,15 @@ func TestDyldStackFallback(t *testing.T) {
 	dyld := p.Images[1].Reservation
 	assert.Equal(t, vaspace.Range{Start: dyld.End, End: dyld.End + vaspace.Addr(d.Platform.StackSize)}, p.Stack, "first fit above dyld")
 }
+
+// A 64-bit arm64 executable needs a hard page zero of 4 GiB: XNU fails the
+// exec with LOAD_BADMACHO otherwise (xnu-11417 bsd/kern/mach_loader.c
+// load_machfile, vm_map_has_hard_pagezero(map, 0x100000000)).
+func TestDyldRejectsSmallPageZero(t *testing.T) {
+	set := twoDylibs()
+	set.Main.Segments[0].VMSize = 4*gib - 16*kib
+	set.Main.Segments[1].VMAddr = 4*gib - 16*kib
+	_, err := loader.NewDyld().Launch(set, loader.Randomness{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "__PAGEZERO")
+}

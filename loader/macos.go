@@ -29,6 +29,13 @@ type MacPlatform struct {
 	// the commpage nesting region [63, 64) GiB and the GPU carveout
 	// [64, 448) GiB.
 	Reserved []vaspace.Mapping
+	// HardPageZero is the least __PAGEZERO a 64-bit arm64 executable must
+	// have: load_machfile fails the exec with LOAD_BADMACHO unless the map
+	// minimum it raises is at least 4 GiB
+	// (bsd/kern/mach_loader.c, vm_map_has_hard_pagezero(map, 0x100000000)).
+	// The kernel checks the slid end; the model checks the unslid size, as
+	// the slide is 0 when ASLR is disabled.
+	HardPageZero uint64
 	// SharedRegion is where the dyld shared cache is nested: base and size
 	// both 0x180000000, so [6, 12) GiB (osfmk/mach/shared_region.h). An
 	// empty range leaves it out of the modelled space; see
@@ -67,6 +74,7 @@ var MacOSArm64 = MacPlatform{
 		{Range: vaspace.Range{Start: 63 * gib, End: 64 * gib}, Name: "commpage nesting", Kind: vaspace.KindPlatform},
 		{Range: vaspace.Range{Start: 64 * gib, End: 448 * gib}, Name: "GPU carveout", Kind: vaspace.KindPlatform},
 	},
+	HardPageZero:        4 * gib,
 	SharedRegion:        vaspace.Range{Start: 6 * gib, End: 12 * gib},
 	StackTop:            0x16FE00000,
 	StackSize:           64 * mib,
