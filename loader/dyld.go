@@ -246,14 +246,14 @@ func (d *Dyld) poolsBefore(i int) uint64 {
 	return pool
 }
 
-// loadImages is dyld loading images order[from:] in turn: allocator pools
-// as its metadata grows, then each image. after, if set, is called after
+// loadImages is dyld loading images order[from:] in turn: each image
+// mapped, then its Loader object allocated, with a new allocator pool
+// whenever the ones so far are used up. after, if set, is called after
 // every image with the index of the next one.
 func (d *Dyld) loadImages(t placer, order []*ImageSpec, from int, proc *MacProcess, after func(next int)) error {
 	pool := d.poolsBefore(from)
 	used := uint64(from) * d.Dyld.BytesPerImage
-	for i := from; i < len(order); i++ {
-		img := order[i]
+	allocate := func() error {
 		used += d.Dyld.BytesPerImage
 		for used > pool {
 			m := vaspace.Mapping{Name: "dyld allocator pool", Kind: vaspace.KindAnon, Prot: vaspace.ProtRW}
@@ -262,18 +262,26 @@ func (d *Dyld) loadImages(t placer, order []*ImageSpec, from int, proc *MacProce
 			}
 			pool += d.Dyld.Pool
 		}
-		if i > 0 { // image 0 is the executable, mapped by the kernel
-			pi := PlacedImage{Spec: img, Order: i}
-			if !img.InSharedCache {
-				res, slide, err := d.mapImage(t, img)
-				if err != nil {
-					return err
-				}
-				pi.Reservation, pi.Slide = res, slide
+		return nil
+	}
+	for i := from; i < len(order); i++ {
+		img := order[i]
+		pi := PlacedImage{Spec: img, Order: i}
+		if i == 0 || img.InSharedCache {
+			// The executable is mapped by the kernel, cache images are
+			// in the shared region: only their Loader is allocated.
+			if err := allocate(); err != nil {
+				return err
 			}
-			if t.detailed() {
-				proc.Images = append(proc.Images, pi)
+		} else {
+			res, slide, err := d.mapImage(t, img, allocate)
+			if err != nil {
+				return err
 			}
+			pi.Reservation, pi.Slide = res, slide
+		}
+		if i > 0 && t.detailed() {
+			proc.Images = append(proc.Images, pi)
 		}
 		if after != nil {
 			after(i + 1)
@@ -346,8 +354,10 @@ func named(t placer, img *ImageSpec, suffix string) string {
 // mapImage is dyld4's mapping of one non-cache image (dyld-1378
 // JustInTimeLoader::makeJustInTimeLoaderDisk, Loader::mapSegments): map the
 // whole file read-only ANYWHERE, reserve the page-rounded VM span ANYWHERE,
-// map the segments inside, and drop the temporary file mapping.
-func (d *Dyld) mapImage(t placer, img *ImageSpec) (vaspace.Range, int64, error) {
+// map the segments inside, make the image's Loader (JustInTimeLoader::make
+// allocates it; allocate models that), and only then drop the temporary
+// file mapping.
+func (d *Dyld) mapImage(t placer, img *ImageSpec, allocate func() error) (vaspace.Range, int64, error) {
 	if err := img.Validate(); err != nil {
 		return vaspace.Range{}, 0, err
 	}
@@ -375,6 +385,9 @@ func (d *Dyld) mapImage(t placer, img *ImageSpec) (vaspace.Range, int64, error) 
 		return vaspace.Range{}, 0, fmt.Errorf("loader: %s: reserving %#x bytes: %w", img.label(), span.Len(), err)
 	}
 	if err := d.mapSegments(t, img, res, resStart, span.Start); err != nil {
+		return vaspace.Range{}, 0, err
+	}
+	if err := allocate(); err != nil {
 		return vaspace.Range{}, 0, err
 	}
 	if haveTemp {

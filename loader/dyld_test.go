@@ -136,3 +136,34 @@ func TestDyldRejectsSmallPageZero(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "__PAGEZERO")
 }
+
+// dyld allocates an image's Loader (JustInTimeLoader::make) after mapping
+// its segments and before dropping the temporary file mapping, so a pool
+// it needs then cannot reuse that file's hole.
+func TestDyldPoolsAfterEachImage(t *testing.T) {
+	d := loader.NewDyld()
+	d.Malloc.Enabled = false
+	d.Dyld.BytesPerImage = 100 * kib // the executable fits the static pool; A and B need one pool each
+	r := loader.Randomness{ExeSlide: 16 * kib, DyldSlide: 5 * 16 * kib}
+	p, err := d.Launch(twoDylibs(), r)
+	require.NoError(t, err)
+	var a, b vaspace.Range
+	var pools []vaspace.Range
+	for _, im := range p.Images {
+		switch im.Spec.Name {
+		case "A":
+			a = im.Reservation
+		case "B":
+			b = im.Reservation
+		}
+	}
+	for m := range p.Space.All() {
+		if m.Name == "dyld allocator pool" {
+			pools = append(pools, m.Range)
+		}
+	}
+	pool := vaspace.Addr(d.Dyld.Pool)
+	// A's pool goes above A (its file still fills the hole below); B's
+	// into what is left of A's file hole, right above B.
+	assert.Equal(t, []vaspace.Range{{Start: b.End, End: b.End + pool}, {Start: a.End, End: a.End + pool}}, pools)
+}

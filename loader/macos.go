@@ -152,8 +152,12 @@ type DyldConfig struct {
 	// (lsl/Allocator.cpp MemoryManager::vm_allocate_bytes).
 	PoolHint vaspace.Addr
 	// BytesPerImage is how much allocator memory dyld uses per loaded image
-	// (the Loader object, its dependents array, path copies). Not measured;
-	// default 640 bytes, which puts a 1543-image launch at about 1 MiB.
+	// (the Loader object, its dependents array, path copies), taken when
+	// the Loader is made: for an image dyld maps, after its segments and
+	// before its temporary file mapping goes (dyld-1378 JustInTimeLoader.cpp
+	// makeJustInTimeLoaderDisk calls JustInTimeLoader::make before
+	// unmapFile). Not measured; default 640 bytes, which puts a 1543-image
+	// launch at about 1 MiB.
 	BytesPerImage uint64
 	// Size is dyld's own VM span when the image set does not include
 	// dyld's Mach-O: not measured, default 672 KiB (about what macOS 14-15
