@@ -85,6 +85,20 @@ func (d *Dyld) Validate() error {
 			return fmt.Errorf("loader: %s %#x is not a positive multiple of the page size %#x", v.name, v.n, pg)
 		}
 	}
+	top := uint64(d.Platform.VATop)
+	for _, v := range []struct {
+		name string
+		n    uint64
+	}{{"dyld static pool", d.Dyld.StaticPool}, {"dyld pool", d.Dyld.Pool}, {"dyld pool hint", uint64(d.Dyld.PoolHint)}, {"dyld size", d.Dyld.Size},
+		{"guarded range", d.Malloc.GuardedRange}, {"guarded range tail", d.Malloc.GuardedTailMax}, {"early arena", d.Malloc.EarlyArena},
+		{"early arena guard", d.Malloc.EarlyArenaGuard}, {"main zone", d.Malloc.MainZone}, {"reclaim ring", d.Malloc.ReclaimRing}} {
+		if v.n > top {
+			return fmt.Errorf("loader: %s %#x is beyond the VA top %#x", v.name, v.n, top)
+		}
+	}
+	if d.Malloc.GuardedTailMax/pg > maxSupport {
+		return fmt.Errorf("loader: guarded range tail of up to %#x bytes: more than %d values to enumerate", d.Malloc.GuardedTailMax, maxSupport)
+	}
 	if d.Malloc.EarlyArenaGuard%pg != 0 {
 		return fmt.Errorf("loader: early arena guard %#x is not a multiple of the page size %#x", d.Malloc.EarlyArenaGuard, pg)
 	}
@@ -104,6 +118,16 @@ func (d *Dyld) Launch(set *ImageSet, r Randomness) (*MacProcess, error) {
 }
 
 func pageUp(n, page uint64) uint64 { return (n + page - 1) &^ (page - 1) }
+
+// pages returns n bytes rounded up to the page, the size of a mapping of
+// them, or an error naming what when they could not fit in the address
+// space at all.
+func (d *Dyld) pages(what string, n uint64) (uint64, error) {
+	if top := uint64(d.Platform.VATop); n > top {
+		return 0, fmt.Errorf("loader: %s of %#x bytes does not fit in the %#x-byte address space", what, n, top)
+	}
+	return pageUp(n, d.Platform.PageSize), nil
+}
 
 // fileExtent is the size of the bytes dyld maps temporarily: the whole
 // file when known (dyld-1378 mapFileReadOnly maps st_size), else the end
@@ -219,7 +243,16 @@ func (d *Dyld) exec(t placer, set *ImageSet, proc *MacProcess) error {
 	// that is taken, create_unix_stack retries ANYWHERE.
 	stackSize := p.StackSize
 	if n := machoStackSize(exe); n > 0 {
-		stackSize = pageUp(n+pg, pg) // LC_MAIN stacksize plus a guard page
+		// LC_MAIN stacksize plus a guard page (mach_loader.c load_main).
+		if stackSize, err = d.pages(exe.label()+": LC_MAIN stack size", n); err != nil {
+			return err
+		}
+		stackSize += pg
+		if stackSize+p.MaxExeSlide() > uint64(p.StackTop) {
+			// XNU would underflow below address 0 and retry ANYWHERE at
+			// some slides; that corner is not modelled.
+			return fmt.Errorf("loader: %s: LC_MAIN stack size %#x does not fit below the stack top %v at every slide", exe.label(), n, p.StackTop)
+		}
 	}
 	top := Const(int64(p.StackTop)).Sub(exeSlide)
 	stack := vaspace.Mapping{Name: "stack (main thread)", Kind: vaspace.KindStack, Prot: vaspace.ProtRW}
@@ -298,7 +331,13 @@ func (d *Dyld) mapRigid(t placer, img *ImageSpec, slide Affine) (vaspace.Range, 
 		return vaspace.Range{}, Affine{}, err
 	}
 	pg := d.Platform.PageSize
-	length := pageUp(span.Len(), pg)
+	length, err := d.pages(img.label()+": span", span.Len())
+	if err != nil {
+		return vaspace.Range{}, Affine{}, err
+	}
+	if span.Start > d.Platform.VATop {
+		return vaspace.Range{}, Affine{}, fmt.Errorf("loader: %s is linked at %v, above the top of the address space %v", img.label(), span.Start, d.Platform.VATop)
+	}
 	start := slide.Plus(int64(span.Start))
 	res := vaspace.Mapping{Name: img.label() + " (span)", Kind: vaspace.KindReservation, Owner: img.label()}
 	a := start.At(t.at())
@@ -368,10 +407,16 @@ func (d *Dyld) mapImage(t placer, img *ImageSpec, allocate func() error) (vaspac
 	if span.IsEmpty() {
 		return vaspace.Range{}, 0, &SpecError{Image: img.label(), Detail: "no loadable segment"}
 	}
-	pg := d.Platform.PageSize
 	var temp vaspace.Mapping
 	var tempStart Affine
-	tempSize := pageUp(fileExtent(img), pg)
+	tempSize, err := d.pages(img.label()+": file", fileExtent(img))
+	if err != nil {
+		return vaspace.Range{}, 0, err
+	}
+	resSize, err := d.pages(img.label()+": span", span.Len())
+	if err != nil {
+		return vaspace.Range{}, 0, err
+	}
 	haveTemp := false
 	if d.Dyld.TemporaryFileMapping && tempSize > 0 {
 		temp, tempStart, err = t.anywhere(vaspace.Mapping{Name: named(t, img, " (dyld temporary file mapping)"), Kind: vaspace.KindFile, Prot: vaspace.ProtRead, Owner: img.label()}, Const(0), Const(int64(tempSize)))
@@ -380,7 +425,7 @@ func (d *Dyld) mapImage(t placer, img *ImageSpec, allocate func() error) (vaspac
 		}
 		haveTemp = true
 	}
-	res, resStart, err := t.anywhere(vaspace.Mapping{Name: named(t, img, " (reservation)"), Kind: vaspace.KindReservation, Owner: img.label()}, Const(0), Const(int64(pageUp(span.Len(), pg))))
+	res, resStart, err := t.anywhere(vaspace.Mapping{Name: named(t, img, " (reservation)"), Kind: vaspace.KindReservation, Owner: img.label()}, Const(0), Const(int64(resSize)))
 	if err != nil {
 		return vaspace.Range{}, 0, fmt.Errorf("loader: %s: reserving %#x bytes: %w", img.label(), span.Len(), err)
 	}

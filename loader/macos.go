@@ -100,8 +100,29 @@ func (p *MacPlatform) Validate() error {
 		return bad("slide ranges (%d sections, %d pages, %d dyld pages) are empty", p.ExeSlideSections, p.ExeSlidePages, p.DyldSlidePages)
 	case p.ExeSlideSectionSize%p.PageSize != 0:
 		return bad("slide section %#x is not page-aligned", p.ExeSlideSectionSize)
+	case p.VATop > maxVATop:
+		return bad("VA top %v is above %#x, beyond the model's 64-bit signed arithmetic", p.VATop, uint64(maxVATop))
+	case p.ExeSlideSections*(p.ExeSlidePages-1) > maxSupport || p.DyldSlidePages-1 > maxSupport:
+		return bad("more than %d slides to enumerate", maxSupport)
+	case p.ExeSlideSectionSize > uint64(p.VATop) || p.ExeSlidePages > int64(p.VATop/vaspace.Addr(p.PageSize)) || p.DyldSlidePages > int64(p.VATop/vaspace.Addr(p.PageSize)):
+		return bad("slides reach beyond the VA top %v", p.VATop)
+	case p.StackTop > p.VATop || uint64(p.StackTop) < p.StackSize+p.MaxExeSlide():
+		return bad("stack [top %v, size %#x) does not fit below its top at every executable slide (up to %#x)", p.StackTop, p.StackSize, p.MaxExeSlide())
 	}
 	return nil
+}
+
+// maxVATop bounds the VA top so that addresses, sizes and slides add up
+// in int64 (Affine) without overflow; maxSupport bounds how many values a
+// random input may take, since Cover enumerates them.
+const (
+	maxVATop   = vaspace.Addr(1) << 62
+	maxSupport = 1 << 20
+)
+
+// MaxExeSlide returns the largest executable slide the kernel can draw.
+func (p *MacPlatform) MaxExeSlide() uint64 {
+	return uint64(p.ExeSlideSections-1)*p.ExeSlideSectionSize + uint64(p.ExeSlidePages-1)*p.PageSize
 }
 
 // ExeSlides returns every executable slide the kernel can draw, one entry

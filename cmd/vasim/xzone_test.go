@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,6 +129,38 @@ func TestXZoneBadInput(t *testing.T) {
 		code, _, errs := runCmd(t, append([]string{"xzone"}, c.args...)...)
 		assert.Equal(t, exitUsage, code, "%v", c.args)
 		assert.Contains(t, errs, c.want, "%v", c.args)
+	}
+}
+
+// Image sets that cannot be placed are bad input, named with the image
+// and what does not fit, never a panic or a silently skipped mapping.
+func TestXZoneImagesThatCannotBePlaced(t *testing.T) {
+	exe := func(pagezero, textAddr, textSize string) string {
+		return `{"name": "app", "kind": "executable", "format": "Mach-O", "needed": ["@rpath/libA.dylib"], "segments": [
+		  {"name": "__PAGEZERO", "vmaddr": "0x0", "vmsize": "` + pagezero + `", "prot": "---"},
+		  {"name": "__TEXT", "vmaddr": "` + textAddr + `", "vmsize": "` + textSize + `", "filesize": "0x4000", "prot": "r-x"}]}`
+	}
+	lib := func(size, extra string) string {
+		return `{"name": "@rpath/libA.dylib", "kind": "library", "format": "Mach-O"` + extra + `, "segments": [
+		  {"name": "__TEXT", "vmaddr": "0x0", "vmsize": "` + size + `", "filesize": "0x0", "prot": "r-x"}]}`
+	}
+	okExe, okLib := exe("0x100000000", "0x100000000", "0x4000"), lib("0x8000", "")
+	dir := t.TempDir()
+	for i, c := range []struct {
+		exe, lib, want string
+	}{
+		{exe("0x4000", "0x4000", "0x4000"), okLib, "hard page zero of at least 0x100000000 bytes"},
+		{exe("0x100000000", "0xffffffffffff0000", "0x4000"), okLib, "app is linked at 0xffffffffffff0000, above the top of the address space"},
+		{exe("0x100000000", "0x100000000", "0x7fffffffffff0000"), okLib, "app: span of 0x7fffffffffff0000 bytes does not fit"},
+		{okExe, lib("0xffffffffffff0000", ""), "@rpath/libA.dylib: span of 0xffffffffffff0000 bytes does not fit"},
+		{okExe, lib("0x8000", `, "file_size": "0xffffffffffffffff"`), "@rpath/libA.dylib: file of 0xffffffffffffffff bytes does not fit"},
+		{okExe, lib("0x8000", `, "file_size": "0x8000000000000001"`), "@rpath/libA.dylib: file of 0x8000000000000001 bytes does not fit"},
+	} {
+		path := filepath.Join(dir, fmt.Sprintf("set%d.json", i))
+		require.NoError(t, os.WriteFile(path, []byte(`{"images": [`+c.exe+`, `+c.lib+`]}`), 0o644))
+		code, _, errs := runCmd(t, "xzone", "--images", path)
+		assert.Equal(t, exitUsage, code, "case %d: %s", i, errs)
+		assert.Contains(t, errs, c.want, "case %d", i)
 	}
 }
 
