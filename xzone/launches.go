@@ -35,9 +35,10 @@ func Expect(n int, p, level float64) (Launches, error) {
 	}
 	l := Launches{N: n, P: p, Mean: float64(n) * p, Level: level}
 	tail := (1 - level) / 2
+	lo, hi := l.bulk()
 	cum := 0.0
-	l.Lo = 0
-	for k := 0; k <= n; k++ {
+	l.Lo = lo
+	for k := lo; k <= hi; k++ {
 		cum += l.PMF(k)
 		if cum > tail {
 			l.Lo = k
@@ -45,8 +46,8 @@ func Expect(n int, p, level float64) (Launches, error) {
 		}
 	}
 	cum = 0
-	l.Hi = n
-	for k := n; k >= 0; k-- {
+	l.Hi = hi
+	for k := hi; k >= lo; k-- {
 		cum += l.PMF(k)
 		if cum > tail {
 			l.Hi = k
@@ -54,6 +55,23 @@ func Expect(n int, p, level float64) (Launches, error) {
 		}
 	}
 	return l, nil
+}
+
+// bulk returns the crash counts [lo, hi] that hold all of the
+// distribution that a float64 sum can tell apart: beyond 40 standard
+// deviations and 200 more, the binomial tail is below e^-75 (Bernstein's
+// inequality). Sums over the bulk cost O(sqrt(N)), not O(N), so a huge
+// launch count stays cheap.
+func (l Launches) bulk() (int, int) {
+	w := 40*math.Sqrt(float64(l.N)*l.P*(1-l.P)) + 200
+	lo, hi := 0, l.N
+	if m := l.Mean - w; m > 0 {
+		lo = int(m)
+	}
+	if m := l.Mean + w; m < float64(l.N) {
+		hi = int(m) + 1
+	}
+	return lo, hi
 }
 
 // PMF returns P(X = k).
@@ -81,8 +99,9 @@ func (l Launches) PMF(k int) float64 {
 // Between returns P(a <= X <= b): how likely an observation of a to b
 // crashes is under this model ("2-5 crashes in 200 spawns").
 func (l Launches) Between(a, b int) float64 {
+	lo, hi := l.bulk()
 	sum := 0.0
-	for k := max(a, 0); k <= min(b, l.N); k++ {
+	for k := max(a, lo); k <= min(b, hi); k++ {
 		sum += l.PMF(k)
 	}
 	return min(sum, 1)

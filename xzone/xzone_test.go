@@ -218,6 +218,48 @@ func TestExpectRejectsNonsense(t *testing.T) {
 	assert.Equal(t, 0, l.Hi)
 }
 
+// Expect and Between sum only the bulk of the distribution; they must
+// agree with sums over every crash count, and stay cheap for launch counts
+// far beyond what a loop over them could afford.
+func TestExpectMatchesFullSums(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(0, 3000).Draw(t, "launches")
+		p := rapid.Float64Range(0, 1).Draw(t, "p")
+		level := rapid.SampledFrom([]float64{0.5, 0.95, 1 - 1e-7, 1 - 1e-12}).Draw(t, "level")
+		l, err := xzone.Expect(n, p, level)
+		require.NoError(t, err)
+		tail := (1 - level) / 2
+		lo, hi, cum := 0, n, 0.0
+		for k := 0; k <= n; k++ {
+			if cum += l.PMF(k); cum > tail {
+				lo = k
+				break
+			}
+		}
+		cum = 0
+		for k := n; k >= 0; k-- {
+			if cum += l.PMF(k); cum > tail {
+				hi = k
+				break
+			}
+		}
+		require.Equal(t, lo, l.Lo, "n %d p %v", n, p)
+		require.Equal(t, hi, l.Hi, "n %d p %v", n, p)
+		a := rapid.IntRange(0, n).Draw(t, "a")
+		b := rapid.IntRange(a, n).Draw(t, "b")
+		full := 0.0
+		for k := a; k <= b; k++ {
+			full += l.PMF(k)
+		}
+		require.InDelta(t, min(full, 1), l.Between(a, b), 1e-12)
+	})
+	l, err := xzone.Expect(1<<40, 0.02, 0.95)
+	require.NoError(t, err)
+	assert.Less(t, float64(l.Lo), l.Mean)
+	assert.Greater(t, float64(l.Hi), l.Mean)
+	assert.InDelta(t, 1, l.Between(0, 1<<40), 1e-9)
+}
+
 func ExampleAnalyze() {
 	s := vaspace.MustNew(vaspace.Range{Start: 0, End: 0x7ffffe000000}, 0x4000)
 	// Images packed from 4 GiB up to 16.46 GiB.
