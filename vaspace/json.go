@@ -142,16 +142,23 @@ func DecodeLayout(r io.Reader, source string, opts LayoutOptions) (*Space, error
 			return fail("page_size", string(doc.PageSize), err)
 		}
 	}
+	if !IsPow2(page) {
+		return fail("page_size", fmt.Sprint(page), fmt.Errorf("page size %#x is not a power of two", page))
+	}
 	if doc.Bounds != nil {
-		s, err := ParseJSONUint(doc.Bounds.Start)
-		if err != nil {
-			return fail("bounds.start", string(doc.Bounds.Start), err)
+		var ends [2]uint64
+		for i, f := range []struct {
+			name string
+			raw  json.RawMessage
+		}{{"bounds.start", doc.Bounds.Start}, {"bounds.end", doc.Bounds.End}} {
+			if len(f.raw) == 0 {
+				return fail(f.name, "", errors.New(`missing: give both "start" and "end"`))
+			}
+			if ends[i], err = ParseJSONUint(f.raw); err != nil {
+				return fail(f.name, string(f.raw), err)
+			}
 		}
-		e, err := ParseJSONUint(doc.Bounds.End)
-		if err != nil {
-			return fail("bounds.end", string(doc.Bounds.End), err)
-		}
-		bounds = Range{Addr(s), Addr(e)}
+		bounds = Range{Addr(ends[0]), Addr(ends[1])}
 	}
 	space, err := New(bounds, page)
 	if err != nil {

@@ -62,7 +62,12 @@ func TestDecodeLayoutErrors(t *testing.T) {
 		{`{}`, `mappings: missing`},
 		{`{"mappings": [}`, `invalid JSON at byte`},
 		{`{"mappings": []} {}`, `trailing data`},
-		{`{"page_size": 3000, "mappings": []}`, `page size 0xbb8 is not a power of two`},
+		{`{"page_size": 3000, "mappings": []}`, `x.json: page_size = 3000: page size 0xbb8 is not a power of two`},
+		{`{"page_size": 0, "mappings": []}`, `x.json: page_size = 0: page size 0x0 is not a power of two`},
+		{`{"bounds": {"start": "0x0"}, "mappings": []}`, `x.json: bounds.end: missing`},
+		{`{"bounds": {"end": "0x10000"}, "mappings": []}`, `x.json: bounds.start: missing`},
+		{`{"bounds": {"start": "0x10000", "end": "0x4000"}, "mappings": []}`, `x.json: bounds = [0x10000, 0x4000): vaspace: new [0x10000, 0x4000): bad address range: bounds are empty or reversed`},
+		{`{"bounds": {"start": "0x0", "end": "0x6000"}, "mappings": []}`, `bounds are not aligned to the page size 0x4000`},
 	} {
 		_, err := vaspace.DecodeLayout(strings.NewReader(c.doc), "x.json", macOpts)
 		require.Error(t, err, c.doc)
