@@ -34,6 +34,20 @@ type machine struct {
 	cfg    vaspacetest.Config
 }
 
+// near returns the addresses from slack bytes below the bounds to slack
+// bytes above them, saturating at the ends of the 64-bit space.
+func (m *machine) near(slack uint64) (uint64, uint64) {
+	lo, ok := m.cfg.Bounds.Start.Sub(slack)
+	if !ok {
+		lo = 0
+	}
+	hi, ok := m.cfg.Bounds.End.Add(slack)
+	if !ok {
+		hi = ^vaspace.Addr(0)
+	}
+	return uint64(lo), uint64(hi)
+}
+
 // wildRange draws either a well-formed range from the generators or an
 // arbitrary one near the bounds, which may be empty, reversed, unaligned
 // or out of bounds.
@@ -41,8 +55,7 @@ func (m *machine) wildRange(t *rapid.T, label string) vaspace.Range {
 	if rapid.IntRange(0, 9).Draw(t, label+" wild") > 0 {
 		return vaspacetest.Range(m.cfg).Draw(t, label)
 	}
-	lo := uint64(m.cfg.Bounds.Start) - 2*m.cfg.PageSize
-	hi := uint64(m.cfg.Bounds.End) + 2*m.cfg.PageSize
+	lo, hi := m.near(2 * m.cfg.PageSize)
 	a := rapid.Uint64Range(lo, hi).Draw(t, label+" start")
 	b := rapid.Uint64Range(lo, hi).Draw(t, label+" end")
 	if rapid.Bool().Draw(t, label+" page-aligned") {
@@ -118,8 +131,12 @@ func (m *machine) place(t *rapid.T, op string, got, want vaspace.Addr, gotErr, w
 func (m *machine) FirstFit(t *rapid.T) {
 	req := vaspacetest.Request(m.cfg).Draw(t, "request")
 	hint := vaspace.Addr(0)
-	if rapid.Bool().Draw(t, "hinted") {
+	switch rapid.IntRange(0, 3).Draw(t, "hinted") {
+	case 1, 2:
 		hint = vaspacetest.Addr(m.cfg).Draw(t, "hint")
+	case 3: // anywhere near the bounds, aligned or not
+		lo, hi := m.near(2 * m.cfg.PageSize)
+		hint = vaspace.Addr(rapid.Uint64Range(lo, hi).Draw(t, "wild hint"))
 	}
 	got, gotErr := m.cur.s.FirstFit(hint, req)
 	want, wantErr := m.cur.ref.FirstFit(hint, req)
@@ -159,7 +176,8 @@ func (m *machine) BadRequest(t *rapid.T) {
 
 func (m *machine) Query(t *rapid.T) {
 	r := m.wildRange(t, "range")
-	a := vaspace.Addr(rapid.Uint64Range(uint64(m.cfg.Bounds.Start)-0x2000, uint64(m.cfg.Bounds.End)+0x2000).Draw(t, "addr"))
+	lo, hi := m.near(2 * m.cfg.PageSize)
+	a := vaspace.Addr(rapid.Uint64Range(lo, hi).Draw(t, "addr"))
 	got, ok := m.cur.s.At(a)
 	want, wantOK := m.cur.ref.mappingAt(a)
 	require.Equal(t, wantOK, ok, "At(%v)", a)
@@ -267,6 +285,15 @@ func TestSpaceMachineDeep(t *testing.T) {
 		MaxCount: 500,
 		Density:  0.6,
 	}
+	rapid.Check(t, func(t *rapid.T) { runMachine(t, cfg) })
+}
+
+// TestSpaceMachineTopOfSpace runs the machine on bounds that end one page
+// below 2^64, where every end+size, alignment round-up and search length
+// can overflow.
+func TestSpaceMachineTopOfSpace(t *testing.T) {
+	cfg := machineConfig
+	cfg.Bounds = vaspace.Range{Start: ^vaspace.Addr(0) - 130*0x1000 + 1, End: ^vaspace.Addr(0) - 0x1000 + 1}
 	rapid.Check(t, func(t *rapid.T) { runMachine(t, cfg) })
 }
 
