@@ -35,8 +35,10 @@ func TestCoverPiecesAreSound(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		d := loadertest.SmallDyld().Draw(t, "model")
 		set := loadertest.SmallSet(10).Draw(t, "images")
-		if _, err := d.Launch(set, loader.Randomness{}); err != nil {
-			t.Skip("world too small:", err)
+		if _, err := loadertest.LaunchFailure(d, set); err != nil {
+			_, cerr := d.Cover(set, func(loader.Cell) error { return nil })
+			require.Error(t, cerr, "a launch fails (%v), so Cover must", err)
+			t.Skip("world too small at some draw:", err)
 		}
 		sup := d.Supports()
 		xs := sup[loader.VarExeSlide]

@@ -123,8 +123,10 @@ func (l *lean) anywhere(m vaspace.Mapping, hint, size Affine) (vaspace.Mapping, 
 	}
 	for i := first; i < len(l.holes); i++ {
 		g := &l.holes[i]
-		if int64(g.hi-g.lo) < n && sizeConst && h <= g.lo && g.loA.K == g.hiA.K {
-			continue // too small at every draw: no decision to record
+		if int64(g.hi-g.lo) < n && sizeConst && g.loA.K == g.hiA.K {
+			// Too small at every draw, wherever the hint is: no decision
+			// to record.
+			continue
 		}
 		lo, loA := g.lo, g.loA
 		if h > g.lo {

@@ -32,21 +32,16 @@ func tinyWorld(t *rapid.T) (*loader.Dyld, *loader.ImageSet, xzone.Profile) {
 
 // bruteForce launches every draw of the support and analyses it.
 func bruteForce(t require.TestingT, d *loader.Dyld, set *loader.ImageSet, p xzone.Profile) *big.Rat {
-	sup := d.Supports()
 	sum := new(big.Int)
 	draws := int64(0)
-	for _, x := range sup[loader.VarExeSlide] {
-		for _, y := range sup[loader.VarDyldSlide] {
-			for _, z := range sup[loader.VarGuardTail] {
-				proc, err := d.Launch(set, loader.Randomness{ExeSlide: uint64(x), DyldSlide: uint64(y), GuardTail: uint64(z)})
-				require.NoError(t, err)
-				res, err := xzone.Analyze(proc.Space, p)
-				require.NoError(t, err)
-				num := new(big.Int).Mul(res.Crash.Num(), new(big.Int).Div(new(big.Int).SetUint64(p.EntropyValues()), res.Crash.Denom()))
-				sum.Add(sum, num)
-				draws++
-			}
-		}
+	for r := range loadertest.EveryDraw(d) {
+		proc, err := d.Launch(set, r)
+		require.NoError(t, err)
+		res, err := xzone.Analyze(proc.Space, p)
+		require.NoError(t, err)
+		num := new(big.Int).Mul(res.Crash.Num(), new(big.Int).Div(new(big.Int).SetUint64(p.EntropyValues()), res.Crash.Denom()))
+		sum.Add(sum, num)
+		draws++
 	}
 	return new(big.Rat).SetFrac(sum, new(big.Int).Mul(big.NewInt(draws), new(big.Int).SetUint64(p.EntropyValues())))
 }
@@ -58,10 +53,10 @@ func TestJointMatchesBruteForce(t *testing.T) {
 		d, set, p := tinyWorld(t)
 		require.NoError(t, p.Validate())
 		j, err := xzone.JointAnalyzeWorkers(d, set, p, rapid.IntRange(1, 3).Draw(t, "workers"))
-		if err != nil {
-			// A world too small for its images fails the same way both ways.
-			_, err2 := d.Launch(set, loader.Randomness{})
-			require.Error(t, err2)
+		if _, lerr := loadertest.LaunchFailure(d, set); err != nil || lerr != nil {
+			// A world too small for its images at some draw fails both ways.
+			require.Error(t, err, "a launch fails (%v), so JointAnalyze must", lerr)
+			require.Error(t, lerr, "JointAnalyze failed (%v), so some launch must", err)
 			t.Skip(err)
 		}
 		want := bruteForce(t, d, set, p)

@@ -12,6 +12,7 @@ package loadertest
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 
 	"github.com/vasim/vasim/loader"
@@ -33,6 +34,13 @@ func SmallDyld() *rapid.Generator[*loader.Dyld] {
 		d.Platform.DyldSlidePages = int64(rapid.IntRange(2, 4).Draw(t, "dyld pages"))
 		d.Platform.StackTop = vaspace.Addr(4<<30 + uint64(rapid.IntRange(40, 120).Draw(t, "stack top pages"))*Page)
 		d.Platform.StackSize = uint64(rapid.IntRange(1, 8).Draw(t, "stack pages")) * Page
+		if rapid.Bool().Draw(t, "shared region near the stack") {
+			// Just above the stack's top at some slides and below it at
+			// others: the default stack place is then taken from above at
+			// small slides only.
+			start := d.Platform.StackTop - vaspace.Addr(uint64(rapid.IntRange(0, 12).Draw(t, "shared region below the stack top, pages"))*Page)
+			d.Platform.SharedRegion = vaspace.Range{Start: start, End: start + 4*Page}
+		}
 		d.Dyld.Size = uint64(rapid.IntRange(1, 4).Draw(t, "dyld size pages")) * Page
 		d.Dyld.TemporaryFileMapping = rapid.Bool().Draw(t, "temp mapping")
 		d.Dyld.BytesPerImage = uint64(rapid.IntRange(0, 40000).Draw(t, "bytes per image"))
@@ -119,14 +127,32 @@ func SmallSet(maxDylibs int) *rapid.Generator[*loader.ImageSet] {
 	})
 }
 
-// Draw draws one point of the model's support.
-func Draw(d *loader.Dyld) *rapid.Generator[loader.Randomness] {
-	return rapid.Custom(func(t *rapid.T) loader.Randomness {
+// EveryDraw yields every point of the model's support, each equally
+// likely: the executable slide, dyld slide and guarded-range tail of every
+// launch Cover sums over. Brute-force checks iterate it.
+func EveryDraw(d *loader.Dyld) iter.Seq[loader.Randomness] {
+	return func(yield func(loader.Randomness) bool) {
 		sup := d.Supports()
-		return loader.Randomness{
-			ExeSlide:  uint64(rapid.SampledFrom(sup[loader.VarExeSlide]).Draw(t, "exe slide")),
-			DyldSlide: uint64(rapid.SampledFrom(sup[loader.VarDyldSlide]).Draw(t, "dyld slide")),
-			GuardTail: uint64(rapid.SampledFrom(sup[loader.VarGuardTail]).Draw(t, "guard tail")),
+		for _, x := range sup[loader.VarExeSlide] {
+			for _, y := range sup[loader.VarDyldSlide] {
+				for _, z := range sup[loader.VarGuardTail] {
+					if !yield(loader.Randomness{ExeSlide: uint64(x), DyldSlide: uint64(y), GuardTail: uint64(z)}) {
+						return
+					}
+				}
+			}
 		}
-	})
+	}
+}
+
+// LaunchFailure returns the first draw of the support at which the launch
+// fails (an image that does not fit, dyld running into something), and
+// its error: the worlds where Cover must fail too.
+func LaunchFailure(d *loader.Dyld, set *loader.ImageSet) (loader.Randomness, error) {
+	for r := range EveryDraw(d) {
+		if _, err := d.Launch(set, r); err != nil {
+			return r, err
+		}
+	}
+	return loader.Randomness{}, nil
 }
