@@ -83,6 +83,7 @@ func TestDyldLaunchLayout(t *testing.T) {
 func TestDyldMallocInit(t *testing.T) {
 	d := loader.NewDyld()
 	d.Malloc.ReclaimRing = loader.ReclaimRingSize
+	d.Malloc.MainZone = 256 * kib // would also fit a hole below the guarded range
 	r := loader.Randomness{ExeSlide: 16 * kib, DyldSlide: 16 * kib, GuardTail: 1 * mib}
 	p, err := d.Launch(twoDylibs(), r)
 	require.NoError(t, err)
@@ -102,7 +103,7 @@ func TestDyldMallocInit(t *testing.T) {
 	// 4 MiB + two 16 KiB guard pages fit the first, below the guarded range.
 	assert.Equal(t, vaspace.Range{Start: b.End, End: b.End + 4*mib + 32*kib}, p.Arena)
 	carve := p.Guarded.Start + vaspace.Addr(d.Platform.PageSize)
-	assert.Equal(t, vaspace.Range{Start: carve, End: carve + 512*kib}, p.Zone, "the main zone fills the carveout from its start")
+	assert.Equal(t, vaspace.Range{Start: carve, End: carve + 256*kib}, p.Zone, "the main zone fills the carveout from its start, not the 480 KiB left above the arena")
 	// The ring fits no hole below: it goes right above the guarded range,
 	// B's file mapping having been the highest mapping below the stack.
 	assert.Equal(t, vaspace.Range{Start: p.Guarded.End, End: p.Guarded.End + loader.ReclaimRingSize}, p.Reclaim)
@@ -166,4 +167,31 @@ func TestDyldPoolsAfterEachImage(t *testing.T) {
 	// A's pool goes above A (its file still fills the hole below); B's
 	// into what is left of A's file hole, right above B.
 	assert.Equal(t, []vaspace.Range{{Start: b.End, End: b.End + pool}, {Start: a.End, End: a.End + pool}}, pools)
+
+	// Pools are searched upward from PoolHint: one inside that hole puts
+	// B's pool there instead of at its bottom.
+	d.Dyld.PoolHint = b.End + 1*mib
+	p, err = d.Launch(twoDylibs(), r)
+	require.NoError(t, err)
+	pools = pools[:0]
+	for m := range p.Space.All() {
+		if m.Name == "dyld allocator pool" {
+			pools = append(pools, m.Range)
+		}
+	}
+	assert.Equal(t, []vaspace.Range{{Start: b.End + 1*mib, End: b.End + 1*mib + pool}, {Start: a.End, End: a.End + pool}}, pools)
+}
+
+// LC_MAIN's stack size replaces MAXSSIZ, plus one guard page, rounded to
+// the page (xnu-11417 bsd/kern/mach_loader.c load_main).
+func TestDyldLCMainStack(t *testing.T) {
+	d := loader.NewDyld()
+	d.Malloc.Enabled = false
+	set := twoDylibs()
+	set.Main.MachO = &loader.MachOInfo{HasMain: true, StackSize: 8*mib + 1}
+	r := loader.Randomness{ExeSlide: 16 * kib, DyldSlide: 16 * kib}
+	p, err := d.Launch(set, r)
+	require.NoError(t, err)
+	top := d.Platform.StackTop - vaspace.Addr(r.ExeSlide)
+	assert.Equal(t, vaspace.Range{Start: top - (8*mib + 16*kib) - 16*kib, End: top}, p.Stack)
 }
