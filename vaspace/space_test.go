@@ -178,6 +178,15 @@ func (m *machine) Query(t *rapid.T) {
 	r := m.wildRange(t, "range")
 	lo, hi := m.near(2 * m.cfg.PageSize)
 	a := vaspace.Addr(rapid.Uint64Range(lo, hi).Draw(t, "addr"))
+	if ms := m.cur.ref.mappings(); len(ms) > 0 && rapid.Bool().Draw(t, "at a boundary") {
+		// Exactly at a mapping's start or end, where At, Before and After
+		// must each pick the right neighbour.
+		mp := rapid.SampledFrom(ms).Draw(t, "boundary mapping")
+		a = mp.Start
+		if rapid.Bool().Draw(t, "end") {
+			a = mp.End
+		}
+	}
 	got, ok := m.cur.s.At(a)
 	want, wantOK := m.cur.ref.mappingAt(a)
 	require.Equal(t, wantOK, ok, "At(%v)", a)
