@@ -46,3 +46,35 @@ func TestImageSetJSONErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), "s.json", c.doc)
 	}
 }
+
+// FuzzImageSetPlacement feeds any image set document the parser accepts
+// to the Dyld model, as vasim xzone --images does: placing it, and
+// covering its (here tiny) support, may fail with an error but must not
+// panic, and a placed layout must be consistent.
+func FuzzImageSetPlacement(f *testing.F) {
+	f.Add([]byte(`{"images": [
+	  {"name": "app", "kind": "executable", "format": "Mach-O", "needed": ["@rpath/libA.dylib"], "segments": [
+	    {"name": "__PAGEZERO", "vmaddr": 0, "vmsize": "0x100000000", "prot": "---"},
+	    {"name": "__TEXT", "vmaddr": "0x100000000", "vmsize": "0x40000", "filesize": "0x4000", "prot": "r-x"}]},
+	  {"name": "@rpath/libA.dylib", "kind": "library", "format": "Mach-O", "file_size": "0x9000", "needed": ["@rpath/libB.dylib"], "segments": [
+	    {"name": "__TEXT", "vmaddr": 0, "vmsize": "0x10000", "filesize": "0x4000", "prot": "r-x"},
+	    {"name": "__DATA", "vmaddr": "0x10000", "vmsize": "0x8000", "fileoff": "0x4000", "filesize": "0x1000", "prot": "rw-"}]},
+	  {"name": "@rpath/libB.dylib", "kind": "library", "format": "Mach-O", "in_shared_cache": true}
+	]}`))
+	f.Add([]byte(`{"images": [{"name": "a", "kind": "executable", "format": "Mach-O", "segments": [{"name": "__TEXT", "vmaddr": "0x0", "vmsize": "0x4000", "prot": "r-x"}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set, err := loader.ParseImageSetJSON(data, "fuzz.json")
+		if err != nil {
+			return
+		}
+		d := loader.NewDyld()
+		d.Platform.ExeSlideSections, d.Platform.ExeSlidePages, d.Platform.DyldSlidePages = 1, 3, 2
+		d.Malloc.GuardedTailMax = 16 << 10
+		p, err := d.Launch(set, loader.Randomness{ExeSlide: 16 << 10, DyldSlide: 16 << 10})
+		if err != nil {
+			return
+		}
+		require.NoError(t, p.Space.Check())
+		_, _ = d.Cover(set, func(loader.Cell) error { return nil })
+	})
+}
