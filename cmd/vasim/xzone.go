@@ -421,7 +421,7 @@ func printXZone(w io.Writer, o xzoneJSON, res *xzone.Result, in *xzoneInput) {
 	printLaunches(w, o.Launches)
 
 	if j := o.Joint; j != nil {
-		fmt.Fprintf(w, "\nEvery launch with ASLR on (exact over %d placement draws × 2^32 entropy values, %d distinct layouts):\n", j.Draws, j.Pieces)
+		fmt.Fprintf(w, "\nEvery launch with ASLR on (exact over %d placement draws × 2^%d entropy values, %d distinct layouts):\n", j.Draws, p.EntropyBits, j.Pieces)
 		fmt.Fprintf(w, "  P(crash) = %s\n", pct(j.Probability))
 		var ns []int
 		for k := range j.Colliding {
