@@ -36,6 +36,26 @@ func twoDylibs() *loader.ImageSet {
 	return &loader.ImageSet{Name: "two", Main: exe, Images: []*loader.ImageSpec{dylib("A", 1*mib, 5*mib+512*kib), dylib("B", 1*mib, 6*mib)}}
 }
 
+// reservations returns where each image of p landed, by name.
+func reservations(p *loader.MacProcess) map[string]vaspace.Range {
+	out := map[string]vaspace.Range{}
+	for _, im := range p.Images {
+		out[im.Spec.Name] = im.Reservation
+	}
+	return out
+}
+
+// named returns the ranges of p's mappings called name, in address order.
+func named(p *loader.MacProcess, name string) []vaspace.Range {
+	var out []vaspace.Range
+	for m := range p.Space.All() {
+		if m.Name == name {
+			out = append(out, m.Range)
+		}
+	}
+	return out
+}
+
 // The kernel's part and dyld's per-image sequence, read off one launch:
 // __PAGEZERO to the slid executable, dyld after its page-rounded end plus
 // its own slide, the stack below USRSTACK64 minus the slide, and each dylib
@@ -52,13 +72,10 @@ func TestDyldLaunchLayout(t *testing.T) {
 	pz, ok := p.Space.At(0)
 	require.True(t, ok)
 	assert.Equal(t, vaspace.Range{Start: 0, End: exeStart}, pz.Range, "__PAGEZERO raises the map minimum to the slid executable")
-	byName := map[string]loader.PlacedImage{}
-	for _, im := range p.Images {
-		byName[im.Spec.Name] = im
-	}
-	assert.Equal(t, vaspace.Range{Start: exeStart, End: exeStart + 1*mib}, byName["exe"].Reservation)
+	res := reservations(p)
+	assert.Equal(t, vaspace.Range{Start: exeStart, End: exeStart + 1*mib}, res["exe"])
 	dyldStart := exeStart + 1*mib + vaspace.Addr(r.DyldSlide)
-	dy := byName["/usr/lib/dyld"].Reservation
+	dy := res["/usr/lib/dyld"]
 	assert.Equal(t, vaspace.Range{Start: dyldStart, End: dyldStart + vaspace.Addr(d.Dyld.Size)}, dy)
 	top := d.Platform.StackTop - vaspace.Addr(r.ExeSlide)
 	assert.Equal(t, vaspace.Range{Start: top - vaspace.Addr(d.Platform.StackSize), End: top}, p.Stack)
@@ -67,7 +84,7 @@ func TestDyldLaunchLayout(t *testing.T) {
 	// A's file went first fit right after dyld and its span after the
 	// file. B's file did not fit in the hole A's file left, so it went
 	// above A, and B's span went first fit into A's hole.
-	a, b := byName["A"].Reservation, byName["B"].Reservation
+	a, b := res["A"], res["B"]
 	assert.Equal(t, dy.End+5*mib+512*kib, a.Start)
 	assert.Equal(t, dy.End, b.Start)
 	assert.True(t, p.Space.IsFree(vaspace.Range{Start: b.End, End: a.Start}), "the rest of A's file hole")
@@ -87,15 +104,7 @@ func TestDyldMallocInit(t *testing.T) {
 	r := loader.Randomness{ExeSlide: 16 * kib, DyldSlide: 16 * kib, GuardTail: 1 * mib}
 	p, err := d.Launch(twoDylibs(), r)
 	require.NoError(t, err)
-	var a, b vaspace.Range
-	for _, im := range p.Images {
-		switch im.Spec.Name {
-		case "A":
-			a = im.Reservation
-		case "B":
-			b = im.Reservation
-		}
-	}
+	a, b := reservations(p)["A"], reservations(p)["B"]
 	// Free now: 4.5 MiB of A's file hole above B, and, from B's file
 	// hole on, everything up to the stack. 5 MiB of guarded range skip the
 	// first for the second.
@@ -148,21 +157,8 @@ func TestDyldPoolsAfterEachImage(t *testing.T) {
 	r := loader.Randomness{ExeSlide: 16 * kib, DyldSlide: 5 * 16 * kib}
 	p, err := d.Launch(twoDylibs(), r)
 	require.NoError(t, err)
-	var a, b vaspace.Range
-	var pools []vaspace.Range
-	for _, im := range p.Images {
-		switch im.Spec.Name {
-		case "A":
-			a = im.Reservation
-		case "B":
-			b = im.Reservation
-		}
-	}
-	for m := range p.Space.All() {
-		if m.Name == "dyld allocator pool" {
-			pools = append(pools, m.Range)
-		}
-	}
+	a, b := reservations(p)["A"], reservations(p)["B"]
+	pools := named(p, "dyld allocator pool")
 	pool := vaspace.Addr(d.Dyld.Pool)
 	// A's pool goes above A (its file still fills the hole below); B's
 	// into what is left of A's file hole, right above B.
@@ -173,12 +169,7 @@ func TestDyldPoolsAfterEachImage(t *testing.T) {
 	d.Dyld.PoolHint = b.End + 1*mib
 	p, err = d.Launch(twoDylibs(), r)
 	require.NoError(t, err)
-	pools = pools[:0]
-	for m := range p.Space.All() {
-		if m.Name == "dyld allocator pool" {
-			pools = append(pools, m.Range)
-		}
-	}
+	pools = named(p, "dyld allocator pool")
 	assert.Equal(t, []vaspace.Range{{Start: b.End + 1*mib, End: b.End + 1*mib + pool}, {Start: a.End, End: a.End + pool}}, pools)
 }
 
