@@ -3,6 +3,7 @@ package vaspace
 import (
 	"fmt"
 	"math/bits"
+	"strings"
 )
 
 // Addr is a virtual address in a 64-bit process address space.
@@ -148,10 +149,8 @@ func Size(n uint64) string {
 	if n%unit == 0 {
 		return fmt.Sprintf("%d %s", n/unit, name)
 	}
-	s := fmt.Sprintf("%.2f", float64(n)/float64(unit))
-	// Trim trailing zeros so 16.50 prints as 16.5.
-	for s[len(s)-1] == '0' {
-		s = s[:len(s)-1]
-	}
+	// Trim trailing zeros so 16.50 prints as 16.5, and 4.00 (4 GiB and a
+	// few pages) as 4.
+	s := strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", float64(n)/float64(unit)), "0"), ".")
 	return s + " " + name
 }

@@ -128,3 +128,15 @@ func ExampleSpace_Gaps() {
 	// [0x30000, 0x40000)
 	// [0x50000, 0x60000)
 }
+
+func ExampleSize() {
+	for _, n := range []uint64{512, 32 << 20, 0x41d8a8000, 0x1000b8000, 1<<40 + 1<<39} {
+		fmt.Println(vaspace.Size(n))
+	}
+	// Output:
+	// 512 B
+	// 32 MiB
+	// 16.46 GiB
+	// 4 GiB
+	// 1.5 TiB
+}
