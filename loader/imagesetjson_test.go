@@ -39,12 +39,16 @@ func TestImageSetJSONErrors(t *testing.T) {
 		{`{"images": [{"name": "a", "kind": "executable"}, {"name": "b", "kind": "executable"}]}`, `images[1].kind`},
 		{`{"imagez": []}`, `unknown`},
 		{`{"name": "x"}`, `images: missing`},
+		{``, `the document is empty`},
+		{`{"images": [`, `the JSON ends early, at byte 12`},
 	} {
 		_, err := loader.ParseImageSetJSON([]byte(c.doc), "s.json")
 		require.Error(t, err, c.doc)
 		assert.Contains(t, err.Error(), c.want, c.doc)
 		assert.Contains(t, err.Error(), "s.json", c.doc)
 	}
+	_, err := loader.ReadMachOSet(t.TempDir(), "")
+	assert.ErrorContains(t, err, "is a directory, not a Mach-O file")
 }
 
 // FuzzImageSetPlacement feeds any image set document the parser accepts

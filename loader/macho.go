@@ -434,6 +434,9 @@ func ReadMachOArch(path, arch string) (*ImageSpec, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("loader: %s is a directory, not a Mach-O file", path)
+	}
 	return ParseMachOArch(f, path, arch)
 }
 

@@ -245,6 +245,10 @@ func jsonDecodeError(err error, field, known string, data []byte) error {
 	var ute *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
+	case errors.Is(err, io.EOF):
+		return &SpecJSONError{Field: field, Err: errors.New("the document is empty: want a JSON object")}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &SpecJSONError{Field: field, Err: fmt.Errorf("the JSON ends early, at byte %d: truncated?", len(data))}
 	case errors.As(err, &ute):
 		f := field
 		if ute.Field != "" {

@@ -239,7 +239,7 @@ func TestSpecsJSONErrors(t *testing.T) {
 		{`{"images": {}}`, "images", "a JSON object", "want an array"},
 		{`{"images": []} []`, "", "", "unexpected data after the JSON value"},
 		{"{\"images\": [\n  {\"name\": \"a\",}\n]}", "", "", "line 2, column 16"},
-		{``, "", "", "EOF"},
+		{``, "", "", "the document is empty"},
 	}
 	for _, c := range cases {
 		_, err := ParseSpecsJSON([]byte(c.doc), "scen.json")

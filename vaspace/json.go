@@ -224,6 +224,12 @@ func DecodeLayout(r io.Reader, source string, opts LayoutOptions) (*Space, error
 
 // jsonError turns encoding/json errors into ones that say where.
 func jsonError(err error, data []byte) error {
+	switch {
+	case errors.Is(err, io.EOF):
+		return errors.New(`the document is empty: want {"mappings": [...]}`)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("the JSON ends early, at byte %d: truncated?", len(data))
+	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))

@@ -61,6 +61,8 @@ func TestDecodeLayoutErrors(t *testing.T) {
 		{`{"maps": []}`, `unknown field "maps"`},
 		{`{}`, `mappings: missing`},
 		{`{"mappings": [}`, `invalid JSON at byte`},
+		{``, `the document is empty`},
+		{`{"mappings": [`, `the JSON ends early, at byte 14`},
 		{`{"mappings": []} {}`, `trailing data`},
 		{`{"page_size": 3000, "mappings": []}`, `x.json: page_size = 3000: page size 0xbb8 is not a power of two`},
 		{`{"page_size": 0, "mappings": []}`, `x.json: page_size = 0: page size 0x0 is not a power of two`},
