@@ -95,7 +95,7 @@ func run(w io.Writer, exact bool) error {
 	// up. Move whole images, last loaded first, until the model says so.
 	fmt.Fprintf(w, "\nTo reach 0%%\n")
 	fmt.Fprintf(w, "  the layout reaches %s past %v; with ASLR on, the executable's slide adds up to %s\n",
-		vaspace.Size(res.Excess), p.RangesStart, vaspace.Size(uint64(sc.Model.Platform.ExeSlides()[len(sc.Model.Platform.ExeSlides())-1])))
+		vaspace.Size(res.Excess), p.RangesStart, vaspace.Size(sc.Model.Platform.MaxExeSlide()))
 	moved, err := moveUntilClear(w, sc, p, exact)
 	if err != nil {
 		return err
