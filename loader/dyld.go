@@ -99,6 +99,9 @@ func (d *Dyld) Validate() error {
 	if d.Malloc.GuardedTailMax/pg > maxSupport {
 		return fmt.Errorf("loader: guarded range tail of up to %#x bytes: more than %d values to enumerate", d.Malloc.GuardedTailMax, maxSupport)
 	}
+	if !d.Dyld.PoolHint.IsAligned(pg) {
+		return fmt.Errorf("loader: dyld pool hint %v is not page-aligned", d.Dyld.PoolHint)
+	}
 	if d.Malloc.EarlyArenaGuard%pg != 0 {
 		return fmt.Errorf("loader: early arena guard %#x is not a multiple of the page size %#x", d.Malloc.EarlyArenaGuard, pg)
 	}

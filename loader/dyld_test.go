@@ -186,3 +186,32 @@ func TestDyldLCMainStack(t *testing.T) {
 	top := d.Platform.StackTop - vaspace.Addr(r.ExeSlide)
 	assert.Equal(t, vaspace.Range{Start: top - (8*mib + 16*kib) - 16*kib, End: top}, p.Stack)
 }
+
+// Parameters the model cannot work with are refused up front, naming the
+// parameter, rather than placing unaligned or wrapped-around mappings.
+func TestDyldValidate(t *testing.T) {
+	for _, c := range []struct {
+		set  func(d *loader.Dyld)
+		want string
+	}{
+		{func(d *loader.Dyld) { d.Dyld.PoolHint = 4*gib + 1 }, "pool hint 0x100000001 is not page-aligned"},
+		{func(d *loader.Dyld) { d.Dyld.Pool = 0 }, "dyld pool 0x0 is not a positive multiple"},
+		{func(d *loader.Dyld) { d.Malloc.GuardedTailMax = 1 << 40 }, "more than 1048576 values"},
+		{func(d *loader.Dyld) { d.Malloc.ReclaimRing = 1 << 50 }, "reclaim ring 0x4000000000000 is beyond the VA top"},
+		{func(d *loader.Dyld) { d.Malloc.EarlyArenaGuard = 100 }, "early arena guard 0x64 is not a multiple"},
+		{func(d *loader.Dyld) { d.Malloc.Carveout = 4 * mib }, "carveout 0x400000 does not fit"},
+		{func(d *loader.Dyld) { d.Platform.VATop = 1 << 63 }, "beyond the model's 64-bit signed arithmetic"},
+		{func(d *loader.Dyld) { d.Platform.StackTop = 64 * mib }, "does not fit below its top at every executable slide"},
+		{func(d *loader.Dyld) { d.Platform.ExeSlidePages = 1 << 21 }, "more than 1048576 slides"},
+	} {
+		d := loader.NewDyld()
+		c.set(d)
+		err := d.Validate()
+		if assert.Error(t, err, c.want) {
+			assert.Contains(t, err.Error(), c.want)
+		}
+		_, err = d.Launch(twoDylibs(), loader.Randomness{})
+		assert.Error(t, err, "Launch validates too: %s", c.want)
+	}
+	assert.NoError(t, loader.NewDyld().Validate())
+}
