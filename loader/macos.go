@@ -243,12 +243,11 @@ type MallocConfig struct {
 	// maps room for the maximum capacity ANYWHERE with no hint: a 48-byte
 	// header and mach_vm_reclaim_round_capacity(1 << 22) 16-byte entries,
 	// page-rounded, ReclaimRingSize (libsyscall/mach/vm_reclaim.c;
-	// vm_deferred_reclamation_buffer_allocate_internal). Whether the
-	// macOS 26 kernel grants it is unconfirmed (its XNU is not
-	// published), and with it the chromium-browser-tests scenario lists a
-	// 64 MiB malloc mapping among the culprits in its window, which the
-	// published figures do not show; default 0 (left out) until that is
-	// settled. Set it to ReclaimRingSize to model it.
+	// vm_deferred_reclamation_buffer_allocate_internal). Default
+	// ReclaimRingSize; whether the macOS 26 kernel grants it is
+	// unconfirmed (its XNU is not published): 0 leaves it out. In the
+	// chromium-browser-tests scenario it fills a hole inside the XZone
+	// window, below the top image, so it changes no slot's outcome there.
 	ReclaimRing uint64
 }
 
@@ -265,6 +264,7 @@ var DefaultMalloc = MallocConfig{
 	EarlyArena:      4 * mib,
 	EarlyArenaGuard: 16 * kib,
 	MainZone:        512 * kib,
+	ReclaimRing:     ReclaimRingSize,
 }
 
 // GuardTails returns every guarded-range tail, each equally likely.

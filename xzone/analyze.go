@@ -174,6 +174,10 @@ type Culprit struct {
 	// FirstHit lists the slots whose lowest hit belongs to this image:
 	// the mapping XNU's fixed mapping runs into first.
 	FirstHit []int
+	// Image reports whether these are an image's segments or reservation
+	// (vaspace.KindImage, KindReservation), rather than other memory such
+	// as an allocator's region.
+	Image bool
 }
 
 // CulpritImages groups Culprits by image, in address order: the images to
@@ -195,6 +199,9 @@ func (res *Result) CulpritImages() []Culprit {
 			i = len(out)
 			index[k] = i
 			out = append(out, Culprit{Name: k, Range: m.Range})
+		}
+		if m.Kind == vaspace.KindImage || m.Kind == vaspace.KindReservation {
+			out[i].Image = true
 		}
 		out[i].Range.Start = min(out[i].Range.Start, m.Start)
 		out[i].Range.End = max(out[i].Range.End, m.End)

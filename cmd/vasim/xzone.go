@@ -55,6 +55,7 @@ type xzoneHit struct {
 
 type xzoneCulprit struct {
 	Image    string       `json:"image"`
+	IsImage  bool         `json:"is_image"`
 	Start    vaspace.Addr `json:"start"`
 	End      vaspace.Addr `json:"end"`
 	FirstHit []int        `json:"first_hit_for_slots"`
@@ -195,7 +196,7 @@ func runXZone(e *env, args []string) int {
 		out.Hits = append(out.Hits, xzoneHit{Slot: k, PtrStart: s.Reservation.Start, Mapping: jsonMapping(*s.Hit)})
 	}
 	for _, c := range res.CulpritImages() {
-		out.Culprits = append(out.Culprits, xzoneCulprit{Image: c.Name, Start: c.Range.Start, End: c.Range.End, FirstHit: append([]int{}, c.FirstHit...)})
+		out.Culprits = append(out.Culprits, xzoneCulprit{Image: c.Name, IsImage: c.Image, Start: c.Range.Start, End: c.Range.End, FirstHit: append([]int{}, c.FirstHit...)})
 	}
 	for m := range space.All() {
 		if (m.Kind == vaspace.KindImage || m.Kind == vaspace.KindReservation) && m.End <= profile.RangesEnd {
@@ -401,16 +402,36 @@ func printXZone(w io.Writer, o xzoneJSON, res *xzone.Result, in *xzoneInput) {
 			h := res.Slots[k].Hit
 			fmt.Fprintf(w, "  slot %d: ptr_start %v runs into %s at %v\n", k, res.Slots[k].Reservation.Start, ownerOrName(*h), h.Start)
 		}
-		fmt.Fprintf(w, "  images to blame (%d):\n", len(o.Culprits))
+		images, others := 0, 0
 		for _, c := range o.Culprits {
-			first := ""
-			if len(c.FirstHit) > 0 {
-				first = fmt.Sprintf("  first hit for %d slot(s)", len(c.FirstHit))
+			if c.IsImage {
+				images++
+			} else {
+				others++
 			}
-			fmt.Fprintf(w, "    [%v, %v) %-9s %s%s\n", c.Start, c.End, vaspace.Size(uint64(c.End-c.Start)), c.Image, first)
+		}
+		for _, group := range []struct {
+			title string
+			n     int
+			image bool
+		}{{"images to blame", images, true}, {"other memory in the window", others, false}} {
+			if group.n == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "  %s (%d):\n", group.title, group.n)
+			for _, c := range o.Culprits {
+				if c.IsImage != group.image {
+					continue
+				}
+				first := ""
+				if len(c.FirstHit) > 0 {
+					first = fmt.Sprintf("  first hit for %d slot(s)", len(c.FirstHit))
+				}
+				fmt.Fprintf(w, "    [%v, %v) %-9s %s%s\n", c.Start, c.End, vaspace.Size(uint64(c.End-c.Start)), c.Image, first)
+			}
 		}
 		fmt.Fprintf(w, "  to reach 0%%: the span must end below %v, so %s must leave the launch (smaller images, or dylibs loaded with dlopen once __malloc_init has made its reservation); moving only the %d images above may not do it, as dylibs loaded after them slide into the freed space (examples/chromium finds a set that does)\n",
-			p.RangesStart, vaspace.Size(o.ExcessBytes), len(o.Culprits))
+			p.RangesStart, vaspace.Size(o.ExcessBytes), images)
 	}
 	if res.Below != nil {
 		fmt.Fprintf(w, "  headroom: %s may grow %s before one more slot collides\n", ownerOrName(*res.Below), vaspace.Size(o.HeadroomBytes))

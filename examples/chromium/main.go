@@ -84,10 +84,20 @@ func run(w io.Writer, exact bool) error {
 	// 3. Who is to blame.
 	s1 := res.Slots[1]
 	fmt.Fprintf(w, "\nSlot 1 (ptr_start %v) runs into %s loaded at %v (published: a dylib loaded at 0x401d04000)\n", s1.Reservation.Start, s1.Hit.Owner, s1.Hit.Start)
-	culprits := res.CulpritImages()
-	fmt.Fprintf(w, "Images in the reservation window (%d):\n", len(culprits))
-	for _, c := range culprits {
+	var images, others []xzone.Culprit
+	for _, c := range res.CulpritImages() {
+		if c.Image {
+			images = append(images, c)
+		} else {
+			others = append(others, c)
+		}
+	}
+	fmt.Fprintf(w, "Images in the reservation window (%d):\n", len(images))
+	for _, c := range images {
 		fmt.Fprintf(w, "  %v  %-9s %s\n", c.Range, vaspace.Size(uint64(c.Range.Len())), c.Name)
+	}
+	for _, c := range others {
+		fmt.Fprintf(w, "  and %v  %-9s %s's own memory, which fills a hole below the top image\n", c.Range, vaspace.Size(uint64(c.Range.Len())), c.Name)
 	}
 
 	// 4. Getting to 0%: the layout must end below 16 GiB. Moving just the
