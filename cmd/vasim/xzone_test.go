@@ -48,7 +48,7 @@ func TestXZoneJSON(t *testing.T) {
 			Image   string `json:"image"`
 			IsImage bool   `json:"is_image"`
 		} `json:"culprits"`
-		Joint    *json.RawMessage  `json:"joint"`
+		Joint *json.RawMessage `json:"joint"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &o))
 	assert.Equal(t, 736, o.Slots)
