@@ -33,10 +33,12 @@ type gnode struct {
 	owner *gapOwner // the index allowed to change this node in place
 	n     int
 	leaf  bool
-	gaps  [gapFan]Range  // leaf: gaps in address order
-	kids  [gapFan]*gnode // internal: children in address order
-	lo    [gapFan]Addr   // internal: lowest gap start in kids[i]
-	max   [gapFan]uint64 // internal: largest gap length in kids[i]
+	// ent holds, in a leaf, the gaps in address order; in an internal
+	// node, per child, the lowest gap start in its subtree (Start) and the
+	// largest gap length in it (End). One array for both keeps the node
+	// small, and a node is copied on every copy-on-write.
+	ent  [gapFan]Range
+	kids [gapFan]*gnode // internal: children in address order
 }
 
 // gapOwner identifies an index for copy-on-write. It has a field so that
@@ -56,9 +58,9 @@ func (x *gapIndex) mutable(n *gnode) *gnode {
 // low returns the lowest gap start in the subtree; n must not be empty.
 func (n *gnode) low() Addr {
 	if n.leaf {
-		return n.gaps[0].Start
+		return n.ent[0].Start
 	}
-	return n.lo[0]
+	return n.ent[0].Start
 }
 
 // maxLen returns the largest gap length in the subtree.
@@ -66,9 +68,9 @@ func (n *gnode) maxLen() uint64 {
 	var m uint64
 	for i := 0; i < n.n; i++ {
 		if n.leaf {
-			m = max(m, n.gaps[i].Len())
+			m = max(m, n.ent[i].Len())
 		} else {
-			m = max(m, n.max[i])
+			m = max(m, uint64(n.ent[i].End))
 		}
 	}
 	return m
@@ -76,14 +78,14 @@ func (n *gnode) maxLen() uint64 {
 
 // setKid stores k as child i and refreshes its summary.
 func (n *gnode) setKid(i int, k *gnode) {
-	n.kids[i], n.lo[i], n.max[i] = k, k.low(), k.maxLen()
+	n.kids[i], n.ent[i] = k, Range{k.low(), Addr(k.maxLen())}
 }
 
 // kidFor returns the index of the child whose subtree would hold a gap
 // starting at a: the last child whose lowest start is <= a, or 0.
 func (n *gnode) kidFor(a Addr) int {
 	i := 0
-	for i+1 < n.n && n.lo[i+1] <= a {
+	for i+1 < n.n && n.ent[i+1].Start <= a {
 		i++
 	}
 	return i
@@ -98,7 +100,7 @@ type gapIndex struct {
 func newGapIndex(bounds Range) gapIndex {
 	x := gapIndex{owner: new(gapOwner)}
 	x.root = &gnode{owner: x.owner, leaf: true, n: 1}
-	x.root.gaps[0] = bounds
+	x.root.ent[0] = bounds
 	return x
 }
 
@@ -113,14 +115,14 @@ func (x *gapIndex) fork() gapIndex {
 func (x *gapIndex) floor(a Addr) (Range, bool) {
 	n := x.root
 	for !n.leaf {
-		if n.lo[0] > a {
+		if n.ent[0].Start > a {
 			return Range{}, false
 		}
 		n = n.kids[n.kidFor(a)]
 	}
 	for i := n.n - 1; i >= 0; i-- {
-		if n.gaps[i].Start <= a {
-			return n.gaps[i], true
+		if n.ent[i].Start <= a {
+			return n.ent[i], true
 		}
 	}
 	return Range{}, false
@@ -129,14 +131,14 @@ func (x *gapIndex) floor(a Addr) (Range, bool) {
 // Gaps in one child end before the next child's lowest start (a mapping
 // separates them), so child i lies entirely below address a when
 // lo[i+1] <= a.
-func (n *gnode) kidBelow(i int, a Addr) bool { return i+1 < n.n && n.lo[i+1] <= a }
+func (n *gnode) kidBelow(i int, a Addr) bool { return i+1 < n.n && n.ent[i+1].Start <= a }
 
 // each calls yield, in address order, for every gap overlapping w, clipped
 // to w; it reports false if yield stopped it.
 func (n *gnode) each(w Range, yield func(Range) bool) bool {
 	for i := 0; i < n.n; i++ {
 		if n.leaf {
-			g := n.gaps[i]
+			g := n.ent[i]
 			if g.Start >= w.End {
 				return true
 			}
@@ -148,7 +150,7 @@ func (n *gnode) each(w Range, yield func(Range) bool) bool {
 		if n.kidBelow(i, w.Start) {
 			continue
 		}
-		if n.lo[i] >= w.End {
+		if n.ent[i].Start >= w.End {
 			return true
 		}
 		if !n.kids[i].each(w, yield) {
@@ -163,7 +165,7 @@ func (n *gnode) each(w Range, yield func(Range) bool) bool {
 func (n *gnode) touching(r Range, fn func(Range)) {
 	for i := 0; i < n.n; i++ {
 		if n.leaf {
-			g := n.gaps[i]
+			g := n.ent[i]
 			if g.Start > r.End {
 				return
 			}
@@ -175,7 +177,7 @@ func (n *gnode) touching(r Range, fn func(Range)) {
 		if n.kidBelow(i, r.Start) {
 			continue
 		}
-		if n.lo[i] > r.End {
+		if n.ent[i].Start > r.End {
 			return
 		}
 		n.kids[i].touching(r, fn)
@@ -200,10 +202,10 @@ func (x *gapIndex) insertGap(n *gnode, g Range) (*gnode, *gnode) {
 	c := x.mutable(n)
 	if c.leaf {
 		i := 0
-		for i < c.n && c.gaps[i].Start < g.Start {
+		for i < c.n && c.ent[i].Start < g.Start {
 			i++
 		}
-		return c.insertAt(i, func(d *gnode, j int) { d.gaps[j] = g })
+		return c.insertAt(i, func(d *gnode, j int) { d.ent[j] = g })
 	}
 	i := c.kidFor(g.Start)
 	k, split := x.insertGap(c.kids[i], g)
@@ -238,42 +240,34 @@ func (c *gnode) insertAt(i int, put func(d *gnode, j int)) (*gnode, *gnode) {
 }
 
 func (c *gnode) shiftUp(i int) {
-	copy(c.gaps[i+1:c.n+1], c.gaps[i:c.n])
+	copy(c.ent[i+1:c.n+1], c.ent[i:c.n])
 	copy(c.kids[i+1:c.n+1], c.kids[i:c.n])
-	copy(c.lo[i+1:c.n+1], c.lo[i:c.n])
-	copy(c.max[i+1:c.n+1], c.max[i:c.n])
 	c.n++
 }
 
 func (c *gnode) shiftDown(i int) {
-	copy(c.gaps[i:c.n-1], c.gaps[i+1:c.n])
+	copy(c.ent[i:c.n-1], c.ent[i+1:c.n])
 	copy(c.kids[i:c.n-1], c.kids[i+1:c.n])
-	copy(c.lo[i:c.n-1], c.lo[i+1:c.n])
-	copy(c.max[i:c.n-1], c.max[i+1:c.n])
 	c.n--
-	c.gaps[c.n], c.kids[c.n] = Range{}, nil
+	c.ent[c.n], c.kids[c.n] = Range{}, nil
 }
 
 // moveTail moves entries [from, c.n) of c to the end of d.
 func (c *gnode) moveTail(from int, d *gnode) {
 	k := c.n - from
-	copy(d.gaps[d.n:d.n+k], c.gaps[from:c.n])
+	copy(d.ent[d.n:d.n+k], c.ent[from:c.n])
 	copy(d.kids[d.n:d.n+k], c.kids[from:c.n])
-	copy(d.lo[d.n:d.n+k], c.lo[from:c.n])
-	copy(d.max[d.n:d.n+k], c.max[from:c.n])
 	d.n += k
 	for j := from; j < c.n; j++ {
-		c.gaps[j], c.kids[j] = Range{}, nil
+		c.ent[j], c.kids[j] = Range{}, nil
 	}
 	c.n = from
 }
 
 // moveHead moves the first k entries of c to the end of d.
 func (c *gnode) moveHead(k int, d *gnode) {
-	copy(d.gaps[d.n:d.n+k], c.gaps[:k])
+	copy(d.ent[d.n:d.n+k], c.ent[:k])
 	copy(d.kids[d.n:d.n+k], c.kids[:k])
-	copy(d.lo[d.n:d.n+k], c.lo[:k])
-	copy(d.max[d.n:d.n+k], c.max[:k])
 	d.n += k
 	for j := 0; j < k; j++ {
 		c.shiftDown(0)
@@ -295,7 +289,7 @@ func (x *gapIndex) removeGap(n *gnode, start Addr) *gnode {
 	c := x.mutable(n)
 	if c.leaf {
 		for i := 0; i < c.n; i++ {
-			if c.gaps[i].Start == start {
+			if c.ent[i].Start == start {
 				c.shiftDown(i)
 				break
 			}
@@ -357,8 +351,8 @@ func (x *gapIndex) replaceGap(n *gnode, g Range) *gnode {
 	c := x.mutable(n)
 	if c.leaf {
 		for i := 0; i < c.n; i++ {
-			if c.gaps[i].Start == g.Start {
-				c.gaps[i] = g
+			if c.ent[i].Start == g.Start {
+				c.ent[i] = g
 			}
 		}
 		return c
@@ -384,7 +378,7 @@ func (x *gapIndex) check() ([]Range, error) {
 			}
 			depth = d
 			for i := 0; i < n.n; i++ {
-				g := n.gaps[i]
+				g := n.ent[i]
 				if g.IsEmpty() {
 					return errorf("gap index: empty gap %v", g)
 				}
@@ -400,8 +394,8 @@ func (x *gapIndex) check() ([]Range, error) {
 			if k == nil || k.n == 0 {
 				return errorf("gap index: empty child %d", i)
 			}
-			if n.lo[i] != k.low() || n.max[i] != k.maxLen() {
-				return errorf("gap index: child %d records low %v max %#x, subtree has %v %#x", i, n.lo[i], n.max[i], k.low(), k.maxLen())
+			if n.ent[i].Start != k.low() || uint64(n.ent[i].End) != k.maxLen() {
+				return errorf("gap index: child %d records low %v max %#x, subtree has %v %#x", i, n.ent[i].Start, uint64(n.ent[i].End), k.low(), k.maxLen())
 			}
 			if err := walk(k, d+1, false); err != nil {
 				return err
@@ -451,7 +445,7 @@ func (f *fit) placeLow(g Range) (Addr, bool) {
 func (f *fit) firstFit(n *gnode) (Addr, bool) {
 	for i := 0; i < n.n; i++ {
 		if n.leaf {
-			g := n.gaps[i]
+			g := n.ent[i]
 			if g.Start >= f.window.End {
 				break
 			}
@@ -460,10 +454,10 @@ func (f *fit) firstFit(n *gnode) (Addr, bool) {
 			}
 			continue
 		}
-		if n.max[i] < f.size || n.kidBelow(i, f.window.Start) {
+		if uint64(n.ent[i].End) < f.size || n.kidBelow(i, f.window.Start) {
 			continue
 		}
-		if n.lo[i] >= f.window.End {
+		if n.ent[i].Start >= f.window.End {
 			break
 		}
 		if a, ok := f.firstFit(n.kids[i]); ok {
@@ -480,7 +474,7 @@ func (f *fit) firstFit(n *gnode) (Addr, bool) {
 func highestGap(n *gnode, window Range, length uint64) (Range, bool) {
 	for i := n.n - 1; i >= 0; i-- {
 		if n.leaf {
-			g := n.gaps[i]
+			g := n.ent[i]
 			if g.End <= window.Start {
 				break
 			}
@@ -492,7 +486,7 @@ func highestGap(n *gnode, window Range, length uint64) (Range, bool) {
 		if n.kidBelow(i, window.Start) {
 			break
 		}
-		if n.lo[i] >= window.End || n.max[i] < length {
+		if n.ent[i].Start >= window.End || uint64(n.ent[i].End) < length {
 			continue
 		}
 		if g, ok := highestGap(n.kids[i], window, length); ok {
