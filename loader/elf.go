@@ -46,18 +46,22 @@ type ELFError struct {
 	notELF bool
 }
 
-func (e *ELFError) Error() string {
+func (e *ELFError) Error() string { return fileError(e.Path, e.What, e.Offset, e.Err) }
+
+// fileError formats an object-file error the same way for every format:
+// "loader: FILE: WHAT at offset 0x…: CAUSE".
+func fileError(file, what string, offset int64, err error) string {
 	var b strings.Builder
 	b.WriteString("loader: ")
-	b.WriteString(e.Path)
+	b.WriteString(file)
 	b.WriteString(": ")
-	b.WriteString(e.What)
-	if e.Offset >= 0 {
-		fmt.Fprintf(&b, " at offset %#x", e.Offset)
+	b.WriteString(what)
+	if offset >= 0 {
+		fmt.Fprintf(&b, " at offset %#x", offset)
 	}
-	if e.Err != nil {
+	if err != nil {
 		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
+		b.WriteString(err.Error())
 	}
 	return b.String()
 }

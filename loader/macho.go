@@ -72,22 +72,11 @@ type MachOError struct {
 }
 
 func (e *MachOError) Error() string {
-	var b strings.Builder
-	b.WriteString("loader: ")
-	b.WriteString(e.Path)
+	file := e.Path
 	if e.Arch != "" {
-		fmt.Fprintf(&b, " (%s slice)", e.Arch)
+		file += " (" + e.Arch + " slice)"
 	}
-	b.WriteString(": ")
-	b.WriteString(e.What)
-	if e.Offset >= 0 {
-		fmt.Fprintf(&b, " at offset %#x", e.Offset)
-	}
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
+	return fileError(file, e.What, e.Offset, e.Err)
 }
 
 // Unwrap returns the underlying error.

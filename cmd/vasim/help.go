@@ -97,3 +97,12 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	}
 	return 0, true
 }
+
+// usageErr returns a function that prints "vasim NAME: message" to
+// e.stderr and returns exitUsage, for a command's bad flags and input.
+func usageErr(e *env, name string) func(format string, a ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(e.stderr, "vasim "+name+": "+format+"\n", a...)
+		return exitUsage
+	}
+}

@@ -91,10 +91,7 @@ func runTLS(e *env, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	bad := func(format string, a ...any) int {
-		fmt.Fprintf(e.stderr, "vasim tls: "+format+"\n", a...)
-		return exitUsage
-	}
+	bad := usageErr(e, "tls")
 	if *exe == "" {
 		return bad("--exe is required")
 	}

@@ -120,10 +120,7 @@ func runXZone(e *env, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	bad := func(format string, a ...any) int {
-		fmt.Fprintf(e.stderr, "vasim xzone: "+format+"\n", a...)
-		return exitUsage
-	}
+	bad := usageErr(e, "xzone")
 	profile, err := xzone.LookupProfile(*profileName)
 	if err != nil {
 		return bad("--profile: %v", err)
