@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"runtime/debug"
 )
 
@@ -105,4 +107,11 @@ func usageErr(e *env, name string) func(format string, a ...any) int {
 		fmt.Fprintf(e.stderr, "vasim "+name+": "+format+"\n", a...)
 		return exitUsage
 	}
+}
+
+// writeJSON prints v as indented JSON, the form every --json flag uses.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
