@@ -19,7 +19,9 @@ import (
 	"testing"
 
 	"github.com/google/btree"
-	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/dyld"
+	"github.com/vasim/vasim/loader/macos"
+	"github.com/vasim/vasim/loader/scenario"
 	"github.com/vasim/vasim/vaspace"
 	"github.com/vasim/vasim/xzone"
 )
@@ -370,18 +372,24 @@ func BenchmarkPlaceMaxMapCount(b *testing.B) {
 
 // chromiumLayout is the chromium-browser-tests scenario placed with ASLR
 // off: 1543 images, about 2,100 mappings.
-func chromiumLayout(b *testing.B) (*loader.Scenario, *vaspace.Space) {
-	sc, err := loader.LoadScenario(loader.DefaultScenario)
+func chromiumLayout(b *testing.B) (*macos.Layouts, *vaspace.Space) {
+	sc, err := scenario.Load(scenario.Default)
 	if err != nil {
 		b.Fatal(err)
 	}
-	off := *sc.Model
-	off.Dyld.DisableASLR = true
-	p, err := off.Launch(sc.Set, loader.Randomness{})
+	order, err := dyld.Resolve(sc.Set)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return sc, p.Space
+	p, err := sc.Model.Launch(order, macos.Randomness{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := sc.Model.Layouts(order)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l, p.Space
 }
 
 // BenchmarkXZoneAnalyze compares Analyze's single sweep with the 736 ×
@@ -417,11 +425,11 @@ func BenchmarkXZoneAnalyze(b *testing.B) {
 // 100-launch Monte Carlo estimate of the same quantity (full simulated
 // launches), the sampling approach the exact sum replaces.
 func BenchmarkXZoneJoint(b *testing.B) {
-	sc, _ := chromiumLayout(b)
+	l, _ := chromiumLayout(b)
 	p := xzone.Libmalloc792
 	b.Run("impl=exact", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			if _, err := xzone.JointAnalyze(sc.Model, sc.Set, p); err != nil {
+			if _, err := xzone.JointAnalyze(l, p); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -429,7 +437,7 @@ func BenchmarkXZoneJoint(b *testing.B) {
 	b.Run("impl=montecarlo/n=100", func(b *testing.B) {
 		rng := rand.New(rand.NewPCG(9, 10))
 		for i := 0; i < b.N; i++ {
-			if _, err := xzone.JointMonteCarlo(sc.Model, sc.Set, p, 100, rng); err != nil {
+			if _, err := xzone.JointMonteCarlo(l, p, 100, rng); err != nil {
 				b.Fatal(err)
 			}
 		}

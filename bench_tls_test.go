@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/elfspec"
+	"github.com/vasim/vasim/loader/ldso"
 	"github.com/vasim/vasim/tls"
 )
 
@@ -19,7 +21,7 @@ import (
 // blocks of assorted sizes and alignments (gap reuse exercised), then 100
 // dlopens mixing initial-exec and TLS-descriptor modules.
 func BenchmarkTLSModel(b *testing.B) {
-	prof, err := tls.GlibcProfile(loader.GlibcVersion{Major: 2, Minor: 36}, tls.ArchX86_64)
+	prof, err := tls.GlibcProfile(ldso.GlibcVersion{Major: 2, Minor: 36}, loader.ArchX86_64)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func BenchmarkELFIngest(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			tlsObjs := 0
 			for _, p := range files {
-				s, err := loader.ReadELF(p)
+				s, err := elfspec.Read(p)
 				if err == nil && s.TLS != nil {
 					tlsObjs++
 				}

@@ -8,12 +8,14 @@
 //     placement searches (XNU first fit, Linux top-down) and O(1) clones.
 //     Its subpackage vaspacetest exports pgregory.net/rapid generators for
 //     property tests over layouts.
-//   - [github.com/vasim/vasim/loader]: image specs read from ELF, Mach-O
-//     or JSON (what the files say), library resolution as ld.so and dyld4
-//     do it, and the macOS arm64 placement model (what XNU and dyld make of
-//     the specs), which writes a vaspace.Space and can also enumerate every
-//     layout the launch's random slides produce. Embedded scenarios such as
-//     chromium-browser-tests live here too.
+//   - [github.com/vasim/vasim/loader]: the vocabulary (image specs, image
+//     sets, placed images, file errors) and, in its subpackages, readers
+//     for ELF, Mach-O and JSON specs (elfspec, machospec, jsonspec),
+//     library resolution as glibc's ld.so and dyld4 do it (ldso, dyld),
+//     and the macOS arm64 placement model (macos) that writes a
+//     vaspace.Space and can also describe every layout the launch's random
+//     slides produce (slide, place). Built-in cases such as
+//     chromium-browser-tests live in loader/scenario.
 //   - [github.com/vasim/vasim/xzone]: libmalloc's XZone range-group
 //     reservation on macOS arm64; which entropy slots collide with a layout
 //     and the exact probability of aborting in __malloc_init, for one

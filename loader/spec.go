@@ -115,9 +115,8 @@ func (t TLSBlock) FirstByteOffset() uint64 {
 }
 
 // ImageSpec is what an object file says about itself: the deterministic
-// input to a placement model. A placed image (what a loader made of it in
-// one process) is a separate type produced by each model; see the
-// spec-versus-object split in STYLE.md.
+// input to resolution and placement. What a loader made of it in one
+// process is a PlacedImage.
 type ImageSpec struct {
 	// Name is how the image is known to the loader: the ELF DT_SONAME, the
 	// Mach-O LC_ID_DYLIB install name, or the file name.
@@ -128,8 +127,9 @@ type ImageSpec struct {
 	Format Format
 	// Kind is the image's role.
 	Kind ImageKind
-	// Machine is the architecture ("x86_64", "aarch64", "arm64").
-	Machine string
+	// Arch is the architecture the image is built for (ArchUnknown for
+	// a synthetic image that does not say).
+	Arch Arch
 	// Segments lists the loadable segments in file order.
 	Segments []Segment
 	// Needed lists the direct dependencies in load-command order (ELF
@@ -144,25 +144,23 @@ type ImageSpec struct {
 
 	// ELF holds what only an ELF file says (interpreter, SONAME,
 	// RPATH/RUNPATH, DT_FLAGS and the TLS relocations); nil for other
-	// formats. See ELFInfo in elf.go.
+	// formats.
 	ELF *ELFInfo
 
 	// MachO holds what only a Mach-O file says (file type, install name,
 	// the kind of each dependency, LC_RPATH, code signature); nil for other
-	// formats. See MachOInfo in macho.go.
+	// formats.
 	MachO *MachOInfo
 }
 
-// Errors from spec validation.
-var (
-	// ErrBadSpec is the class of every ImageSpec validation error.
-	ErrBadSpec = errors.New("invalid image spec")
-)
+// ErrBadSpec is the class of ImageSpec validation errors, whatever the
+// spec was read from.
+var ErrBadSpec = errors.New("invalid image spec")
 
 // SpecError reports what is wrong with an ImageSpec and where.
 type SpecError struct {
-	Image   string // image name or path
-	Segment string // segment name, if the problem is in one
+	Image   string // image label (path or name)
+	Segment string // segment name ("PT_TLS" for the TLS block), if the problem is in one
 	Detail  string
 }
 
@@ -171,13 +169,15 @@ func (e *SpecError) Error() string {
 	if e.Segment != "" {
 		where += " segment " + e.Segment
 	}
-	return fmt.Sprintf("loader: %s: %s", where, e.Detail)
+	return where + ": " + e.Detail
 }
 
 // Is makes errors.Is(err, ErrBadSpec) true.
 func (e *SpecError) Is(target error) bool { return target == ErrBadSpec }
 
-func (s *ImageSpec) label() string {
+// Label returns how the image is named in messages: its path, else its
+// name.
+func (s *ImageSpec) Label() string {
 	switch {
 	case s.Path != "":
 		return s.Path
@@ -192,7 +192,7 @@ func (s *ImageSpec) label() string {
 // no two non-empty segments overlap.
 func (s *ImageSpec) Validate() error {
 	bad := func(seg, format string, args ...any) error {
-		return &SpecError{Image: s.label(), Segment: seg, Detail: fmt.Sprintf(format, args...)}
+		return &SpecError{Image: s.Label(), Segment: seg, Detail: fmt.Sprintf(format, args...)}
 	}
 	var prev *Segment
 	for i := range s.Segments {
@@ -247,7 +247,7 @@ func (s *ImageSpec) VMSpan() (vaspace.Range, error) {
 		}
 		r, ok := seg.Range()
 		if !ok {
-			return vaspace.Range{}, &SpecError{Image: s.label(), Segment: seg.Name,
+			return vaspace.Range{}, &SpecError{Image: s.Label(), Segment: seg.Name,
 				Detail: fmt.Sprintf("vmaddr %#x + vmsize %#x overflows 64 bits", seg.VMAddr, seg.VMSize)}
 		}
 		if first {

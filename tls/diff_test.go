@@ -17,6 +17,8 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/ldso"
+	"github.com/vasim/vasim/loader/objtest"
 )
 
 // The differential test: real libraries built with gcc, a real host
@@ -144,14 +146,13 @@ func buildPool(t *testing.T) *pool {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		sem := make(chan struct{}, runtime.NumCPU())
-		compile := func(args ...string) {
+		compile := func(name, src string, args, libs []string) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out, err := exec.Command("gcc", args...).CombinedOutput()
-			if err != nil {
+			if _, err := objtest.Compile("gcc", dir, name, src, args, libs); err != nil {
 				mu.Lock()
-				p.err = fmt.Errorf("gcc %v: %v: %s", args, err, out)
+				p.err = err
 				mu.Unlock()
 			}
 		}
@@ -162,13 +163,9 @@ func buildPool(t *testing.T) *pool {
 				if (l.model == "ref" || l.model == "dep") != (pass == 1) {
 					continue
 				}
-				src := filepath.Join(dir, fmt.Sprintf("p%d.c", l.id))
 				l.path = filepath.Join(dir, l.soname())
-				if err := os.WriteFile(src, []byte(libSrc(*l)), 0o644); err != nil {
-					p.err = err
-					return
-				}
-				args := []string{"-shared", "-fPIC", "-O1", "-o", l.path, src, "-Wl,-soname," + l.soname()}
+				args := []string{"-shared", "-fPIC", "-O1", "-Wl,-soname," + l.soname()}
+				var libs []string
 				switch l.model {
 				case "ie", "ref":
 					args = append(args, "-ftls-model=initial-exec")
@@ -178,36 +175,32 @@ func buildPool(t *testing.T) *pool {
 					args = append(args, "-ftls-model=global-dynamic", "-mtls-dialect=gnu2")
 				}
 				if l.model == "ref" {
-					args = append(args, "-L"+dir, fmt.Sprintf("-lp%d", l.refs))
+					libs = append(libs, "-L"+dir, fmt.Sprintf("-lp%d", l.refs))
 				}
 				if l.model == "dep" {
-					args = append(args, "-L"+dir, "-Wl,--no-as-needed")
+					libs = append(libs, "-L"+dir, "-Wl,--no-as-needed")
 					for _, d := range l.deps {
-						args = append(args, fmt.Sprintf("-lp%d", d))
+						libs = append(libs, fmt.Sprintf("-lp%d", d))
 					}
 				}
 				wg.Add(1)
-				go compile(args...)
+				go compile(l.soname(), libSrc(*l), args, libs)
 			}
 			wg.Wait()
 			if p.err != nil {
 				return
 			}
 		}
-		hostC := filepath.Join(dir, "host.c")
-		if err := os.WriteFile(hostC, []byte(hostSrc), 0o644); err != nil {
-			p.err = err
-			return
-		}
 		for i, linked := range [][]int{{}, {1, 13, 17}, {4, 11, 22}, {9, 0, 14}} {
-			h := poolHost{path: filepath.Join(dir, fmt.Sprintf("host%d", i)), linked: linked}
-			args := []string{"-O1", "-o", h.path, hostC, "-ldl", "-L" + dir, "-Wl,--disable-new-dtags,-rpath," + dir}
+			name := fmt.Sprintf("host%d", i)
+			h := poolHost{path: filepath.Join(dir, name), linked: linked}
+			libs := []string{"-ldl", "-L" + dir, "-Wl,--disable-new-dtags,-rpath," + dir}
 			for _, id := range linked {
-				args = append(args, "-Wl,--no-as-needed", fmt.Sprintf("-lp%d", id))
+				libs = append(libs, "-Wl,--no-as-needed", fmt.Sprintf("-lp%d", id))
 			}
 			p.hosts = append(p.hosts, h)
 			wg.Add(1)
-			go compile(args...)
+			go compile(name, hostSrc, []string{"-O1"}, libs)
 		}
 		wg.Wait()
 	})
@@ -239,9 +232,9 @@ func requireGlibcHost(t *testing.T) {
 
 // hostGlibcProfile returns the profile for this machine's glibc.
 func hostGlibcProfile(t *testing.T) Profile {
-	d, err := loader.DetectGlibcVersion("/lib/x86_64-linux-gnu/libc.so.6")
+	d, err := ldso.DetectGlibcVersion("/lib/x86_64-linux-gnu/libc.so.6")
 	require.NoError(t, err)
-	p, err := GlibcProfile(d.Version, ArchX86_64)
+	p, err := GlibcProfile(d.Version, loader.ArchX86_64)
 	require.NoError(t, err)
 	return p
 }
@@ -260,7 +253,7 @@ func predict(t interface {
 	Fatal(...any)
 	Fatalf(string, ...any)
 }, pl *pool, prof Profile, c diffCase) []string {
-	r, err := loader.NewResolver("")
+	r, err := ldso.NewResolver("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +264,7 @@ func predict(t interface {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(Scenario{Exe: c.host.path, Resolver: r, Loader: GlibcLoader{prof}, Options: StartOptions{Tunables: tun}, Events: c.events})
+	res, err := Run(Program{Exe: c.host.path, Resolver: r, Loader: GlibcLoader{prof}, Options: StartOptions{Tunables: tun}, Events: c.events})
 	if err != nil {
 		t.Fatalf("model: %v", err)
 	}
@@ -300,7 +293,7 @@ func predict(t interface {
 					m = sm
 				}
 			}
-			if off, ok := res.Process.Offset(m); ok && m != nil {
+			if off, ok := res.State.Offset(m); ok && m != nil {
 				out = append(out, fmt.Sprintf("start %d", off))
 			} else {
 				out = append(out, "start none")
@@ -503,9 +496,9 @@ func TestHugeOptionalStaticTLS(t *testing.T) {
 		out, _ := cmd.CombinedOutput()
 		real := strings.TrimSpace(string(out))
 		tu, _ := ParseTunables(tun)
-		r, err := loader.NewResolver("")
+		r, err := ldso.NewResolver("")
 		require.NoError(t, err)
-		res, err := Run(Scenario{Exe: pl.hosts[0].path, Resolver: r, Loader: GlibcLoader{prof}, Options: StartOptions{Tunables: tu}})
+		res, err := Run(Program{Exe: pl.hosts[0].path, Resolver: r, Loader: GlibcLoader{prof}, Options: StartOptions{Tunables: tu}})
 		var model string
 		if err != nil {
 			model = strings.TrimPrefix(err.Error(), ErrStart.Error()+": ")

@@ -11,12 +11,15 @@
 // It is checked against the real glibc of the machine the tests run on by
 // a differential test that builds libraries with gcc and runs them.
 //
-// Musl, FreeBSD rtld and Android bionic implement the same Process
+// Musl, FreeBSD rtld and Android bionic implement the same State
 // interface with their own rules and error texts.
 //
-// Run ties it to real files: it resolves a program's libraries with
-// package loader, reads their ELF TLS data, and plays a sequence of
-// dlopens, reporting each outcome with an explanation (bytes needed and
-// free, alignment, which modules used the surplus, the smallest
-// GLIBC_TUNABLES value that fixes it, and whether preloading would).
+// Run ties it to real files: it resolves a Program's libraries with
+// package ldso (glibc's search rules), reads their ELF TLS data, and plays
+// a sequence of dlopens; Explain says why each failed dlopen failed
+// (bytes needed and free, alignment, which modules used the surplus) and
+// what fixes it (the smallest GLIBC_TUNABLES value, whether preloading
+// would). Check does all of it from what a user states (Setup: the
+// program, its dlopens, the loader and its environment), choosing the
+// release and loader model the way vasim tls does.
 package tls

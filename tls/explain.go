@@ -50,7 +50,7 @@ type Explanation struct {
 // glibc scenario: the minimal optional_static_tls, the minimal nns, and
 // whether preloading the failing module would work. Other loaders get the
 // byte accounting and notes only.
-func Explain(sc Scenario, res *Result) []Explanation {
+func Explain(sc Program, res *Result) []Explanation {
 	var out []Explanation
 	gl, isGlibc := sc.Loader.(GlibcLoader)
 	var fixOpt, fixNNS uint64
@@ -69,7 +69,7 @@ func Explain(sc Scenario, res *Result) []Explanation {
 		}
 		e.AlignImpossible = f.Kind == FailAlign
 		e.ForcedDynamic = f.Kind == FailForcedDynamic
-		for _, a := range res.Process.Allocations() {
+		for _, a := range res.State.Allocations() {
 			if a.Event < i+1 && !a.Freed {
 				e.Consumers = append(e.Consumers, a)
 			}
@@ -112,14 +112,14 @@ func Explain(sc Scenario, res *Result) []Explanation {
 	return out
 }
 
-func currentTunables(sc Scenario) Tunables {
+func currentTunables(sc Program) Tunables {
 	if sc.Options.Tunables == (Tunables{}) {
 		return DefaultTunables()
 	}
 	return sc.Options.Tunables
 }
 
-func tunablesWith(sc Scenario, optional, nns uint64) string {
+func tunablesWith(sc Program, optional, nns uint64) string {
 	t := currentTunables(sc)
 	if optional > 0 {
 		t.OptionalStaticTLS = optional
@@ -132,7 +132,7 @@ func tunablesWith(sc Scenario, optional, nns uint64) string {
 
 // allOK re-runs the scenario with tunables t and reports whether every
 // dlopen succeeds.
-func allOK(sc Scenario, t Tunables) bool {
+func allOK(sc Program, t Tunables) bool {
 	sc.Options.Tunables = t
 	r := *sc.Resolver
 	sc.Resolver = &r
@@ -142,7 +142,7 @@ func allOK(sc Scenario, t Tunables) bool {
 
 // minimalTunables searches the smallest optional_static_tls and nns that
 // make the whole scenario succeed, by re-running it.
-func minimalTunables(sc Scenario, res *Result) (optional, nns uint64) {
+func minimalTunables(sc Program, res *Result) (optional, nns uint64) {
 	// Upper bound: every TLS block of every module the scenario touches,
 	// with its alignment, on top of the current value.
 	var blocks uint64
@@ -217,7 +217,7 @@ func MinimalTunables(base Tunables, blocks uint64, ok func(Tunables) bool) (opti
 }
 
 // preloadFixes re-runs the scenario with path added to LD_PRELOAD.
-func preloadFixes(sc Scenario, path string) bool {
+func preloadFixes(sc Program, path string) bool {
 	r := *sc.Resolver
 	r.Preload = append(append([]string(nil), r.Preload...), path)
 	sc.Resolver = &r

@@ -7,8 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/ldso"
 )
 
 // TestExplainVerifiedByRealGlibc checks each claim of an explanation with
@@ -32,9 +31,9 @@ func TestExplainVerifiedByRealGlibc(t *testing.T) {
 		{[]int{7, 4, 8}, 2, false},
 	} {
 		t.Run(fmt.Sprint(c.opens), func(t *testing.T) {
-			r, err := loader.NewResolver("")
+			r, err := ldso.NewResolver("")
 			require.NoError(t, err)
-			sc := Scenario{Exe: host.path, Resolver: r, Loader: GlibcLoader{prof}}
+			sc := Program{Exe: host.path, Resolver: r, Loader: GlibcLoader{prof}}
 			var args []string
 			for _, id := range c.opens {
 				sc.Events = append(sc.Events, Event{Kind: EventDlopen, Name: pl.libs[id].path})

@@ -154,7 +154,7 @@ func without(list []*Module, x *Module) []*Module {
 	return out
 }
 
-// Loader implements Process.
+// Loader implements State.
 func (g *Glibc) Loader() string { return g.prof.Name }
 
 // Profile returns the profile in use.
@@ -378,7 +378,7 @@ func (g *Glibc) relocate(m *Module, global, scope2 []*Module, lazy bool) *Failur
 		}
 		switch r.Access {
 		case loader.TLSAccessInitialExec32:
-			if g.prof.Arch == ArchX86_64 {
+			if g.prof.Arch == loader.ArchX86_64 {
 				return &Failure{Kind: FailBadReloc, Module: m, Referrer: m, Symbol: r.Symbol,
 					Message: fmt.Sprintf("%s: unexpected reloc type 0x%02x", m.Label(), r.Type)}
 			}
@@ -566,7 +566,7 @@ func reverse(s []*Module) []*Module {
 	return out
 }
 
-// Dlopen implements Process: _dl_open and dl_open_worker.
+// Dlopen implements State: _dl_open and dl_open_worker.
 func (g *Glibc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 	g.event++
 	return g.dlopen(req, nil)
@@ -716,7 +716,7 @@ func (g *Glibc) newHandle(m *Module) Handle {
 	return h
 }
 
-// Dlclose implements Process: _dl_close.
+// Dlclose implements State: _dl_close.
 func (g *Glibc) Dlclose(h Handle) ([]*Module, error) {
 	m, ok := g.handles[h]
 	if !ok {
@@ -856,7 +856,7 @@ func filterMods(list []*Module, gone map[*Module]bool) []*Module {
 	return out
 }
 
-// Access implements Process: code in m runs and touches the TLS it
+// Access implements State: code in m runs and touches the TLS it
 // references. Lazy descriptors (old releases) are resolved first; then
 // every module it reaches dynamically (module-ID relocations, descriptors
 // left dynamic) that has no static offset is fixed as dynamic
@@ -894,13 +894,13 @@ func (g *Glibc) definer(m *Module, r Reloc) *Module {
 	return lookup(r.Symbol, g.global, g.st[m].scope2)
 }
 
-// Static implements Process.
+// Static implements State.
 func (g *Glibc) Static() StaticInfo {
 	return StaticInfo{Size: g.staticSize, Align: g.staticAlign, Used: g.staticUsed, Surplus: g.surplus,
 		OptionalLeft: g.optional, TCBSize: g.prof.TCBSize, Free: g.freeBytes()}
 }
 
-// Offset implements Process.
+// Offset implements State.
 func (g *Glibc) Offset(m *Module) (uint64, bool) {
 	s := g.st[m]
 	if s == nil || !g.haveStatic(m) {
@@ -923,7 +923,7 @@ func (g *Glibc) ForcedDynamic(m *Module) bool {
 	return s != nil && s.offset == g.prof.ForcedDynamicOffset
 }
 
-// Allocations implements Process.
+// Allocations implements State.
 func (g *Glibc) Allocations() []Allocation { return append([]Allocation(nil), g.allocs...) }
 
 // Warnings returns what ld.so would print without failing the start (an

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/ldso"
 )
 
 // The expected numbers in this file are worked out by hand from the
@@ -19,9 +20,9 @@ import (
 // variant I (aarch64), blocks whose p_vaddr is not aligned (a non-zero
 // l_tls_firstbyte_offset), and the other release eras.
 
-func profile(t *testing.T, minor int, arch Arch) Profile {
+func profile(t *testing.T, minor int, arch loader.Arch) Profile {
 	t.Helper()
-	p, err := GlibcProfile(loader.GlibcVersion{Major: 2, Minor: minor}, arch)
+	p, err := GlibcProfile(ldso.GlibcVersion{Major: 2, Minor: minor}, arch)
 	require.NoError(t, err)
 	return p
 }
@@ -43,7 +44,7 @@ func offsetOf(t *testing.T, g *Glibc, m *Module) uint64 {
 // 32, surplus 1664), start-up blocks with alignment padding, a
 // non-zero first-byte offset, and gap reuse.
 func TestVariantIStartupLayout(t *testing.T) {
-	p := profile(t, 36, ArchAArch64)
+	p := profile(t, 36, loader.ArchAArch64)
 	a := tlsMod("/l/a.so", 100, 8, 0, loader.TLSAccessInitialExec)
 	b := tlsMod("/l/b.so", 40, 64, 0, loader.TLSAccessInitialExec)
 	d := tlsMod("/l/d.so", 8, 4, 0, loader.TLSAccessInitialExec)
@@ -86,7 +87,7 @@ func TestVariantIStartupLayout(t *testing.T) {
 // TestVariantIDlopen: the aarch64 fit test, the optional budget, and
 // dlclose's reclaim of the last chunk only.
 func TestVariantIDlopen(t *testing.T) {
-	p := profile(t, 36, ArchAArch64)
+	p := profile(t, 36, loader.ArchAArch64)
 	start := func() *Glibc {
 		a := tlsMod("/l/a.so", 100, 8, 0, loader.TLSAccessInitialExec)
 		b := tlsMod("/l/b.so", 40, 64, 0, loader.TLSAccessInitialExec)
@@ -188,7 +189,7 @@ func TestVariantIIFirstByteOffset(t *testing.T) {
 // TestGlibc241ExtraBlock: from 2.41 the rseq area is a TLS block after
 // the start-up modules (sysdeps/unix/sysv/linux/dl-extra_tls.h).
 func TestGlibc241ExtraBlock(t *testing.T) {
-	for _, arch := range []Arch{ArchX86_64, ArchAArch64} {
+	for _, arch := range []loader.Arch{loader.ArchX86_64, loader.ArchAArch64} {
 		p := profile(t, 41, arch)
 		p.ExtraTLSSize, p.ExtraTLSAlign = 64, 64 // a kernel with a 64-byte rseq area
 		libc := tlsMod("/lib/libc.so.6", 144, 8, 0, loader.TLSAccessInitialExec)
@@ -201,11 +202,11 @@ func TestGlibc241ExtraBlock(t *testing.T) {
 			st := g.Static()
 			name := fmt.Sprintf("%v rseq=%v", arch, rseq)
 			switch {
-			case arch == ArchX86_64 && rseq:
+			case arch == loader.ArchX86_64 && rseq:
 				// offset 144 -> roundup(144, 64) + 64 = 256.
 				assert.Equal(t, uint64(256), st.Used, name)
 				assert.Equal(t, uint64(1920+2368), st.Size, name) // roundup(256+1664, 64) + TCB
-			case arch == ArchX86_64:
+			case arch == loader.ArchX86_64:
 				// glibc.pthread.rseq=0: 32 bytes at 32: roundup(144, 32) + 32.
 				assert.Equal(t, uint64(192), st.Used, name)
 				assert.Equal(t, uint64(1856+2368), st.Size, name)
@@ -222,7 +223,7 @@ func TestGlibc241ExtraBlock(t *testing.T) {
 		}
 	}
 	// Before 2.41 there is no extra block: 2.40 lays out libc alone.
-	p := profile(t, 40, ArchX86_64)
+	p := profile(t, 40, loader.ArchX86_64)
 	_, _, mods := debianStartup()
 	g, err := StartGlibc(p, mods, StartOptions{})
 	require.NoError(t, err)
@@ -238,7 +239,7 @@ func TestGlibc221DTVSurplus(t *testing.T) {
 		threaded bool
 		failAt   int // 1-based index of the first failing dlopen, 0: none
 	}{{21, true, 14}, {21, false, 0}, {22, true, 0}} {
-		p := profile(t, c.minor, ArchX86_64)
+		p := profile(t, c.minor, loader.ArchX86_64)
 		_, _, mods := debianStartup() // libc has module ID 1
 		g, err := StartGlibc(p, mods, StartOptions{})
 		require.NoError(t, err)
@@ -263,7 +264,7 @@ func TestGlibc221DTVSurplus(t *testing.T) {
 // initial-exec relocation failed the start (BZ #14898).
 func TestGlibc216OneByteBlock(t *testing.T) {
 	for _, minor := range []int{16, 17} {
-		p := profile(t, minor, ArchX86_64)
+		p := profile(t, minor, loader.ArchX86_64)
 		pre := tlsMod("/p/one.so", 1, 1, 0, loader.TLSAccessInitialExec)
 		libc := tlsMod("/lib/libc.so.6", 144, 8, 0, loader.TLSAccessInitialExec)
 		main := &Module{Name: "prog", Main: true, Deps: []*Module{libc}}
@@ -281,7 +282,7 @@ func TestGlibc216OneByteBlock(t *testing.T) {
 // so its optional static TLS is tried then; RTLD_NOW, LD_BIND_NOW or the
 // object's own BIND_NOW resolve it at dlopen.
 func TestLazyTLSDescriptors(t *testing.T) {
-	p := profile(t, 33, ArchX86_64)
+	p := profile(t, 33, loader.ArchX86_64)
 	desc := func() *Module {
 		return &Module{Name: "/d/desc.so", Path: "/d/desc.so", TLS: &loader.TLSBlock{MemSize: 100, Align: 8},
 			Relocs: []Reloc{{Access: loader.TLSAccessDescriptor, Local: true, PLT: true}}}
@@ -313,7 +314,7 @@ func TestLazyTLSDescriptors(t *testing.T) {
 		assert.True(t, static, name)
 	}
 	// From 2.34 descriptors are never lazy.
-	p = profile(t, 34, ArchX86_64)
+	p = profile(t, 34, loader.ArchX86_64)
 	_, _, mods := debianStartup()
 	g, err := StartGlibc(p, mods, StartOptions{})
 	require.NoError(t, err)
@@ -352,7 +353,7 @@ func TestGlibcGlobalPromotion(t *testing.T) {
 // next module with TLS (elf/dl-tls.c _dl_assign_tls_modid), which keeps a
 // later dlopen under glibc 2.21's DTV_SURPLUS limit.
 func TestGlibc221ModuleIDGaps(t *testing.T) {
-	p := profile(t, 21, ArchX86_64)
+	p := profile(t, 21, loader.ArchX86_64)
 	_, _, mods := debianStartup() // libc: ID 1
 	g, err := StartGlibc(p, mods, StartOptions{})
 	require.NoError(t, err)
@@ -451,7 +452,7 @@ func TestGlibc231DescriptorsEatTheSurplus(t *testing.T) {
 		minor int
 		ok    bool
 	}{{31, false}, {32, true}} {
-		p := profile(t, c.minor, ArchAArch64)
+		p := profile(t, c.minor, loader.ArchAArch64)
 		libc := tlsMod("/lib/libc.so.6", 144, 8, 0, loader.TLSAccessInitialExec)
 		main := &Module{Name: "python3", Main: true, Deps: []*Module{libc}}
 		g, err := StartGlibc(p, []*Module{main, libc}, StartOptions{})

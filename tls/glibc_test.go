@@ -8,10 +8,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/ldso"
 )
 
 func glibc236(t testing.TB) Profile {
-	p, err := GlibcProfile(loader.GlibcVersion{Major: 2, Minor: 36}, ArchX86_64)
+	p, err := GlibcProfile(ldso.GlibcVersion{Major: 2, Minor: 36}, loader.ArchX86_64)
 	require.NoError(t, err)
 	return p
 }
@@ -38,12 +39,12 @@ func debianStartup() (main, libc *Module, mods []*Module) {
 	return main, libc, []*Module{main, libc, ldso}
 }
 
-func open1(g Process, m *Module, deps ...*Module) *DlopenOutcome {
+func open1(g State, m *Module, deps ...*Module) *DlopenOutcome {
 	return g.Dlopen(&DlopenRequest{Name: m.Path, Root: m, SearchList: append([]*Module{m}, deps...)})
 }
 
 // TestGlibcMeasuredRows replays the ground-truth experiments measured on
-// Debian glibc 2.36 x86_64 (reference glibc-static-tls.md §9).
+// Debian glibc 2.36 x86_64 with _dl_get_tls_static_info and dlopen.
 func TestGlibcMeasuredRows(t *testing.T) {
 	p := glibc236(t)
 	start := func(opt StartOptions) (*Glibc, []*Module) {
@@ -157,20 +158,22 @@ func TestGlibcOptionalBudgetNeverReturned(t *testing.T) {
 }
 
 func TestGlibcProfiles(t *testing.T) {
-	old, err := GlibcProfile(loader.GlibcVersion{Major: 2, Minor: 31}, ArchAArch64)
+	old, err := GlibcProfile(ldso.GlibcVersion{Major: 2, Minor: 31}, loader.ArchAArch64)
 	require.NoError(t, err)
 	assert.False(t, old.OptionalCap)
 	s, _, err := old.Surplus(DefaultTunables(), 0)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1664), s)
-	v216, err := GlibcProfile(loader.GlibcVersion{Major: 2, Minor: 16}, ArchX86_64)
+	v216, err := GlibcProfile(ldso.GlibcVersion{Major: 2, Minor: 16}, loader.ArchX86_64)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), v216.ForcedDynamicOffset)
-	_, err = GlibcProfile(loader.GlibcVersion{Major: 2, Minor: 16}, ArchAArch64)
+	_, err = GlibcProfile(ldso.GlibcVersion{Major: 2, Minor: 16}, loader.ArchAArch64)
 	assert.ErrorIs(t, err, ErrUnsupported)
-	_, err = GlibcProfile(loader.GlibcVersion{Major: 2, Minor: 2}, ArchX86_64)
+	_, err = GlibcProfile(ldso.GlibcVersion{Major: 2, Minor: 2}, loader.ArchX86_64)
 	assert.ErrorIs(t, err, ErrUnsupported)
-	_, err = ParseArch("riscv64")
+	_, err = GlibcProfile(ldso.GlibcVersion{Major: 2, Minor: 36}, loader.ArchRISCV64)
+	assert.ErrorIs(t, err, ErrUnsupported)
+	_, err = MuslLoader{Arch: loader.ArchI386}.Start(nil, StartOptions{})
 	assert.ErrorIs(t, err, ErrUnsupported)
 	p := glibc236(t)
 	for nns := uint64(1); nns <= 16; nns++ {

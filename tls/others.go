@@ -6,14 +6,14 @@ import (
 	"github.com/vasim/vasim/loader"
 )
 
-// The other loaders, behind the same Process interface. They share a
+// The other loaders, behind the same State interface. They share a
 // simple object bookkeeping (start-up set, handles, reference counts over
 // the dependency closure) and differ in what static TLS they give a module
 // loaded after start-up.
 
 type simpleProc struct {
 	name    string
-	arch    Arch
+	arch    loader.Arch
 	static  map[*Module]uint64 // static offsets
 	startup map[*Module]bool
 	loaded  []*Module
@@ -36,7 +36,10 @@ type simpleProc struct {
 	free func(p *simpleProc, m *Module)
 }
 
-func newSimple(name string, arch Arch, mods []*Module) (*simpleProc, error) {
+func newSimple(name string, arch loader.Arch, mods []*Module) (*simpleProc, error) {
+	if arch != loader.ArchX86_64 && arch != loader.ArchAArch64 {
+		return nil, fmt.Errorf("%w: %s: architecture %v (the models cover x86_64 and aarch64)", ErrUnsupported, name, arch)
+	}
 	for _, m := range mods {
 		if err := checkModule(m); err != nil {
 			return nil, err
@@ -201,13 +204,13 @@ func (p *simpleProc) Allocations() []Allocation { return append([]Allocation(nil
 // there is no surplus, so an initial-exec relocation that resolves to a
 // module loaded by dlopen fails (TLS for dlopened modules is allocated
 // eagerly for every thread, outside the static area).
-type MuslLoader struct{ Arch Arch }
+type MuslLoader struct{ Arch loader.Arch }
 
 // Name implements Loader.
 func (l MuslLoader) Name() string { return "musl " + l.Arch.String() }
 
 // Start implements Loader.
-func (l MuslLoader) Start(mods []*Module, opt StartOptions) (Process, error) {
+func (l MuslLoader) Start(mods []*Module, opt StartOptions) (State, error) {
 	p, err := newSimple(l.Name(), l.Arch, mods)
 	if err != nil {
 		return nil, err
@@ -218,7 +221,7 @@ func (l MuslLoader) Start(mods []*Module, opt StartOptions) (Process, error) {
 			continue
 		}
 		bs, al, fbo := m.TLS.MemSize, max(m.TLS.Align, 1), m.TLS.FirstByteOffset()
-		if l.Arch == ArchAArch64 {
+		if l.Arch == loader.ArchAArch64 {
 			// TLS_ABOVE_TP: offset = tls_offset + ((align-1) & (-tls_offset + image))
 			o := off + ((al - 1) & (-off + fbo))
 			p.static[m] = o
@@ -244,13 +247,13 @@ func (l MuslLoader) Start(mods []*Module, opt StartOptions) (Process, error) {
 // BionicLoader models Android's linker (linker/linker_relocate.cpp,
 // docs/elf-tls.md, API 29+): no surplus; an initial-exec reference to a
 // dlopened module's TLS always fails.
-type BionicLoader struct{ Arch Arch }
+type BionicLoader struct{ Arch loader.Arch }
 
 // Name implements Loader.
 func (l BionicLoader) Name() string { return "bionic " + l.Arch.String() }
 
 // Start implements Loader.
-func (l BionicLoader) Start(mods []*Module, opt StartOptions) (Process, error) {
+func (l BionicLoader) Start(mods []*Module, opt StartOptions) (State, error) {
 	p, err := newSimple(l.Name(), l.Arch, mods)
 	if err != nil {
 		return nil, err
@@ -284,7 +287,7 @@ func (l BionicLoader) Start(mods []*Module, opt StartOptions) (Process, error) {
 // initial-exec relocation; space is given back only when the freed object
 // was the last allocated. Offsets follow calculate_tls_offset without the
 // first-byte refinements of recent releases (unconfirmed for those).
-type FreeBSDLoader struct{ Arch Arch }
+type FreeBSDLoader struct{ Arch loader.Arch }
 
 // FreeBSDStaticTLSExtra is RTLD_STATIC_TLS_EXTRA (rtld.h).
 const FreeBSDStaticTLSExtra = 128
@@ -293,7 +296,7 @@ const FreeBSDStaticTLSExtra = 128
 func (l FreeBSDLoader) Name() string { return "FreeBSD rtld " + l.Arch.String() }
 
 // Start implements Loader.
-func (l FreeBSDLoader) Start(mods []*Module, opt StartOptions) (Process, error) {
+func (l FreeBSDLoader) Start(mods []*Module, opt StartOptions) (State, error) {
 	p, err := newSimple(l.Name(), l.Arch, mods)
 	if err != nil {
 		return nil, err
@@ -305,7 +308,7 @@ func (l FreeBSDLoader) Start(mods []*Module, opt StartOptions) (Process, error) 
 	var last, lastSize uint64
 	next := func(m *Module) uint64 {
 		al := max(m.TLS.Align, 1)
-		if l.Arch == ArchAArch64 {
+		if l.Arch == loader.ArchAArch64 {
 			return roundUp(last+lastSize, al)
 		}
 		return roundUp(last+m.TLS.MemSize, al)
@@ -319,7 +322,7 @@ func (l FreeBSDLoader) Start(mods []*Module, opt StartOptions) (Process, error) 
 		last, lastSize = o, m.TLS.MemSize
 	}
 	p.used = last
-	if l.Arch == ArchAArch64 {
+	if l.Arch == loader.ArchAArch64 {
 		p.used = last + lastSize
 	}
 	p.size = p.used + extra
@@ -329,7 +332,7 @@ func (l FreeBSDLoader) Start(mods []*Module, opt StartOptions) (Process, error) 
 		}
 		o := next(def)
 		end := o
-		if l.Arch == ArchAArch64 {
+		if l.Arch == loader.ArchAArch64 {
 			end = o + def.TLS.MemSize
 		}
 		if end > p.size {
@@ -363,11 +366,11 @@ func (l FreeBSDLoader) Start(mods []*Module, opt StartOptions) (Process, error) 
 		// free_tls_offset: only the last allocation is given back.
 		if o == last {
 			end := o
-			if l.Arch == ArchAArch64 {
+			if l.Arch == loader.ArchAArch64 {
 				end = o + m.TLS.MemSize
 			}
 			if end == p.used {
-				if l.Arch == ArchAArch64 {
+				if l.Arch == loader.ArchAArch64 {
 					p.used = o
 				} else {
 					p.used = o - m.TLS.MemSize

@@ -18,7 +18,7 @@ func startupSet() (*Module, *Module, []*Module) {
 
 func TestMuslIEToDlopenedModuleFails(t *testing.T) {
 	_, libc, mods := startupSet()
-	p, err := MuslLoader{Arch: ArchX86_64}.Start(mods, StartOptions{})
+	p, err := MuslLoader{Arch: loader.ArchX86_64}.Start(mods, StartOptions{})
 	require.NoError(t, err)
 	// A dlopened module reaching libc's TLS with IE is fine.
 	user := &Module{Name: "user.so", Path: "/t/user.so",
@@ -34,7 +34,7 @@ func TestMuslIEToDlopenedModuleFails(t *testing.T) {
 
 func TestBionicIEToDlopenedModuleFails(t *testing.T) {
 	_, _, mods := startupSet()
-	p, err := BionicLoader{Arch: ArchAArch64}.Start(mods, StartOptions{})
+	p, err := BionicLoader{Arch: loader.ArchAArch64}.Start(mods, StartOptions{})
 	require.NoError(t, err)
 	def := &Module{Name: "def.so", Path: "/t/def.so", TLS: &loader.TLSBlock{MemSize: 16, Align: 8}, Exports: []string{"x"}}
 	ref := &Module{Name: "ref.so", Path: "/t/ref.so", Deps: []*Module{def},
@@ -49,7 +49,7 @@ func TestBionicIEToDlopenedModuleFails(t *testing.T) {
 
 func TestFreeBSDExtraAndStaticTLSFlag(t *testing.T) {
 	_, _, mods := startupSet()
-	p, err := FreeBSDLoader{Arch: ArchX86_64}.Start(mods, StartOptions{})
+	p, err := FreeBSDLoader{Arch: loader.ArchX86_64}.Start(mods, StartOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(FreeBSDStaticTLSExtra), p.Static().Free)
 	o := open1(p, ieLib("/t/a.so", 128, 8))
@@ -61,7 +61,7 @@ func TestFreeBSDExtraAndStaticTLSFlag(t *testing.T) {
 	// DF_STATIC_TLS places the block at dlopen even without an IE
 	// relocation; LD_STATIC_TLS_EXTRA below 128 is ignored.
 	_, _, mods = startupSet()
-	p, err = FreeBSDLoader{Arch: ArchX86_64}.Start(mods, StartOptions{StaticTLSExtra: 64})
+	p, err = FreeBSDLoader{Arch: loader.ArchX86_64}.Start(mods, StartOptions{StaticTLSExtra: 64})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(128), p.Static().Free)
 	flagged := &Module{Name: "f.so", Path: "/t/f.so", TLS: &loader.TLSBlock{MemSize: 100, Align: 8}, StaticTLSFlag: true}
@@ -70,7 +70,7 @@ func TestFreeBSDExtraAndStaticTLSFlag(t *testing.T) {
 	_, ok := p.Offset(flagged)
 	assert.True(t, ok)
 	_, _, mods = startupSet()
-	p, err = FreeBSDLoader{Arch: ArchX86_64}.Start(mods, StartOptions{StaticTLSExtra: 4096})
+	p, err = FreeBSDLoader{Arch: loader.ArchX86_64}.Start(mods, StartOptions{StaticTLSExtra: 4096})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(4096), p.Static().Free)
 }

@@ -2,15 +2,14 @@ package tls
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/vasim/vasim/loader/objtest"
 	"github.com/vasim/vasim/vaspace"
 )
 
@@ -22,8 +21,7 @@ func TestInitialThreadBlockMatchesRealProcess(t *testing.T) {
 	requireGlibcHost(t)
 	prof := hostGlibcProfile(t)
 	dir := t.TempDir()
-	src := filepath.Join(dir, "tp.c")
-	require.NoError(t, os.WriteFile(src, []byte(fmt.Sprintf(`#define _GNU_SOURCE
+	exe := objtest.Program(t, dir, "tp", fmt.Sprintf(`#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
 static __thread char own[%d] __attribute__((aligned(%d)));
@@ -35,10 +33,7 @@ int main(void) {
 	printf("%%zu %%zu %%lu %%lu %%lu\n", sz, al, (unsigned long)tp, (unsigned long)p, (unsigned long)own);
 	return 0;
 }
-`, 300, 128, prof.TCBSize)), 0o644))
-	exe := filepath.Join(dir, "tp")
-	out, err := exec.Command("gcc", "-O1", "-o", exe, src, "-ldl").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+`, 300, 128, prof.TCBSize), nil, "-ldl")
 	for i := 0; i < 3; i++ { // ASLR: several placements
 		out, err := exec.Command(exe).Output()
 		require.NoError(t, err)

@@ -2,40 +2,10 @@ package tls
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/ldso"
 )
-
-// Arch is a machine architecture the static TLS models cover.
-type Arch uint8
-
-// Architectures.
-const (
-	ArchX86_64 Arch = iota + 1
-	ArchAArch64
-)
-
-func (a Arch) String() string {
-	switch a {
-	case ArchX86_64:
-		return "x86_64"
-	case ArchAArch64:
-		return "aarch64"
-	}
-	return fmt.Sprintf("Arch(%d)", uint8(a))
-}
-
-// ParseArch accepts "x86_64"/"amd64" and "aarch64"/"arm64".
-func ParseArch(s string) (Arch, error) {
-	switch strings.ToLower(s) {
-	case "x86_64", "amd64", "x86-64":
-		return ArchX86_64, nil
-	case "aarch64", "arm64":
-		return ArchAArch64, nil
-	}
-	return 0, fmt.Errorf("%w: architecture %q: want x86_64 or aarch64", ErrUnsupported, s)
-}
 
 // Variant is the ELF TLS data-structure variant (Drepper, "ELF Handling
 // For Thread-Local Storage" §3.4; glibc TLS_TCB_AT_TP vs TLS_DTV_AT_TP).
@@ -71,8 +41,8 @@ type Profile struct {
 	// Name is a label, e.g. "glibc 2.36 x86_64".
 	Name string
 	// Glibc is the release the profile models.
-	Glibc loader.GlibcVersion
-	Arch  Arch
+	Glibc ldso.GlibcVersion
+	Arch  loader.Arch
 	// Variant follows from Arch.
 	Variant Variant
 	// TCBSize is TLS_TCB_SIZE. x86_64: sizeof(struct pthread), 2368 bytes
@@ -164,7 +134,7 @@ const (
 // GlibcProfile returns the profile for a glibc release on an architecture.
 // Releases below 2.17 exist only for x86_64 here (glibc gained aarch64 in
 // 2.17).
-func GlibcProfile(v loader.GlibcVersion, arch Arch) (Profile, error) {
+func GlibcProfile(v ldso.GlibcVersion, arch loader.Arch) (Profile, error) {
 	if v.Major != 2 || v.Minor < 3 {
 		return Profile{}, fmt.Errorf("%w: glibc %v: the model covers glibc 2.3 and later", ErrUnsupported, v)
 	}
@@ -182,12 +152,12 @@ func GlibcProfile(v loader.GlibcVersion, arch Arch) (Profile, error) {
 	}
 	p.LegacyTLS = glibcSurplusLegacy - ((glibcDefaultNNS-1)*glibcLibcIETLS + glibcDefaultNNS*glibcOtherIETLS + glibcOptionalTLS)
 	switch arch {
-	case ArchX86_64:
+	case loader.ArchX86_64:
 		p.Variant = VariantII
 		p.TCBSize = MeasuredTCBSizeX86_64
 		p.TCBAlign = 64
 		p.LazyTLSDesc = !v.AtLeast(2, 34)
-	case ArchAArch64:
+	case loader.ArchAArch64:
 		if !v.AtLeast(2, 17) {
 			return Profile{}, fmt.Errorf("%w: glibc %v has no aarch64 port (added in 2.17)", ErrUnsupported, v)
 		}

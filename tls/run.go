@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/ldso"
 )
 
 // EventKind is what a program does after start-up.
@@ -31,16 +31,16 @@ type Event struct {
 	Of int
 }
 
-// Scenario is a program run: start the executable, then the events in
+// Program is a program run: start the executable, then the events in
 // order, continuing after a failed dlopen as a program that checks
 // dlopen's result would.
-type Scenario struct {
+type Program struct {
 	// Exe is the program path (as the target sees it).
 	Exe string
 	// Resolver finds libraries (sysroot, LD_LIBRARY_PATH, LD_PRELOAD,
-	// cache); see loader.NewResolver.
-	Resolver *loader.Resolver
-	// Loader starts a Process from the start-up modules; GlibcLoader,
+	// cache); see ldso.NewResolver.
+	Resolver *ldso.Resolver
+	// Loader starts a State from the start-up modules; GlibcLoader,
 	// MuslLoader, FreeBSDLoader and BionicLoader provide them.
 	Loader Loader
 	// Options for the start.
@@ -62,7 +62,7 @@ type Loader interface {
 	// Name is e.g. "glibc 2.36 x86_64".
 	Name() string
 	// Start lays out the start-up modules (link-map order, main first).
-	Start(mods []*Module, opt StartOptions) (Process, error)
+	Start(mods []*Module, opt StartOptions) (State, error)
 }
 
 // GlibcLoader is the Loader for a glibc profile.
@@ -72,7 +72,7 @@ type GlibcLoader struct{ Profile Profile }
 func (l GlibcLoader) Name() string { return l.Profile.Name }
 
 // Start implements Loader.
-func (l GlibcLoader) Start(mods []*Module, opt StartOptions) (Process, error) {
+func (l GlibcLoader) Start(mods []*Module, opt StartOptions) (State, error) {
 	g, err := StartGlibc(l.Profile, mods, opt)
 	if err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ type Result struct {
 	Startup []*Module
 	// Missing lists libraries not found at start-up (the real loader
 	// would refuse to start).
-	Missing []loader.MissingLibrary
+	Missing []ldso.MissingLibrary
 	// Warnings are what the real loader would print without failing
 	// (an LD_AUDIT module not found or not loadable).
 	Warnings []string
@@ -121,10 +121,10 @@ type Result struct {
 	Static StaticInfo
 	// Steps has one entry per event.
 	Steps []Step
-	// Process is the process after the last event.
-	Process Process
+	// State is the process after the last event.
+	State State
 	// Modules maps each module back to the loader's object.
-	Objects map[*Module]*loader.Object
+	Objects map[*Module]*ldso.Object
 }
 
 // Failed reports whether any dlopen failed.
@@ -144,9 +144,9 @@ var ErrStart = errors.New("tls: the program fails to start")
 // or malformed program, library or dlopen target; missing start-up
 // libraries, a start-up failure); dlopen failures are outcomes in the
 // Result.
-func Run(sc Scenario) (*Result, error) {
+func Run(sc Program) (*Result, error) {
 	if sc.Resolver == nil {
-		r, err := loader.NewResolver("")
+		r, err := ldso.NewResolver("")
 		if err != nil {
 			return nil, err
 		}
@@ -156,16 +156,16 @@ func Run(sc Scenario) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Loader: sc.Loader.Name(), Missing: lp.Missing, Objects: map[*Module]*loader.Object{}}
+	res := &Result{Loader: sc.Loader.Name(), Missing: lp.Missing, Objects: map[*Module]*ldso.Object{}}
 	if m := unreadable(lp.Missing); m != nil {
 		return nil, fmt.Errorf("tls: %s (needed by %s): %w", m.Name, m.NeededBy, m.Err)
 	}
 	if len(lp.Missing) > 0 {
 		return res, fmt.Errorf("%w: %s: error while loading shared libraries: %s", ErrStart, sc.Exe, lp.Missing[0])
 	}
-	mods := map[*loader.Object]*Module{}
-	var convIn func(mods map[*loader.Object]*Module, o *loader.Object) (*Module, error)
-	convIn = func(mods map[*loader.Object]*Module, o *loader.Object) (*Module, error) {
+	mods := map[*ldso.Object]*Module{}
+	var convIn func(mods map[*ldso.Object]*Module, o *ldso.Object) (*Module, error)
+	convIn = func(mods map[*ldso.Object]*Module, o *ldso.Object) (*Module, error) {
 		if m, ok := mods[o]; ok {
 			return m, nil
 		}
@@ -189,8 +189,8 @@ func Run(sc Scenario) (*Result, error) {
 		}
 		return m, nil
 	}
-	conv := func(o *loader.Object) (*Module, error) { return convIn(mods, o) }
-	convAllIn := func(mods map[*loader.Object]*Module, objs []*loader.Object) ([]*Module, error) {
+	conv := func(o *ldso.Object) (*Module, error) { return convIn(mods, o) }
+	convAllIn := func(mods map[*ldso.Object]*Module, objs []*ldso.Object) ([]*Module, error) {
 		var out []*Module
 		for _, o := range objs {
 			m, err := convIn(mods, o)
@@ -201,7 +201,7 @@ func Run(sc Scenario) (*Result, error) {
 		}
 		return out, nil
 	}
-	convAll := func(objs []*loader.Object) ([]*Module, error) { return convAllIn(mods, objs) }
+	convAll := func(objs []*ldso.Object) ([]*Module, error) { return convAllIn(mods, objs) }
 	startup, err := convAll(lp.Objects)
 	if err != nil {
 		return nil, err
@@ -225,7 +225,7 @@ func Run(sc Scenario) (*Result, error) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("LD_AUDIT %s: not found; ld.so ignores it", name))
 			continue
 		}
-		list, err := convAllIn(map[*loader.Object]*Module{}, dr.SearchList)
+		list, err := convAllIn(map[*ldso.Object]*Module{}, dr.SearchList)
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +242,7 @@ func Run(sc Scenario) (*Result, error) {
 		}
 		return res, err
 	}
-	res.Process = proc
+	res.State = proc
 	res.Static = proc.Static()
 	if g, ok := proc.(*Glibc); ok {
 		res.Warnings = append(res.Warnings, g.Warnings()...)
@@ -277,7 +277,7 @@ func Run(sc Scenario) (*Result, error) {
 				handles[i], roots[i] = out.Handle, req.Root
 				step.RootOffset, step.RootStatic = proc.Offset(req.Root)
 			} else {
-				var gone []*loader.Object
+				var gone []*ldso.Object
 				for _, m := range out.New {
 					if o := res.Objects[m]; o != nil {
 						gone = append(gone, o)
@@ -297,7 +297,7 @@ func Run(sc Scenario) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			var gone []*loader.Object
+			var gone []*ldso.Object
 			for _, m := range removed {
 				if o := res.Objects[m]; o != nil {
 					gone = append(gone, o)
@@ -326,7 +326,7 @@ func Run(sc Scenario) (*Result, error) {
 // unreadable returns the first library whose search stopped at a file
 // that is not a loadable ELF object (bad input for vasim; glibc itself
 // fails the load with "invalid ELF header" or "file too short"), or nil.
-func unreadable(missing []loader.MissingLibrary) *loader.MissingLibrary {
+func unreadable(missing []ldso.MissingLibrary) *ldso.MissingLibrary {
 	for i := range missing {
 		if missing[i].Err != nil {
 			return &missing[i]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/ldso"
 )
 
 // Module is one loaded object as the static TLS models see it: its TLS
@@ -126,7 +127,7 @@ type DlopenRequest struct {
 	// l_searchlist): already loaded and new modules alike.
 	SearchList []*Module
 	// Missing names dependencies (or the root) that were not found.
-	Missing []loader.MissingLibrary
+	Missing []ldso.MissingLibrary
 	// Global is RTLD_GLOBAL: the new modules join the global scope.
 	Global bool
 	// Now is RTLD_NOW; false is RTLD_LAZY. It matters only to releases
@@ -273,9 +274,9 @@ type StaticInfo struct {
 	Free uint64
 }
 
-// Process is one simulated process under some loader. Every loader model
+// State is one simulated process under some loader. Every loader model
 // (glibc, musl, FreeBSD rtld, bionic) implements it.
-type Process interface {
+type State interface {
 	// Loader names the model, e.g. "glibc 2.36 x86_64".
 	Loader() string
 	// Dlopen loads req's modules and processes their TLS relocations.

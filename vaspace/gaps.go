@@ -6,7 +6,8 @@ package vaspace
 // tree alone walks every gap between the hint and the answer: placing n
 // mappings top-down then costs O(n^2). Linux's maple tree and gVisor's
 // pkg/segment solve this by storing, in every internal node, the largest gap
-// in each child's subtree (linux-placement.md §9). We cannot add a field to
+// in each child's subtree (Linux lib/maple_tree.c MT_FLAGS_ALLOC_RANGE;
+// gVisor pkg/segment). We cannot add a field to
 // google/btree's nodes, so the summary lives beside them: a small B+tree of
 // the maximal free ranges ("gaps") in address order, whose internal nodes
 // record, per child, the lowest gap start and the largest gap length in that

@@ -63,8 +63,9 @@ func lessStart(a, b entry) bool { return a.Start < b.Start }
 // range non-empty.
 //
 // Typical bounds: Linux x86_64 [0x1000, 0x7ffffffff000) with 4 KiB pages
-// (linux-placement.md §1); macOS arm64 [0, 0x7ffffe000000) with 16 KiB pages
-// (xzone-macos.md §8).
+// (mmap_min_addr to TASK_SIZE_MAX, arch/x86/include/asm/page_64_types.h);
+// macOS arm64 [0, 0x7ffffe000000) with 16 KiB pages (xnu-11417
+// osfmk/mach/arm/vm_param.h).
 func New(bounds Range, pageSize uint64) (*Space, error) {
 	fail := func(err error, detail string, args ...any) (*Space, error) {
 		return nil, &Error{Op: "new", Range: bounds, Err: err, Detail: fmt.Sprintf(detail, args...)}

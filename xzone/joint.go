@@ -7,14 +7,14 @@ import (
 	"runtime"
 	"sort"
 
-	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/slide"
 	"github.com/vasim/vasim/vaspace"
 )
 
 // Joint is the crash probability of a launch over the joint distribution
-// of its placement randomness (the executable's slide, dyld's slide, the
-// libmalloc guarded-range tail) and the malloc entropy that picks the
-// slot, computed exactly.
+// of its placement randomness (on macOS arm64: the executable's slide,
+// dyld's slide, the libmalloc guarded-range tail) and the malloc entropy
+// that picks the slot, computed exactly.
 type Joint struct {
 	Profile Profile
 	// Crash is the exact probability; Probability the same as a float64.
@@ -32,33 +32,30 @@ type Joint struct {
 	Fewest, Most int
 }
 
-// JointAnalyze sums the crash probability over every placement draw of
-// the Dyld model. Draws are grouped into pieces in which the layout is an
-// affine function of the draw (loader.Dyld.Cover); within a piece, only
-// the mappings that can reach the XZone window matter, and the set of
-// colliding slots changes only where one of their ends crosses a slot
-// boundary, so each run of executable slides is split at those crossings
-// and every part is evaluated once. The result is exact: no sampling. It
-// uses every CPU (runtime.GOMAXPROCS).
-func JointAnalyze(model *loader.Dyld, set *loader.ImageSet, p Profile) (*Joint, error) {
-	return JointAnalyzeWorkers(model, set, p, runtime.GOMAXPROCS(0))
+// JointAnalyze sums the crash probability over every placement draw of a
+// placement model bound to its images (macos.Layouts). Draws are grouped
+// into pieces in which the layout is an affine function of the draw
+// (slide.Layouts.Cover); within a piece, only the mappings that can reach
+// the XZone window matter, and the set of colliding slots changes only
+// where one of their ends crosses a slot boundary, so each cell's run of
+// draws is split at those crossings and every part is evaluated once. The
+// result is exact: no sampling. It uses every CPU (runtime.GOMAXPROCS).
+func JointAnalyze(l slide.Layouts, p Profile) (*Joint, error) {
+	return JointAnalyzeWorkers(l, p, runtime.GOMAXPROCS(0))
 }
 
 // JointAnalyzeWorkers is JointAnalyze on the given number of goroutines.
-func JointAnalyzeWorkers(model *loader.Dyld, set *loader.ImageSet, p Profile, workers int) (*Joint, error) {
+func JointAnalyzeWorkers(l slide.Layouts, p Profile, workers int) (*Joint, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	sup := model.Supports()
-	draws := uint64(1)
-	for v := range sup {
-		draws *= uint64(len(sup[v]))
-	}
+	in := l.Inputs()
+	draws := slide.Draws(in)
 	accs := make([]*jointAcc, max(1, workers))
 	for i := range accs {
-		accs[i] = newJointAcc(p, sup)
+		accs[i] = newJointAcc(p, in)
 	}
-	pieces, err := model.CoverParallel(set, len(accs), func(w int) func(loader.Cell) error { return accs[w].cell })
+	pieces, err := l.Cover(len(accs), func(w int) func(slide.Cell) error { return accs[w].cell })
 	if err != nil {
 		return nil, err
 	}
@@ -86,20 +83,16 @@ func JointAnalyzeWorkers(model *loader.Dyld, set *loader.ImageSet, p Profile, wo
 // jointAcc accumulates one worker's cells.
 type jointAcc struct {
 	p        Profile
-	xs       []int64
-	box      [loader.NumVars][2]int64
-	relevant map[*loader.Piece]*relevance
+	in       []slide.Input
+	box      [slide.MaxVars][2]int64
+	relevant map[*slide.Piece]*relevance
 	counts   map[int]uint64 // colliding-slot count -> number of draws
 	hi, lo   uint64         // 128-bit sum of draws × colliding entropy values
 	ranges   [][2]int
 }
 
-func newJointAcc(p Profile, sup [loader.NumVars][]int64) *jointAcc {
-	a := &jointAcc{p: p, xs: sup[loader.VarExeSlide], relevant: map[*loader.Piece]*relevance{}, counts: map[int]uint64{}}
-	for v := range sup {
-		a.box[v] = [2]int64{sup[v][0], sup[v][len(sup[v])-1]}
-	}
-	return a
+func newJointAcc(p Profile, in []slide.Input) *jointAcc {
+	return &jointAcc{p: p, in: in, box: slide.Box(in), relevant: map[*slide.Piece]*relevance{}, counts: map[int]uint64{}}
 }
 
 // weight returns how many entropy values make the slot runs collide.
@@ -143,17 +136,17 @@ func (a *jointAcc) total() *big.Int {
 // relevance is what of a piece's layout can matter to the reservation.
 type relevance struct {
 	// ms are the mappings that can overlap the window at some draw.
-	ms []loader.AffineMapping
+	ms []slide.Mapping
 	// When every one of them starts below RangesStart + R at every draw
 	// (the usual case: images packed below the window), each collides
 	// with slots 0 up to the one its end reaches, so the colliding set is
 	// [0, k] for the highest end. tops are the ends that can be highest
 	// (ends always below another are dropped).
 	prefix bool
-	tops   []loader.Affine
+	tops   []slide.Affine
 }
 
-func (a *jointAcc) relevanceOf(piece *loader.Piece) *relevance {
+func (a *jointAcc) relevanceOf(piece *slide.Piece) *relevance {
 	if r, ok := a.relevant[piece]; ok {
 		return r
 	}
@@ -161,9 +154,9 @@ func (a *jointAcc) relevanceOf(piece *loader.Piece) *relevance {
 	w := p.Window()
 	r := &relevance{prefix: true}
 	for m := range piece.Mappings() {
-		if maxOver(m.End, a.box) > int64(w.Start) && minOver(m.Start, a.box) < int64(w.End) {
+		if m.End.MaxOver(a.box) > int64(w.Start) && m.Start.MinOver(a.box) < int64(w.End) {
 			r.ms = append(r.ms, m)
-			if maxOver(m.Start, a.box) >= int64(p.RangesStart)+int64(p.Reservation()) {
+			if m.Start.MaxOver(a.box) >= int64(p.RangesStart)+int64(p.Reservation()) {
 				r.prefix = false
 			}
 		}
@@ -172,7 +165,7 @@ func (a *jointAcc) relevanceOf(piece *loader.Piece) *relevance {
 		for i, m := range r.ms {
 			dominated := false
 			for j, o := range r.ms {
-				if i != j && minOver(o.End.Sub(m.End), a.box) >= 0 && (minOver(m.End.Sub(o.End), a.box) < 0 || j < i) {
+				if i != j && o.End.Sub(m.End).MinOver(a.box) >= 0 && (m.End.Sub(o.End).MinOver(a.box) < 0 || j < i) {
 					dominated = true
 					break
 				}
@@ -187,7 +180,7 @@ func (a *jointAcc) relevanceOf(piece *loader.Piece) *relevance {
 }
 
 // topSlot returns the highest slot the ends reach at draw d, or -1.
-func topSlot(tops []loader.Affine, d loader.Draw, p Profile) int {
+func topSlot(tops []slide.Affine, d slide.Draw, p Profile) int {
 	k := -1
 	for _, e := range tops {
 		if v := e.At(d); v > int64(p.RangesStart) {
@@ -197,8 +190,9 @@ func topSlot(tops []loader.Affine, d loader.Draw, p Profile) int {
 	return k
 }
 
-func (a *jointAcc) cell(c loader.Cell) error {
-	p, xs := a.p, a.xs
+func (a *jointAcc) cell(c slide.Cell) error {
+	p, v := a.p, c.Along
+	xs := a.in[v].Values
 	rel := a.relevanceOf(c.Piece)
 	d := c.Fixed
 	if rel.prefix {
@@ -207,16 +201,16 @@ func (a *jointAcc) cell(c loader.Cell) error {
 		// colliding set is the same throughout.
 		same := true
 		for _, e := range rel.tops {
-			d[loader.VarExeSlide] = xs[c.Lo]
-			k1 := topSlot([]loader.Affine{e}, d, p)
-			d[loader.VarExeSlide] = xs[c.Hi]
-			if topSlot([]loader.Affine{e}, d, p) != k1 {
+			d[v] = xs[c.Lo]
+			k1 := topSlot([]slide.Affine{e}, d, p)
+			d[v] = xs[c.Hi]
+			if topSlot([]slide.Affine{e}, d, p) != k1 {
 				same = false
 				break
 			}
 		}
 		if same {
-			d[loader.VarExeSlide] = xs[c.Lo]
+			d[v] = xs[c.Lo]
 			a.ranges = a.ranges[:0]
 			if k := topSlot(rel.tops, d, p); k >= 0 {
 				a.ranges = append(a.ranges, [2]int{0, k})
@@ -229,8 +223,8 @@ func (a *jointAcc) cell(c loader.Cell) error {
 	// Boundaries are affine, so slot indices move monotonically with the
 	// executable slide: equal at both ends of the run means equal
 	// throughout, the common case.
-	if sameSlots(ms, d, xs[c.Lo], xs[c.Hi], p) {
-		d[loader.VarExeSlide] = xs[c.Lo]
+	if sameSlots(ms, d, v, xs[c.Lo], xs[c.Hi], p) {
+		d[v] = xs[c.Lo]
 		a.ranges = collidingRangesInto(a.ranges[:0], ms, d, p)
 		a.add(uint64(c.Hi - c.Lo + 1))
 		return nil
@@ -241,20 +235,20 @@ func (a *jointAcc) cell(c loader.Cell) error {
 	bounds := []int{c.Lo, c.Hi + 1}
 	for _, m := range ms {
 		for _, f := range []struct {
-			a    loader.Affine
+			a    slide.Affine
 			base int64
 		}{{m.End, int64(p.RangesStart)}, {m.Start, int64(p.RangesStart) + int64(p.Reservation())}} {
-			k := f.a.K[loader.VarExeSlide]
+			k := f.a.K[v]
 			if k == 0 {
 				continue
 			}
-			d[loader.VarExeSlide] = 0
+			d[v] = 0
 			v0 := f.a.At(d)
 			va, vb := v0+k*xs[c.Lo], v0+k*xs[c.Hi]
 			lo, hi := min(va, vb), max(va, vb)
 			g := int64(p.Granule)
-			for j := floorDivI(lo-f.base, g); f.base+j*g <= hi; j++ {
-				x := floorDivI(f.base+j*g-v0, k)
+			for j := slide.FloorDiv(lo-f.base, g); f.base+j*g <= hi; j++ {
+				x := slide.FloorDiv(f.base+j*g-v0, k)
 				for _, cut := range []int64{x, x + 1} {
 					if i := sort.Search(len(xs), func(i int) bool { return xs[i] >= cut }); i > c.Lo && i <= c.Hi {
 						bounds = append(bounds, i)
@@ -269,7 +263,7 @@ func (a *jointAcc) cell(c loader.Cell) error {
 		if i == next {
 			continue
 		}
-		d[loader.VarExeSlide] = xs[i]
+		d[v] = xs[i]
 		a.ranges = collidingRangesInto(a.ranges[:0], ms, d, p)
 		a.add(uint64(next - i))
 	}
@@ -278,7 +272,7 @@ func (a *jointAcc) cell(c loader.Cell) error {
 
 // collidingRangesInto appends to out the merged runs of slots that the
 // mappings ms, evaluated at draw d, make collide.
-func collidingRangesInto(out [][2]int, ms []loader.AffineMapping, d loader.Draw, p Profile) [][2]int {
+func collidingRangesInto(out [][2]int, ms []slide.Mapping, d slide.Draw, p Profile) [][2]int {
 	start := len(out)
 	for _, m := range ms {
 		r := vaspace.Range{Start: vaspace.Addr(m.Start.At(d)), End: vaspace.Addr(m.End.At(d))}
@@ -307,16 +301,16 @@ func slotCount(ranges [][2]int) int {
 	return n
 }
 
-// sameSlots reports whether every mapping overlaps the same slots with the
-// executable slide at x1 as at x2.
-func sameSlots(ms []loader.AffineMapping, d loader.Draw, x1, x2 int64, p Profile) bool {
+// sameSlots reports whether every mapping overlaps the same slots with
+// draw[v] at x1 as at x2.
+func sameSlots(ms []slide.Mapping, d slide.Draw, v slide.Var, x1, x2 int64, p Profile) bool {
 	for _, m := range ms {
-		if m.Start.K[loader.VarExeSlide] == 0 && m.End.K[loader.VarExeSlide] == 0 {
+		if m.Start.K[v] == 0 && m.End.K[v] == 0 {
 			continue
 		}
-		d[loader.VarExeSlide] = x1
+		d[v] = x1
 		lo1, hi1, ok1 := p.SlotsOverlapping(vaspace.Range{Start: vaspace.Addr(m.Start.At(d)), End: vaspace.Addr(m.End.At(d))})
-		d[loader.VarExeSlide] = x2
+		d[v] = x2
 		lo2, hi2, ok2 := p.SlotsOverlapping(vaspace.Range{Start: vaspace.Addr(m.Start.At(d)), End: vaspace.Addr(m.End.At(d))})
 		if ok1 != ok2 || ok1 && (lo1 != lo2 || hi1 != hi2) {
 			return false
@@ -325,43 +319,18 @@ func sameSlots(ms []loader.AffineMapping, d loader.Draw, x1, x2 int64, p Profile
 	return true
 }
 
-func maxOver(a loader.Affine, box [loader.NumVars][2]int64) int64 {
-	v := a.C
-	for i, k := range a.K {
-		v += max(k*box[i][0], k*box[i][1])
-	}
-	return v
-}
-
-func minOver(a loader.Affine, box [loader.NumVars][2]int64) int64 {
-	v := a.C
-	for i, k := range a.K {
-		v += min(k*box[i][0], k*box[i][1])
-	}
-	return v
-}
-
-func floorDivI(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
 // JointMonteCarlo estimates the same probability by sampling n launches:
 // a uniform placement draw, a full simulated launch, and a uniform 32-bit
 // entropy value. It exists to cross-check JointAnalyze; its cost is n full
 // launches.
-func JointMonteCarlo(model *loader.Dyld, set *loader.ImageSet, p Profile, n int, rng *rand.Rand) (crashes int, err error) {
-	sup := model.Supports()
+func JointMonteCarlo(l slide.Layouts, p Profile, n int, rng *rand.Rand) (crashes int, err error) {
+	in := l.Inputs()
 	for i := 0; i < n; i++ {
-		r := loader.Randomness{
-			ExeSlide:  uint64(sup[loader.VarExeSlide][rng.IntN(len(sup[loader.VarExeSlide]))]),
-			DyldSlide: uint64(sup[loader.VarDyldSlide][rng.IntN(len(sup[loader.VarDyldSlide]))]),
-			GuardTail: uint64(sup[loader.VarGuardTail][rng.IntN(len(sup[loader.VarGuardTail]))]),
+		var d slide.Draw
+		for v, x := range in {
+			d[v] = x.Values[rng.IntN(len(x.Values))]
 		}
-		proc, err := model.Launch(set, r)
+		s, err := l.Place(d)
 		if err != nil {
 			return crashes, err
 		}
@@ -369,7 +338,7 @@ func JointMonteCarlo(model *loader.Dyld, set *loader.ImageSet, p Profile, n int,
 		if p.ZeroEntropy {
 			k = 0
 		}
-		if !proc.Space.IsFree(p.SlotRange(k)) {
+		if !s.IsFree(p.SlotRange(k)) {
 			crashes++
 		}
 	}

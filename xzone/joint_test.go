@@ -6,8 +6,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/dyld"
 	"github.com/vasim/vasim/loader/loadertest"
+	"github.com/vasim/vasim/loader/slide"
 	"github.com/vasim/vasim/vaspace"
 	"github.com/vasim/vasim/xzone"
 	"pgregory.net/rapid"
@@ -15,12 +16,16 @@ import (
 
 const page = 16 << 10
 
-// tinyWorld draws a scaled-down macOS (loadertest.SmallDyld), an image set,
-// and an XZone window a few MiB above the executable.
-func tinyWorld(t *rapid.T) (*loader.Dyld, *loader.ImageSet, xzone.Profile) {
-	d := loadertest.SmallDyld().Draw(t, "model")
+// tinyWorld draws a scaled-down macOS (loadertest.SmallModel) bound to an
+// image set, and an XZone window a few MiB above the executable.
+func tinyWorld(t *rapid.T) (slide.Layouts, xzone.Profile) {
+	d := loadertest.SmallModel().Draw(t, "model")
 	set := loadertest.SmallSet(14).Draw(t, "images")
-	return d, set, tinyProfile(t, vaspace.Addr(4<<30+uint64(rapid.IntRange(8, 100).Draw(t, "window pages"))*page))
+	order, err := dyld.Resolve(set)
+	require.NoError(t, err)
+	l, err := d.Layouts(order)
+	require.NoError(t, err)
+	return l, tinyProfile(t, vaspace.Addr(4<<30+uint64(rapid.IntRange(8, 100).Draw(t, "window pages"))*page))
 }
 
 // tinyProfile is libmalloc's reservation scaled down to pages: a 4-page
@@ -40,17 +45,17 @@ func tinyProfile(t *rapid.T, start vaspace.Addr) xzone.Profile {
 // layout: a mapping that starts exactly where slot 0's reservation ends,
 // or that ends exactly at a slot's start, where the slot arithmetic and
 // Cover's cuts are at their edges.
-func edgeProfiles(t *rapid.T, d *loader.Dyld, set *loader.ImageSet, n int) []xzone.Profile {
-	var draws []loader.Randomness
-	for r := range loadertest.EveryDraw(d) {
-		draws = append(draws, r)
+func edgeProfiles(t *rapid.T, l slide.Layouts, n int) []xzone.Profile {
+	var draws []slide.Draw
+	for d := range loadertest.EveryDraw(l) {
+		draws = append(draws, d)
 	}
-	proc, err := d.Launch(set, rapid.SampledFrom(draws).Draw(t, "sample draw"))
+	sp, err := l.Place(rapid.SampledFrom(draws).Draw(t, "sample draw"))
 	if err != nil {
 		return nil
 	}
 	var edges []vaspace.Addr
-	for m := range proc.Space.All() {
+	for m := range sp.All() {
 		for _, a := range []vaspace.Addr{m.Start, m.End} {
 			if a > 4<<30+8*page && a < 4<<30+400*page {
 				edges = append(edges, a)
@@ -77,17 +82,17 @@ func edgeProfiles(t *rapid.T, d *loader.Dyld, set *loader.ImageSet, n int) []xzo
 
 // bruteForce launches every draw of the support and analyses it for each
 // profile.
-func bruteForce(t require.TestingT, d *loader.Dyld, set *loader.ImageSet, ps []xzone.Profile) []*big.Rat {
+func bruteForce(t require.TestingT, l slide.Layouts, ps []xzone.Profile) []*big.Rat {
 	sums := make([]*big.Int, len(ps))
 	for i := range sums {
 		sums[i] = new(big.Int)
 	}
 	draws := int64(0)
-	for r := range loadertest.EveryDraw(d) {
-		proc, err := d.Launch(set, r)
+	for d := range loadertest.EveryDraw(l) {
+		sp, err := l.Place(d)
 		require.NoError(t, err)
 		for i, p := range ps {
-			res, err := xzone.Analyze(proc.Space, p)
+			res, err := xzone.Analyze(sp, p)
 			require.NoError(t, err)
 			num := new(big.Int).Mul(res.Crash.Num(), new(big.Int).Div(new(big.Int).SetUint64(p.EntropyValues()), res.Crash.Denom()))
 			sums[i].Add(sums[i], num)
@@ -107,20 +112,20 @@ func bruteForce(t require.TestingT, d *loader.Dyld, set *loader.ImageSet, ps []x
 // the layout.
 func TestJointMatchesBruteForce(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		d, set, p := tinyWorld(t)
+		l, p := tinyWorld(t)
 		require.NoError(t, p.Validate())
 		workers := rapid.IntRange(1, 3).Draw(t, "workers")
-		if _, lerr := loadertest.LaunchFailure(d, set); lerr != nil {
+		if _, lerr := loadertest.LaunchFailure(l); lerr != nil {
 			// A world too small for its images at some draw fails both ways.
-			_, err := xzone.JointAnalyzeWorkers(d, set, p, workers)
+			_, err := xzone.JointAnalyzeWorkers(l, p, workers)
 			require.Error(t, err, "a launch fails (%v), so JointAnalyze must", lerr)
 			t.Skip(lerr)
 		}
-		ps := append([]xzone.Profile{p}, edgeProfiles(t, d, set, 12)...)
-		want := bruteForce(t, d, set, ps)
+		ps := append([]xzone.Profile{p}, edgeProfiles(t, l, 12)...)
+		want := bruteForce(t, l, ps)
 		for i, p := range ps {
 			require.NoError(t, p.Validate())
-			j, err := xzone.JointAnalyzeWorkers(d, set, p, workers)
+			j, err := xzone.JointAnalyzeWorkers(l, p, workers)
 			require.NoError(t, err)
 			require.Zero(t, want[i].Cmp(j.Crash), "window %v: joint %v, brute force %v (%d pieces)", p.RangesStart, j.Crash.FloatString(8), want[i].FloatString(8), j.Pieces)
 			sum := new(big.Rat)
@@ -135,20 +140,20 @@ func TestJointMatchesBruteForce(t *testing.T) {
 // The sampling cross-check agrees with the exact joint figure.
 func TestJointMonteCarloCrossCheck(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		d, set, p := tinyWorld(t)
-		j, err := xzone.JointAnalyze(d, set, p)
+		l, p := tinyWorld(t)
+		j, err := xzone.JointAnalyze(l, p)
 		if err != nil {
 			t.Skip(err)
 		}
 		const n = 400
 		seed := rapid.Uint64().Draw(t, "seed")
-		got, err := xzone.JointMonteCarlo(d, set, p, n, rand.New(rand.NewPCG(seed, 4)))
+		got, err := xzone.JointMonteCarlo(l, p, n, rand.New(rand.NewPCG(seed, 4)))
 		require.NoError(t, err)
 		// The exact binomial interval holding all but 1e-12 of the mass:
 		// a sampling fluke fails this once in 10^12 cases, a systematic
 		// error of a few percent always.
-		l, err := xzone.Expect(n, j.Probability, 1-1e-12)
+		lc, err := xzone.Expect(n, j.Probability, 1-1e-12)
 		require.NoError(t, err)
-		require.True(t, l.Lo <= got && got <= l.Hi, "%d crashes in %d launches at p = %v, want %d-%d", got, n, j.Probability, l.Lo, l.Hi)
+		require.True(t, lc.Lo <= got && got <= lc.Hi, "%d crashes in %d launches at p = %v, want %d-%d", got, n, j.Probability, lc.Lo, lc.Hi)
 	})
 }

@@ -63,14 +63,13 @@ type Profile struct {
 	// shared cache slide) is 0: mvm_aslr_init then zeroes malloc_entropy,
 	// so every launch uses slot 0 (libmalloc-792.41.1 src/vm.c). The cache
 	// slide is chosen once per boot, so this is a per-boot mode, not a
-	// per-launch chance; whether a zero slide can occur is unconfirmed
-	// (xzone-macos.md §6). Default false.
+	// per-launch chance; whether a zero slide can occur is unconfirmed.
+	// Default false.
 	ZeroEntropy bool
 }
 
 // Libmalloc792 is the reservation of libmalloc-792.41.1 (tag authored
-// 2025-11-18), src/xzone_malloc/xzone_segment.c, as read for
-// xzone-macos.md §1-§2. The libmalloc in macOS 26.3.1, the OS of the public
+// 2025-11-18), src/xzone_malloc/xzone_segment.c. The libmalloc in macOS 26.3.1, the OS of the public
 // Chromium crash, is not published; the crash matches these values.
 var Libmalloc792 = Profile{
 	Name:         "libmalloc-792.41.1",

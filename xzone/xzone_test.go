@@ -20,7 +20,8 @@ const (
 	gib = 1 << 30
 )
 
-// The profile reproduces the figures of xzone-macos.md §1-§4, §6.
+// The profile reproduces the figures read from libmalloc-792.41.1
+// src/xzone_malloc/xzone_segment.c and src/vm.c.
 func TestLibmalloc792Figures(t *testing.T) {
 	p := xzone.Libmalloc792
 	require.NoError(t, p.Validate())
@@ -77,7 +78,7 @@ func layoutWith(t *testing.T, ranges ...vaspace.Range) *vaspace.Space {
 	return s
 }
 
-// The common case of xzone-macos.md §7: nothing mapped above T gives
+// The common case: nothing mapped above T gives
 // ceil((T - 16 GiB) / 32 MiB) colliding slots.
 func TestCommonCaseTable(t *testing.T) {
 	for _, c := range []struct {
@@ -185,7 +186,7 @@ func TestSlotsOverlapping(t *testing.T) {
 	})
 }
 
-// The published case (xzone-macos.md §9): 15/736, 4.08 expected crashes
+// The published case (Apple Developer Forums thread 821081): 15/736, 4.08 expected crashes
 // in 200 spawns, consistent with the observed 2-5.
 func TestLaunchesPublishedCase(t *testing.T) {
 	s := layoutWith(t, vaspace.Range{Start: 4 * gib, End: 0x401d04000}, vaspace.Range{Start: 0x401d04000, End: 0x41D800000})

@@ -84,7 +84,7 @@ func runTLS(e *env, args []string) int {
 	fs.Var(&dlopens, "dlopen", "a library the program dlopens, in order (repeatable)")
 	tunables := fs.String("tunables", "", "GLIBC_TUNABLES value (default: $GLIBC_TUNABLES)")
 	glibcV := fs.String("glibc", "", "glibc release to model, e.g. 2.31 (default: read from the tree's libc.so.6)")
-	loaderName := fs.String("loader", "glibc", "loader model: glibc, musl, freebsd or bionic")
+	loaderName := fs.String("loader", "glibc", "loader model: "+strings.Join(tls.Loaders[:len(tls.Loaders)-1], ", ")+" or "+tls.Loaders[len(tls.Loaders)-1])
 	sysroot := fs.String("sysroot", "", "resolve paths inside this directory (a foreign tree)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -94,105 +94,11 @@ func runTLS(e *env, args []string) int {
 	if *exe == "" {
 		return bad("--exe is required")
 	}
-	tunStr := *tunables
-	if tunStr == "" {
-		tunStr = e.getenv("GLIBC_TUNABLES")
+	setup := tls.Setup{Exe: *exe, Dlopens: dlopens, Sysroot: *sysroot, Loader: *loaderName, Glibc: *glibcV, Env: tls.EnvFrom(e.getenv)}
+	if *tunables != "" {
+		setup.Env.Tunables = *tunables
 	}
-	// Issues in GLIBC_TUNABLES are judged once the loader and release
-	// are known.
-	tun, tunErr := tls.ParseTunables(tunStr)
-	var tunIssues *tls.TunablesError
-	if tunErr != nil && !errors.As(tunErr, &tunIssues) {
-		return bad("%v", tunErr)
-	}
-	r, err := loader.NewResolver(*sysroot)
-	if err != nil {
-		return bad("%v", err)
-	}
-	r.LibraryPath = e.getenv("LD_LIBRARY_PATH")
-	if pre := e.getenv("LD_PRELOAD"); pre != "" {
-		r.Preload = strings.FieldsFunc(pre, func(c rune) bool { return c == ':' || c == ' ' })
-	}
-	// LD_AUDIT is split at ':' with empty names skipped (elf/rtld.c
-	// audit_list_next).
-	audit := strings.FieldsFunc(e.getenv("LD_AUDIT"), func(c rune) bool { return c == ':' })
-	// Find the tree's glibc and the program's architecture.
-	lp, err := r.LoadProgram(*exe)
-	if err != nil {
-		return bad("%v", err)
-	}
-	if lp.Main.Spec.ELF.Interp == "" {
-		// No PT_INTERP: a static executable (or static PIE) sets up its
-		// TLS in csu/libc-tls.c with its own rules; ld.so is not involved.
-		return bad("%s has no program interpreter (PT_INTERP): it is statically linked, and vasim tls models the dynamic loader only", *exe)
-	}
-	arch, err := tls.ParseArch(loader.MachineName(lp.Main.Spec.ELF.Machine))
-	if err != nil {
-		return bad("%s: %v", *exe, err)
-	}
-	out := tlsJSON{Exe: *exe, Arch: arch.String(), Tunables: tun.String()}
-	var ld tls.Loader
-	switch *loaderName {
-	case "glibc":
-		var v loader.GlibcVersion
-		if *glibcV != "" {
-			if v, err = loader.ParseGlibcVersion(*glibcV); err != nil {
-				return bad("--glibc: %v", err)
-			}
-		} else {
-			d, ok, err := lp.DetectGlibc()
-			if err != nil {
-				return bad("reading glibc's version: %v", err)
-			}
-			if !ok {
-				return bad("%s does not load glibc's libc.so.6: give --glibc VERSION or another --loader", *exe)
-			}
-			v = d.Version
-			out.GlibcSource = d.Source + " of " + d.Path
-		}
-		out.GlibcVersion = v.String()
-		prof, err := tls.GlibcProfile(v, arch)
-		if err != nil {
-			return bad("%v", err)
-		}
-		if tunIssues != nil && v != (loader.GlibcVersion{Major: 2, Minor: 36}) {
-			// vasim knows only 2.36's list of names: another release's
-			// names cannot be called typos.
-			for _, is := range tunIssues.Issues {
-				if is.UnknownName {
-					out.Warnings = append(out.Warnings, fmt.Sprintf("GLIBC_TUNABLES %q: not a glibc 2.36 tunable; not checked for glibc %v", is.Item, v))
-				}
-			}
-			tunIssues = tunIssues.Without(func(is tls.TunableIssue) bool { return is.UnknownName })
-		}
-		if tunIssues != nil {
-			return bad("%v", tunIssues)
-		}
-		ld = tls.GlibcLoader{Profile: prof}
-	case "musl":
-		ld = tls.MuslLoader{Arch: arch}
-	case "freebsd":
-		ld = tls.FreeBSDLoader{Arch: arch}
-	case "bionic":
-		ld = tls.BionicLoader{Arch: arch}
-	default:
-		return bad("--loader %q: want glibc, musl, freebsd or bionic", *loaderName)
-	}
-	sc := tls.Scenario{Exe: *exe, Resolver: r, Loader: ld, Audit: audit,
-		Options: tls.StartOptions{Tunables: tun, BindNow: e.getenv("LD_BIND_NOW") != ""}}
-	if *loaderName == "freebsd" {
-		if v := e.getenv("LD_STATIC_TLS_EXTRA"); v != "" {
-			var n uint64
-			if _, err := fmt.Sscan(v, &n); err != nil {
-				return bad("LD_STATIC_TLS_EXTRA=%q: not a number", v)
-			}
-			sc.Options.StaticTLSExtra = n
-		}
-	}
-	for _, d := range dlopens {
-		sc.Events = append(sc.Events, tls.Event{Kind: tls.EventDlopen, Name: d})
-	}
-	res, err := tls.Run(sc)
+	rep, err := tls.Check(setup)
 	if err != nil {
 		if errors.Is(err, tls.ErrStart) {
 			fmt.Fprintf(e.stderr, "vasim tls: %v\n", err)
@@ -200,6 +106,28 @@ func runTLS(e *env, args []string) int {
 		}
 		return bad("%v", err)
 	}
+	out := tlsReport(rep)
+	if *asJSON {
+		if err := writeJSON(e.stdout, out); err != nil {
+			return bad("%v", err)
+		}
+	} else {
+		printTLS(e, out)
+	}
+	if rep.Result.Failed() {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// tlsReport turns a report into the JSON document.
+func tlsReport(rep *tls.Report) tlsJSON {
+	plan, res := rep.Plan, rep.Result
+	out := tlsJSON{Exe: plan.Program.Exe, Arch: plan.Arch.String(), Tunables: plan.Program.Options.Tunables.String(), GlibcSource: plan.GlibcSource}
+	if !plan.Glibc.IsZero() {
+		out.GlibcVersion = plan.Glibc.String()
+	}
+	out.Warnings = append(out.Warnings, plan.Warnings...)
 	out.Loader = res.Loader
 	out.Warnings = append(out.Warnings, res.Warnings...)
 	st := res.Static
@@ -210,18 +138,13 @@ func runTLS(e *env, args []string) int {
 		}
 		jm := tlsJSONModule{Path: m.Label(), Size: m.TLS.MemSize, Align: m.TLS.Align}
 		if m.Main {
-			jm.Path = *exe
+			jm.Path = plan.Program.Exe
 		}
-		if off, ok := res.Process.Offset(m); ok {
+		if off, ok := res.State.Offset(m); ok {
 			jm.Offset = &off
 		}
 		out.Startup = append(out.Startup, jm)
 	}
-	expl := map[int]tls.Explanation{}
-	for _, x := range tls.Explain(sc, res) {
-		expl[x.Step] = x
-	}
-	failed := false
 	for i, s := range res.Steps {
 		j := tlsJSONDlopen{Path: s.Path, OK: s.OK, Error: s.Error}
 		if s.OK && s.RootStatic {
@@ -231,13 +154,10 @@ func runTLS(e *env, args []string) int {
 		for _, a := range s.Placed {
 			j.Placed = append(j.Placed, tlsJSONAlloc{Path: a.Module.Label(), Offset: a.Offset, Bytes: a.Use, Optional: a.Optional})
 		}
-		if !s.OK {
-			failed = true
-			if s.Failure != nil {
-				j.FailureKind = s.Failure.Kind.String()
-			}
+		if !s.OK && s.Failure != nil {
+			j.FailureKind = s.Failure.Kind.String()
 		}
-		if x, ok := expl[i]; ok {
+		if x, ok := rep.Explanations[i]; ok {
 			j.Module, j.Referrer, j.BytesNeeded, j.AlignImpossible = x.Module, x.Referrer, x.Need, x.AlignImpossible
 			if s.Failure != nil && s.Failure.Kind.StaticTLS() {
 				// Byte counts and the preload verdict only mean something
@@ -257,17 +177,7 @@ func runTLS(e *env, args []string) int {
 		}
 		out.Dlopen = append(out.Dlopen, j)
 	}
-	if *asJSON {
-		if err := writeJSON(e.stdout, out); err != nil {
-			return bad("%v", err)
-		}
-	} else {
-		printTLS(e, out)
-	}
-	if failed {
-		return exitFailure
-	}
-	return exitOK
+	return out
 }
 
 func printTLS(e *env, o tlsJSON) {
@@ -292,7 +202,7 @@ func printTLS(e *env, o tlsJSON) {
 	// Offsets are below the thread pointer on x86_64 (TLS variant II),
 	// above it on aarch64 (variant I).
 	sign := "-"
-	if o.Arch == tls.ArchAArch64.String() {
+	if o.Arch == loader.ArchAArch64.String() {
 		sign = "+"
 	}
 	for _, m := range o.Startup {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vasim/vasim/loader/objtest"
 )
 
 func runVasim(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
@@ -81,16 +82,13 @@ func TestTLSMalformedFiles(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, text+`: ELF header at offset 0x0: magic "INPU" is not \x7fELF`)
 
-	if _, err := exec.LookPath("gcc"); err == nil {
-		src := filepath.Join(dir, "st.c")
-		require.NoError(t, os.WriteFile(src, []byte("int main(void) { return 0; }\n"), 0o644))
-		st := filepath.Join(dir, "static")
-		if out, err := exec.Command("gcc", "-static", "-o", st, src).CombinedOutput(); err == nil {
+	if gcc, err := exec.LookPath("gcc"); err == nil {
+		if st, err := objtest.Compile(gcc, dir, "static", "int main(void) { return 0; }\n", []string{"-static"}, nil); err == nil {
 			code, _, stderr = runVasim(t, nil, "tls", "--exe", st, "--glibc", "2.36")
 			assert.Equal(t, exitUsage, code)
 			assert.Contains(t, stderr, "statically linked")
 		} else {
-			t.Logf("no static libc to link with: %s", out)
+			t.Logf("no static libc to link with: %v", err)
 		}
 	}
 
@@ -100,12 +98,11 @@ func TestTLSMalformedFiles(t *testing.T) {
 	assert.Contains(t, stderr, "program header table declared by the ELF header (e_phoff, e_phnum, e_phentsize) at offset 0x20")
 }
 
-// realLoaderTools builds the dlopen shim (an LD_PRELOAD library whose
+// buildShim builds the dlopen shim (an LD_PRELOAD library whose
 // constructor dlopens $VASIM_DLOPEN, writes the outcome to $VASIM_OUT and
 // exits before the program's main runs) in dir.
 func buildShim(t *testing.T, dir string) string {
-	src := filepath.Join(dir, "shim.c")
-	require.NoError(t, os.WriteFile(src, []byte(`#define _GNU_SOURCE
+	return objtest.Shared(t, dir, "libvasimshim.so", `#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,21 +117,12 @@ __attribute__((constructor)) static void vasim_shim(void) {
 	fclose(f);
 	_exit(0);
 }
-`), 0o644))
-	so := filepath.Join(dir, "libvasimshim.so")
-	out, err := exec.Command("gcc", "-shared", "-fPIC", "-O1", "-o", so, src, "-ldl").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	return so
+`, "-ldl")
 }
 
 func buildIELib(t *testing.T, dir string, n uint64) string {
-	src := filepath.Join(dir, fmt.Sprintf("ie%d.c", n))
-	require.NoError(t, os.WriteFile(src, []byte(fmt.Sprintf(
-		"__thread char block[%d] __attribute__((tls_model(\"initial-exec\")));\nvoid *addr(void) { return &block; }\n", n)), 0o644))
-	so := filepath.Join(dir, fmt.Sprintf("libie%d.so", n))
-	out, err := exec.Command("gcc", "-shared", "-fPIC", "-O1", "-o", so, src).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	return so
+	return objtest.Shared(t, dir, fmt.Sprintf("libie%d.so", n), fmt.Sprintf(
+		"__thread char block[%d] __attribute__((tls_model(\"initial-exec\")));\nvoid *addr(void) { return &block; }\n", n))
 }
 
 // realDlopen runs prog with the shim preloaded so the real loader dlopens
@@ -186,9 +174,7 @@ func TestTLSAgreesWithRealLoaderOnRealPrograms(t *testing.T) {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		t.Skip("needs the real glibc x86_64 loader")
 	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed: this test builds its libraries with it (CI has it)")
-	}
+	objtest.RequireCC(t, "gcc")
 	dir := t.TempDir()
 	shim := buildShim(t, dir)
 	var progs []string
@@ -245,25 +231,17 @@ func TestTLSAuditAgreesWithRealLoader(t *testing.T) {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		t.Skip("needs the real glibc x86_64 loader")
 	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed: this test builds its libraries with it (CI has it)")
-	}
+	objtest.RequireCC(t, "gcc")
 	const prog = "/bin/ls"
 	if _, err := os.Stat(prog); err != nil {
 		t.Skipf("%s: %v", prog, err)
 	}
 	dir := t.TempDir()
 	shim := buildShim(t, dir)
-	src := filepath.Join(dir, "audit.c")
-	require.NoError(t, os.WriteFile(src, []byte("unsigned int la_version(unsigned int v) { return v; }\n"), 0o644))
-	withLibc, noLibc := filepath.Join(dir, "audit-libc.so"), filepath.Join(dir, "audit-nolibc.so")
-	for _, args := range [][]string{
-		{"-shared", "-fPIC", "-o", withLibc, src, "-Wl,--no-as-needed", "-lc"},
-		{"-shared", "-fPIC", "-nostdlib", "-o", noLibc, src},
-	} {
-		out, err := exec.Command("gcc", args...).CombinedOutput()
-		require.NoError(t, err, "%s", out)
-	}
+	const auditSrc = "unsigned int la_version(unsigned int v) { return v; }\n"
+	withLibc := objtest.Shared(t, dir, "audit-libc.so", auditSrc, "-Wl,--no-as-needed", "-lc")
+	noLibc, err := objtest.Compile("gcc", dir, "audit-nolibc.so", auditSrc, []string{"-shared", "-fPIC", "-nostdlib"}, nil)
+	require.NoError(t, err)
 	free := map[string]uint64{}
 	for _, audit := range []string{withLibc, noLibc} {
 		t.Run(filepath.Base(audit), func(t *testing.T) {

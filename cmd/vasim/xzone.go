@@ -10,6 +10,11 @@ import (
 	"strings"
 
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/dyld"
+	"github.com/vasim/vasim/loader/jsonspec"
+	"github.com/vasim/vasim/loader/macos"
+	"github.com/vasim/vasim/loader/scenario"
+	"github.com/vasim/vasim/loader/slide"
 	"github.com/vasim/vasim/vaspace"
 	"github.com/vasim/vasim/xzone"
 )
@@ -32,9 +37,9 @@ func init() {
 // xzoneInput is what to analyse, resolved from the flags.
 type xzoneInput struct {
 	label    string
-	scenario *loader.Scenario // for --scenario (and the default)
-	set      *loader.ImageSet // placed by model
-	model    *loader.Dyld
+	scenario *scenario.Scenario // for --scenario (and the default)
+	order    *dyld.LoadOrder    // placed by model
+	model    *macos.Model
 	layout   *vaspace.Space // for --layout: analysed as is
 }
 
@@ -103,7 +108,7 @@ type xzoneJSON struct {
 
 func runXZone(e *env, args []string) int {
 	fs := newFlags(e, "xzone")
-	scenario := fs.String("scenario", "", "built-in scenario to analyse (default "+loader.DefaultScenario+"; see vasim scenarios)")
+	scenarioName := fs.String("scenario", "", "built-in scenario to analyse (default "+scenario.Default+"; see vasim scenarios)")
 	layoutFile := fs.String("layout", "", "placed layout JSON to analyse as is: {\"mappings\": [{\"name\", \"start\", \"end\" or \"size\"}]}")
 	imagesFile := fs.String("images", "", "image set JSON (vasim scenarios --dump shows the form) to place with the dyld model")
 	exe := fs.String("exe", "", "Mach-O executable to place with the dyld model; its dylibs are read from disk")
@@ -143,7 +148,7 @@ func runXZone(e *env, args []string) int {
 		return bad("--aslr %q: want on, off or both", *aslr)
 	}
 
-	in, err := xzoneResolveInput(*scenario, *layoutFile, *imagesFile, *exe, *arch)
+	in, err := xzoneResolveInput(*scenarioName, *layoutFile, *imagesFile, *exe, *arch)
 	if err != nil {
 		return bad("%v", err)
 	}
@@ -166,23 +171,29 @@ func runXZone(e *env, args []string) int {
 		}
 	}
 
-	// The fixed layout: the given one, or the model's with both slides 0.
+	// The fixed layout: the given one, or the model's with both slides 0
+	// (as lldb launches); the model's every launch unless --aslr off.
 	space := in.layout
 	out.Layout = "as given"
+	var layouts slide.Layouts
 	if space == nil {
-		off := *in.model
-		off.Dyld.DisableASLR = true
-		proc, err := off.Launch(in.set, loader.Randomness{})
+		proc, err := in.model.Launch(in.order, macos.Randomness{})
 		if err != nil {
 			return bad("placing %s: %v", in.label, err)
 		}
 		space = proc.Space
 		out.Layout = "placed by the dyld model with ASLR off (both slides 0, guarded-range tail 0)"
+		if *aslr != "off" {
+			if layouts, err = in.model.Layouts(in.order); err != nil {
+				return bad("placing %s: %v", in.label, err)
+			}
+		}
 	}
-	res, err := xzone.Analyze(space, profile)
+	a, err := xzone.Assess(space, layouts, profile, *launches)
 	if err != nil {
-		return bad("%v", err)
+		return bad("%s: %v", in.label, err)
 	}
+	res := a.Result
 	out.CollidingSlots = append([]int{}, res.Colliding...)
 	out.Colliding = len(res.Colliding)
 	out.Probability = res.Probability
@@ -194,42 +205,26 @@ func runXZone(e *env, args []string) int {
 	for _, c := range res.CulpritImages() {
 		out.Culprits = append(out.Culprits, xzoneCulprit{Image: c.Name, IsImage: c.Image, Start: c.Range.Start, End: c.Range.End, FirstHit: append([]int{}, c.FirstHit...)})
 	}
-	for m := range space.All() {
-		if (m.Kind == vaspace.KindImage || m.Kind == vaspace.KindReservation) && m.End <= profile.RangesEnd {
-			out.ImageTop = max(out.ImageTop, m.End)
-		}
-	}
+	out.ImageTop = a.ImageTop
 	out.HeadroomBytes, out.ExcessBytes = res.Headroom, res.Excess
-	if out.Launches, err = launchesJSON(*launches, res.Probability, *observed, obsLo, obsHi); err != nil {
-		return bad("%v", err)
-	}
+	out.Launches = launchesJSON(a.Launches, *observed, obsLo, obsHi)
 	if in.scenario != nil && in.scenario.Observed != nil && *observed != "" {
 		out.Launches.ObservedBy = in.scenario.Observed.Source
 	}
-
-	headline := res.Probability
-	if in.layout == nil && *aslr != "off" {
-		on := *in.model
-		on.Dyld.DisableASLR = false
-		j, err := xzone.JointAnalyze(&on, in.set, profile)
-		if err != nil {
-			return bad("placing %s over every slide: %v", in.label, err)
-		}
+	if j := a.Joint; j != nil {
 		jj := &xzoneJoint{Probability: j.Probability, Exact: j.Crash.String(), Draws: j.Draws, Pieces: j.Pieces, Fewest: j.Fewest, Most: j.Most, Colliding: map[string]float64{}}
 		for n, q := range j.Colliding {
 			f, _ := q.Float64()
 			jj.Colliding[strconv.Itoa(n)] = f
 		}
-		if jj.Launches, err = launchesJSON(*launches, j.Probability, *observed, obsLo, obsHi); err != nil {
-			return bad("%v", err)
-		}
+		jj.Launches = launchesJSON(a.JointLaunches, *observed, obsLo, obsHi)
 		jj.Launches.ObservedBy = out.Launches.ObservedBy
 		out.Joint = jj
-		headline = j.Probability
 		if *aslr == "on" {
 			out.Layout += " (for the slots and images below; the headline is the ASLR-on probability)"
 		}
 	}
+	headline := a.Probability()
 
 	if *asJSON {
 		if err := writeJSON(e.stdout, out); err != nil {
@@ -246,9 +241,9 @@ func runXZone(e *env, args []string) int {
 }
 
 // xzoneResolveInput loads the one input the flags name.
-func xzoneResolveInput(scenario, layoutFile, imagesFile, exe, arch string) (*xzoneInput, error) {
+func xzoneResolveInput(scenarioName, layoutFile, imagesFile, exe, arch string) (*xzoneInput, error) {
 	n := 0
-	for _, s := range []string{scenario, layoutFile, imagesFile, exe} {
+	for _, s := range []string{scenarioName, layoutFile, imagesFile, exe} {
 		if s != "" {
 			n++
 		}
@@ -266,32 +261,42 @@ func xzoneResolveInput(scenario, layoutFile, imagesFile, exe, arch string) (*xzo
 			return nil, fmt.Errorf("--layout: %w", err)
 		}
 		defer f.Close()
-		s, err := vaspace.DecodeLayout(f, layoutFile, vaspace.LayoutOptions{Bounds: vaspace.Range{Start: 0, End: loader.MacOSArm64.VATop}, PageSize: loader.MacOSArm64.PageSize})
+		p := macos.DefaultPlatform
+		s, err := vaspace.DecodeLayout(f, layoutFile, vaspace.LayoutOptions{Bounds: vaspace.Range{Start: 0, End: p.VATop}, PageSize: p.PageSize})
 		if err != nil {
 			return nil, err
 		}
 		return &xzoneInput{label: layoutFile, layout: s}, nil
 	case imagesFile != "":
-		set, err := loader.ReadImageSetJSON(imagesFile)
+		set, err := jsonspec.ReadImageSet(imagesFile)
 		if err != nil {
 			return nil, fmt.Errorf("--images: %w", err)
 		}
-		return &xzoneInput{label: imagesFile, set: set, model: loader.NewDyld()}, nil
+		return resolvedInput(imagesFile, nil, set, macos.NewModel())
 	case exe != "":
-		set, err := loader.ReadMachOSet(exe, arch)
+		set, err := dyld.ReadSet(exe, arch)
 		if err != nil {
 			return nil, fmt.Errorf("--exe: %w", err)
 		}
-		return &xzoneInput{label: exe, set: set, model: loader.NewDyld()}, nil
+		return resolvedInput(exe, nil, set, macos.NewModel())
 	}
-	if scenario == "" {
-		scenario = loader.DefaultScenario
+	if scenarioName == "" {
+		scenarioName = scenario.Default
 	}
-	sc, err := loader.LoadScenario(scenario)
+	sc, err := scenario.Load(scenarioName)
 	if err != nil {
 		return nil, fmt.Errorf("--scenario: %w", err)
 	}
-	return &xzoneInput{label: "scenario " + sc.Name, scenario: sc, set: sc.Set, model: sc.Model}, nil
+	return resolvedInput("scenario "+sc.Name, sc, sc.Set, sc.Model)
+}
+
+// resolvedInput orders set as dyld loads it, for model.
+func resolvedInput(label string, sc *scenario.Scenario, set *loader.ImageSet, model *macos.Model) (*xzoneInput, error) {
+	order, err := dyld.Resolve(set)
+	if err != nil {
+		return nil, err
+	}
+	return &xzoneInput{label: label, scenario: sc, order: order, model: model}, nil
 }
 
 // parseRegion reads "none" or "0xSTART-0xEND".
@@ -339,18 +344,14 @@ func parseObserved(s string, launches int) (int, int, error) {
 	return a, b, nil
 }
 
-func launchesJSON(n int, p float64, observed string, lo, hi int) (xzoneLaunches, error) {
-	l, err := xzone.Expect(n, p, 0.95)
-	if err != nil {
-		return xzoneLaunches{}, err
-	}
-	out := xzoneLaunches{N: n, Mean: l.Mean, Lo: l.Lo, Hi: l.Hi, Level: l.Level}
+func launchesJSON(l xzone.Launches, observed string, lo, hi int) xzoneLaunches {
+	out := xzoneLaunches{N: l.N, Mean: l.Mean, Lo: l.Lo, Hi: l.Hi, Level: l.Level}
 	if observed != "" {
 		out.Observed = observed
 		q := l.Between(lo, hi)
 		out.PObserved = &q
 	}
-	return out, nil
+	return out
 }
 
 func jsonMapping(m vaspace.Mapping) xzoneMapping {
@@ -481,12 +482,12 @@ func runScenarios(e *env, args []string) int {
 		return code
 	}
 	if *dump != "" {
-		sc, err := loader.LoadScenario(*dump)
+		sc, err := scenario.Load(*dump)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "vasim scenarios: %v\n", err)
 			return exitUsage
 		}
-		b, err := loader.MarshalImageSetJSON(sc.Set)
+		b, err := jsonspec.MarshalImageSet(sc.Set)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "vasim scenarios: %v\n", err)
 			return exitUsage
@@ -494,8 +495,8 @@ func runScenarios(e *env, args []string) int {
 		e.stdout.Write(b)
 		return exitOK
 	}
-	for _, n := range loader.ScenarioNames() {
-		sc, _ := loader.LoadScenario(n)
+	for _, n := range scenario.Names() {
+		sc, _ := scenario.Load(n)
 		fmt.Fprintf(e.stdout, "%s\n  %s\n", sc.Name, sc.Description)
 		for _, p := range sc.Published {
 			fmt.Fprintf(e.stdout, "  published: %s\n", p)

@@ -20,6 +20,9 @@ import (
 	"slices"
 
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/dyld"
+	"github.com/vasim/vasim/loader/macos"
+	"github.com/vasim/vasim/loader/scenario"
 	"github.com/vasim/vasim/vaspace"
 	"github.com/vasim/vasim/xzone"
 )
@@ -34,7 +37,11 @@ func main() {
 }
 
 func run(w io.Writer, exact bool) error {
-	sc, err := loader.LoadScenario("chromium-browser-tests")
+	sc, err := scenario.Load("chromium-browser-tests")
+	if err != nil {
+		return err
+	}
+	order, err := dyld.Resolve(sc.Set)
 	if err != nil {
 		return err
 	}
@@ -42,9 +49,7 @@ func run(w io.Writer, exact bool) error {
 	fmt.Fprintf(w, "%s\n\n", sc.Description)
 
 	// 1. The layout lldb saw: ASLR off, as in the published investigation.
-	off := *sc.Model
-	off.Dyld.DisableASLR = true
-	proc, err := off.Launch(sc.Set, loader.Randomness{})
+	proc, err := sc.Model.Launch(order, macos.Randomness{})
 	if err != nil {
 		return err
 	}
@@ -61,7 +66,11 @@ func run(w io.Writer, exact bool) error {
 		p    float64
 	}{{"ASLR off", res.Probability}}
 	if exact {
-		joint, err := xzone.JointAnalyze(sc.Model, sc.Set, p)
+		layouts, err := sc.Model.Layouts(order)
+		if err != nil {
+			return err
+		}
+		joint, err := xzone.JointAnalyze(layouts, p)
 		if err != nil {
 			return err
 		}
@@ -132,18 +141,18 @@ func run(w io.Writer, exact bool) error {
 // (cheap), then, if exact, until the exact sum over every slide is 0.
 // Images above 16 GiB are not enough to move: dylibs loaded after them
 // slide up into the freed space.
-func moveUntilClear(w io.Writer, sc *loader.Scenario, p xzone.Profile, exact bool) ([]*loader.ImageSpec, error) {
-	order, err := sc.Set.LoadOrder()
+func moveUntilClear(w io.Writer, sc *scenario.Scenario, p xzone.Profile, exact bool) ([]*loader.ImageSpec, error) {
+	order, err := dyld.Resolve(sc.Set)
 	if err != nil {
 		return nil, err
 	}
 	var movable []*loader.ImageSpec
-	for _, img := range order[1:] {
+	for _, img := range order.Images[1:] {
 		if !img.InSharedCache {
 			movable = append(movable, img)
 		}
 	}
-	without := func(n int) *loader.ImageSet {
+	without := func(n int) (*dyld.LoadOrder, error) {
 		moved := movable[len(movable)-n:]
 		set := *sc.Set
 		exe := *set.Main
@@ -151,12 +160,12 @@ func moveUntilClear(w io.Writer, sc *loader.Scenario, p xzone.Profile, exact boo
 			return slices.ContainsFunc(moved, func(img *loader.ImageSpec) bool { return img.Name == dep })
 		})
 		set.Main = &exe
-		return &set
+		return dyld.Resolve(&set)
 	}
 	plat := sc.Model.Platform
 	xs, ds := plat.ExeSlides(), plat.DyldSlides()
 	tail := sc.Model.Malloc.GuardedTailMax
-	draws := []loader.Randomness{
+	draws := []macos.Randomness{
 		{},
 		{ExeSlide: uint64(xs[len(xs)-1]), DyldSlide: uint64(ds[len(ds)-1]), GuardTail: tail},
 		{ExeSlide: uint64(xs[len(xs)-1]), DyldSlide: uint64(ds[0])},
@@ -165,8 +174,12 @@ func moveUntilClear(w io.Writer, sc *loader.Scenario, p xzone.Profile, exact boo
 	n := 1
 	for ; n <= len(movable); n++ {
 		clear := true
+		o, err := without(n)
+		if err != nil {
+			return nil, err
+		}
 		for _, r := range draws {
-			proc, err := sc.Model.Launch(without(n), r)
+			proc, err := sc.Model.Launch(o, r)
 			if err != nil {
 				return nil, err
 			}
@@ -184,7 +197,15 @@ func moveUntilClear(w io.Writer, sc *loader.Scenario, p xzone.Profile, exact boo
 		}
 	}
 	for ; exact && n <= len(movable); n++ {
-		j, err := xzone.JointAnalyze(sc.Model, without(n), p)
+		o, err := without(n)
+		if err != nil {
+			return nil, err
+		}
+		layouts, err := sc.Model.Layouts(o)
+		if err != nil {
+			return nil, err
+		}
+		j, err := xzone.JointAnalyze(layouts, p)
 		if err != nil {
 			return nil, err
 		}

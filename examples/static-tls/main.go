@@ -17,6 +17,7 @@ import (
 	"os"
 
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/ldso"
 	"github.com/vasim/vasim/tls"
 )
 
@@ -48,7 +49,7 @@ func process(prof tls.Profile, t tls.Tunables, size uint64) (*tls.DlopenOutcome,
 }
 
 func main() {
-	prof, err := tls.GlibcProfile(loader.GlibcVersion{Major: 2, Minor: 36}, tls.ArchX86_64)
+	prof, err := tls.GlibcProfile(ldso.GlibcVersion{Major: 2, Minor: 36}, loader.ArchX86_64)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

@@ -1,7 +1,9 @@
-// Package loadertest provides pgregory.net/rapid generators of image sets
-// and Dyld models, for property tests over placement.
+// Package loadertest helps tests of the loader packages and of code built
+// on them: pgregory.net/rapid generators of image sets and placement
+// models, and builders of real object files (gcc) and synthetic ones (ELF
+// and Mach-O writers) for readers and differential tests.
 //
-// SmallDyld draws a scaled-down macOS: slides of a few pages, a stack just
+// SmallModel draws a scaled-down macOS: slides of a few pages, a stack just
 // above the executable, a small dyld and small malloc allocations, so that
 // every kind of placement decision (the stack's ANYWHERE fallback, images
 // landing in the dyld-slide gap or below the stack, dyld's temporary file
@@ -16,6 +18,8 @@ import (
 	"slices"
 
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/macos"
+	"github.com/vasim/vasim/loader/slide"
 	"github.com/vasim/vasim/vaspace"
 	"pgregory.net/rapid"
 )
@@ -23,11 +27,12 @@ import (
 // Page is the 16 KiB page of macOS arm64.
 const Page = 16 << 10
 
-// SmallDyld draws a Dyld model on the scaled-down platform. Now and then
-// ASLR is off, so that the slides' support is a single point.
-func SmallDyld() *rapid.Generator[*loader.Dyld] {
-	return rapid.Custom(func(t *rapid.T) *loader.Dyld {
-		d := loader.NewDyld()
+// SmallModel draws a macOS placement model on the scaled-down platform.
+// Now and then ASLR is off, so that the slides' support is a single
+// point.
+func SmallModel() *rapid.Generator[*macos.Model] {
+	return rapid.Custom(func(t *rapid.T) *macos.Model {
+		d := macos.NewModel()
 		d.Platform.ExeSlideSections = 3
 		d.Platform.ExeSlideSectionSize = uint64(rapid.IntRange(1, 8).Draw(t, "section pages")) * Page
 		d.Platform.ExeSlidePages = int64(rapid.IntRange(2, 6).Draw(t, "exe pages"))
@@ -127,32 +132,37 @@ func SmallSet(maxDylibs int) *rapid.Generator[*loader.ImageSet] {
 	})
 }
 
-// EveryDraw yields every point of the model's support, each equally
-// likely: the executable slide, dyld slide and guarded-range tail of every
-// launch Cover sums over. Brute-force checks iterate it.
-func EveryDraw(d *loader.Dyld) iter.Seq[loader.Randomness] {
-	return func(yield func(loader.Randomness) bool) {
-		sup := d.Supports()
-		for _, x := range sup[loader.VarExeSlide] {
-			for _, y := range sup[loader.VarDyldSlide] {
-				for _, z := range sup[loader.VarGuardTail] {
-					if !yield(loader.Randomness{ExeSlide: uint64(x), DyldSlide: uint64(y), GuardTail: uint64(z)}) {
-						return
-					}
+// EveryDraw yields every draw of the layouts' inputs, each equally
+// likely: every launch Cover sums over. Brute-force checks iterate it.
+func EveryDraw(l slide.Layouts) iter.Seq[slide.Draw] {
+	in := l.Inputs()
+	return func(yield func(slide.Draw) bool) {
+		var d slide.Draw
+		var walk func(v int) bool
+		walk = func(v int) bool {
+			if v == len(in) {
+				return yield(d)
+			}
+			for _, x := range in[v].Values {
+				d[v] = x
+				if !walk(v + 1) {
+					return false
 				}
 			}
+			return true
 		}
+		walk(0)
 	}
 }
 
-// LaunchFailure returns the first draw of the support at which the launch
-// fails (an image that does not fit, dyld running into something), and
-// its error: the worlds where Cover must fail too.
-func LaunchFailure(d *loader.Dyld, set *loader.ImageSet) (loader.Randomness, error) {
-	for r := range EveryDraw(d) {
-		if _, err := d.Launch(set, r); err != nil {
-			return r, err
+// LaunchFailure returns the first draw at which the launch fails (an
+// image that does not fit, dyld running into something), and its error:
+// the worlds where Cover must fail too.
+func LaunchFailure(l slide.Layouts) (slide.Draw, error) {
+	for d := range EveryDraw(l) {
+		if _, err := l.Place(d); err != nil {
+			return d, err
 		}
 	}
-	return loader.Randomness{}, nil
+	return slide.Draw{}, nil
 }

@@ -1,0 +1,85 @@
+package jsonspec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/vasim/vasim/loader"
+)
+
+// imageSetJSON is the document form of an ImageSet: the image spec list
+// of specjson.go plus a name and description. The executable is the one
+// image whose kind is "executable".
+type imageSetJSON struct {
+	Name        string          `json:"name,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Images      json.RawMessage `json:"images"`
+}
+
+// MarshalImageSet encodes set as an indented JSON document, the
+// executable first.
+func MarshalImageSet(set *loader.ImageSet) ([]byte, error) {
+	specs := append(ImageSpecs{set.Main}, set.Images...)
+	imgs, err := specs.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(imageSetJSON{Name: set.Name, Description: set.Description, Images: imgs}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// ParseImageSet decodes an image set document; source names it in
+// errors. Exactly one image must be an executable.
+func ParseImageSet(data []byte, source string) (*loader.ImageSet, error) {
+	set, err := parseImageSet(data, source)
+	if err != nil {
+		return nil, toFileError(err)
+	}
+	return set, nil
+}
+
+func parseImageSet(data []byte, source string) (*loader.ImageSet, error) {
+	var doc imageSetJSON
+	if err := strictUnmarshal(data, &doc); err != nil {
+		return nil, withPath(jsonDecodeError(err, "", "the document has: name, description, images", data), source)
+	}
+	if len(doc.Images) == 0 {
+		return nil, &fieldError{Path: source, Field: "images", Err: errors.New(`missing: the document is {"name": ..., "images": [...]}`)}
+	}
+	var specs ImageSpecs
+	if err := specs.unmarshal(doc.Images); err != nil {
+		return nil, withPath(err, source)
+	}
+	set := &loader.ImageSet{Name: doc.Name, Description: doc.Description}
+	for i, s := range specs {
+		if s.Kind != loader.KindExecutable {
+			set.Images = append(set.Images, s)
+			continue
+		}
+		if set.Main != nil {
+			return nil, &fieldError{Path: source, Field: fmt.Sprintf("images[%d].kind", i), Value: `"executable"`, Err: fmt.Errorf("a second executable (the first is %s)", set.Main.Label())}
+		}
+		set.Main = s
+	}
+	if set.Main == nil {
+		return nil, &fieldError{Path: source, Field: "images", Err: errors.New(`no image has "kind": "executable"`)}
+	}
+	if set.Name == "" {
+		set.Name = set.Main.Label()
+	}
+	return set, nil
+}
+
+// ReadImageSet reads an image set document from path.
+func ReadImageSet(path string) (*loader.ImageSet, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseImageSet(data, path)
+}

@@ -1,0 +1,110 @@
+package ldso
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// GlibcVersion is a glibc release number, e.g. 2.36.
+type GlibcVersion struct {
+	Major, Minor int
+}
+
+func (v GlibcVersion) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+
+// Less reports whether v is an older release than w.
+func (v GlibcVersion) Less(w GlibcVersion) bool {
+	if v.Major != w.Major {
+		return v.Major < w.Major
+	}
+	return v.Minor < w.Minor
+}
+
+// AtLeast reports v >= major.minor.
+func (v GlibcVersion) AtLeast(major, minor int) bool {
+	return !v.Less(GlibcVersion{major, minor})
+}
+
+// IsZero reports an unset version.
+func (v GlibcVersion) IsZero() bool { return v == GlibcVersion{} }
+
+// ParseGlibcVersion parses "2.36" (also "2.36.9000", "glibc-2.36").
+func ParseGlibcVersion(s string) (GlibcVersion, error) {
+	t := strings.TrimPrefix(strings.TrimSpace(s), "glibc-")
+	parts := strings.Split(t, ".")
+	if len(parts) < 2 {
+		return GlibcVersion{}, fmt.Errorf("glibc version %q: want MAJOR.MINOR, e.g. 2.36", s)
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil || ma < 2 || mi < 0 {
+		return GlibcVersion{}, fmt.Errorf("glibc version %q: want MAJOR.MINOR, e.g. 2.36", s)
+	}
+	return GlibcVersion{ma, mi}, nil
+}
+
+// GlibcDetection says how a version was found.
+type GlibcDetection struct {
+	Version GlibcVersion
+	// Path is the libc file read.
+	Path string
+	// Source is "banner" (the "... release version 2.36." string libc
+	// prints when run, in .rodata) or "symbol versions" (the highest
+	// GLIBC_2.N version name, a lower bound: not every release adds one).
+	Source string
+	// Banner is the banner text, when found.
+	Banner string
+}
+
+var (
+	bannerRe  = regexp.MustCompile(`GNU C Library [^\x00\n]*? version (\d+)\.(\d+)`)
+	symverRe  = regexp.MustCompile(`GLIBC_(\d+)\.(\d+)(?:\.\d+)?\x00`)
+	errNoLibc = errors.New("no glibc version string or GLIBC_2.N symbol version found")
+)
+
+// DetectGlibcVersion reads a libc.so.6 and returns its release: from the
+// version banner when present, else from the highest GLIBC_2.N version
+// name it holds.
+func DetectGlibcVersion(libcPath string) (GlibcDetection, error) {
+	data, err := os.ReadFile(libcPath)
+	if err != nil {
+		return GlibcDetection{}, err
+	}
+	d := GlibcDetection{Path: libcPath}
+	if m := bannerRe.FindSubmatch(data); m != nil {
+		ma, _ := strconv.Atoi(string(m[1]))
+		mi, _ := strconv.Atoi(string(m[2]))
+		d.Version, d.Source, d.Banner = GlibcVersion{ma, mi}, "banner", string(bytes.TrimRight(m[0], "."))
+		return d, nil
+	}
+	best := GlibcVersion{}
+	for _, m := range symverRe.FindAllSubmatch(data, -1) {
+		ma, _ := strconv.Atoi(string(m[1]))
+		mi, _ := strconv.Atoi(string(m[2]))
+		if v := (GlibcVersion{ma, mi}); best.Less(v) {
+			best = v
+		}
+	}
+	if best.IsZero() {
+		return GlibcDetection{}, fmt.Errorf("%s: %w", libcPath, errNoLibc)
+	}
+	d.Version, d.Source = best, "symbol versions"
+	return d, nil
+}
+
+// DetectGlibc finds libc.so.6 among the namespace's objects and returns its
+// release; ok is false when the program does not load glibc's libc.
+func (p *Namespace) DetectGlibc() (GlibcDetection, bool, error) {
+	for _, o := range p.Objects {
+		if o.Spec.ELF != nil && o.Spec.ELF.SOName == "libc.so.6" {
+			d, err := DetectGlibcVersion(o.HostPath)
+			return d, err == nil, err
+		}
+	}
+	return GlibcDetection{}, false, nil
+}

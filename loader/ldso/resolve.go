@@ -1,0 +1,742 @@
+// Package ldso resolves an ELF program's libraries the way glibc's ld.so
+// does, without running anything: the search order (DT_RPATH,
+// LD_LIBRARY_PATH, DT_RUNPATH, /etc/ld.so.cache, the system directories
+// with their glibc-hwcaps subdirectories), the dynamic string tokens, the
+// breadth-first start-up order, dlopen, dlmopen and dlclose. It also reads
+// ld.so.cache files and finds the glibc release a tree ships.
+package ldso
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/elfspec"
+)
+
+// The model: glibc 2.36 elf/dl-load.c _dl_map_object, open_path, fillin_rpath,
+// _dl_dst_substitute; elf/dl-deps.c _dl_map_object_deps; elf/rtld.c for
+// the start-up order). Unlike ldd, which runs the loader on the program,
+// a Resolver only reads files, so it works on a foreign tree (Sysroot) and
+// on programs that must not be run.
+
+// DefaultSystemDirs are glibc's system search directories for Debian's
+// x86_64 build (the "system search path" lines of "ld.so --help" on
+// Debian glibc 2.36: the multiarch dirs, then /lib and /usr/lib).
+var DefaultSystemDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib"}
+
+// DefaultSubdirs are the subdirectories ld.so tries, in order, inside every
+// search directory before the directory itself: the glibc-hwcaps
+// subdirectories the CPU supports, then the legacy hwcap and platform
+// subdirectories. Measured with LD_DEBUG=libs on Debian glibc 2.36 x86_64
+// on an x86-64-v3 CPU (AT_PLATFORM x86_64); the list depends on the CPU
+// and on the glibc release (2.37 dropped the legacy ones), so it is a
+// Resolver parameter. "" stands for the directory itself.
+var DefaultSubdirs = []string{
+	"glibc-hwcaps/x86-64-v3", "glibc-hwcaps/x86-64-v2",
+	"tls/x86_64/x86_64", "tls/x86_64", "tls/x86_64", "tls",
+	"x86_64/x86_64", "x86_64", "x86_64", "",
+}
+
+// Resolver finds libraries the way ld.so does. The zero value searches
+// nothing but explicit paths; NewResolver fills in this machine's glibc
+// defaults.
+type Resolver struct {
+	// Sysroot, when set, prefixes every absolute path the resolver opens,
+	// so a foreign tree can be resolved as if it were /. Paths reported
+	// (Object.Path) stay as the target sees them.
+	Sysroot string
+	// LibraryPath is LD_LIBRARY_PATH (':' or ';' separated).
+	LibraryPath string
+	// Preload lists LD_PRELOAD entries (already split).
+	Preload []string
+	// Cache is the ld.so.cache to consult, or nil for none.
+	Cache *LDCache
+	// CacheOptions are the machine facts for cache lookups.
+	CacheOptions CacheLookupOptions
+	// SystemDirs are the default directories, searched last.
+	SystemDirs []string
+	// Subdirs are tried inside each search directory (see DefaultSubdirs);
+	// nil means only the directory itself.
+	Subdirs []string
+	// Lib and Platform are what $LIB and $PLATFORM expand to. Measured
+	// with DT_RPATH on Debian glibc 2.36 x86_64: "lib/x86_64-linux-gnu"
+	// and "x86_64".
+	Lib, Platform string
+	// Machine and Class are the process's; candidates of another machine
+	// or class are skipped as open_verify does. Zero: taken from the main
+	// program.
+	Machine elf.Machine
+	Class   elf.Class
+
+	specs map[string]*specResult
+}
+
+type specResult struct {
+	spec *loader.ImageSpec
+	err  error
+	fi   os.FileInfo
+}
+
+// NewResolver returns a Resolver with glibc's defaults for this machine's
+// Debian 2.36 x86_64 layout, the given sysroot, and the ld.so.cache read
+// from <sysroot>/etc/ld.so.cache when it exists.
+func NewResolver(sysroot string) (*Resolver, error) {
+	r := &Resolver{
+		Sysroot:    sysroot,
+		SystemDirs: append([]string(nil), DefaultSystemDirs...),
+		Subdirs:    append([]string(nil), DefaultSubdirs...),
+		Lib:        "lib/x86_64-linux-gnu",
+		Platform:   "x86_64",
+		CacheOptions: CacheLookupOptions{
+			Machine:       elf.EM_X86_64,
+			HWCapsSubdirs: []string{"x86-64-v3", "x86-64-v2"},
+		},
+	}
+	cachePath := filepath.Join(sysroot, "/etc/ld.so.cache")
+	if _, err := os.Stat(cachePath); err == nil {
+		c, err := ReadLDCache(cachePath)
+		if err != nil {
+			return nil, err
+		}
+		r.Cache = c
+	}
+	return r, nil
+}
+
+// Object is one loaded object: what ld.so's link map records about where
+// the object came from.
+type Object struct {
+	// Spec is the parsed file.
+	Spec *loader.ImageSpec
+	// Path is glibc's l_name: the path the object was opened under, as the
+	// target sees it (search directory + name, a cache entry, or the name
+	// itself when it contains a slash). Empty for the main program, as in
+	// glibc; see Program for its path.
+	Path string
+	// HostPath is the file actually read (Path under the Sysroot).
+	HostPath string
+	// Names are the names the object has been requested under (glibc's
+	// l_libname list), including its SONAME once matched.
+	Names []string
+	// Loader is the object whose DT_NEEDED (or dlopen) caused the load
+	// (glibc l_loader): the main program for LD_PRELOAD objects (elf/rtld.c
+	// do_preload); nil for the main program and the interpreter.
+	Loader *Object
+	// Deps are the resolved DT_NEEDED entries in order (duplicates kept),
+	// recorded when the object was first loaded (glibc's per-object
+	// l_initfini, used to sort relocation and destructor order).
+	Deps []*Object
+	// Via says how the object was found: "main program", "LD_PRELOAD",
+	// "interpreter", "RPATH of <path>", "LD_LIBRARY_PATH",
+	// "RUNPATH of <path>", "ld.so.cache", "system search path", or
+	// "path" (the name had a slash).
+	Via string
+	// Program is the main program's path as given (main object only).
+	Program string
+	// Unloaded marks an object dlclose removed; it no longer matches
+	// names.
+	Unloaded bool
+
+	fi     os.FileInfo
+	origin string
+	isMain bool
+}
+
+// Label returns Path, or the program path for the main object.
+func (o *Object) Label() string {
+	if o.isMain {
+		return o.Program
+	}
+	return o.Path
+}
+
+// IsMain reports whether o is the main program.
+func (o *Object) IsMain() bool { return o.isMain }
+
+// MissingLibrary is a DT_NEEDED (or dlopen) name that no search found, or
+// whose search stopped at a file that is not a loadable ELF object.
+type MissingLibrary struct {
+	Name     string // as written in DT_NEEDED
+	NeededBy string // Label of the object that needed it
+	Searched []string
+	// Err, when set, is why the search stopped at the last path in
+	// Searched: the file exists but is not ELF or is malformed (an
+	// *loader.FileError). glibc's open_verify fails the whole load there ("invalid
+	// ELF header", "file too short") instead of trying the next directory
+	// (elf/dl-load.c); only a file of another ELF class or machine is
+	// skipped.
+	Err error
+}
+
+func (m MissingLibrary) String() string {
+	if m.Err != nil {
+		return fmt.Sprintf("%s (needed by %s): %v", m.Name, m.NeededBy, m.Err)
+	}
+	return fmt.Sprintf("%s (needed by %s): cannot open shared object file: No such file or directory", m.Name, m.NeededBy)
+}
+
+// Namespace is one link-map namespace: the objects loaded into it, in
+// glibc's link-map order (the main namespace, LM_ID_BASE, for a program;
+// a fresh one for each dlmopen(LM_ID_NEWLM) and LD_AUDIT module).
+type Namespace struct {
+	r *Resolver
+	// Objects in load order: the main program, LD_PRELOAD objects, then
+	// the DT_NEEDED graph breadth-first (glibc _dl_map_object_deps), the
+	// interpreter where the graph first names it; later dlopens append.
+	Objects []*Object
+	// Main is the main program, Interp the program interpreter (nil when
+	// the program has none or it was not found).
+	Main, Interp *Object
+	// Missing lists libraries not found at start-up, in the order met.
+	Missing []MissingLibrary
+	// Warnings records files skipped during searches (wrong machine or
+	// class, unreadable), as ld.so silently skips them.
+	Warnings []string
+}
+
+func (r *Resolver) host(p string) string {
+	if r.Sysroot == "" || !filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(r.Sysroot, p)
+}
+
+func (r *Resolver) read(hostPath string) *specResult {
+	if r.specs == nil {
+		r.specs = map[string]*specResult{}
+	}
+	if s, ok := r.specs[hostPath]; ok {
+		return s
+	}
+	s := &specResult{}
+	fi, err := os.Stat(hostPath)
+	if err != nil {
+		s.err = err
+	} else if !fi.Mode().IsRegular() {
+		s.err = &loader.FileError{Path: hostPath, Format: "ELF", Offset: -1, Err: fmt.Errorf("not a regular file (%v)", fi.Mode().Type())}
+	} else {
+		s.fi = fi
+		s.spec, s.err = elfspec.Read(hostPath)
+	}
+	r.specs[hostPath] = s
+	return s
+}
+
+// LoadProgram models ld.so starting the program at exe (a path as the
+// target sees it; under Sysroot when set): the main program, LD_PRELOAD,
+// then the breadth-first DT_NEEDED closure. Missing libraries are
+// collected rather than fatal, so all of them are reported at once.
+func (r *Resolver) LoadProgram(exe string) (*Namespace, error) {
+	hp := r.host(exe)
+	s := r.read(hp)
+	if s.err != nil {
+		return nil, s.err
+	}
+	if r.Machine == 0 {
+		r.Machine = s.spec.ELF.Machine
+	}
+	if r.Class == 0 {
+		r.Class = s.spec.ELF.Class
+	}
+	p := &Namespace{r: r}
+	main := &Object{Spec: s.spec, HostPath: hp, Via: "main program", Program: exe, fi: s.fi, isMain: true}
+	abs := hp
+	if real, err := filepath.EvalSymlinks(hp); err == nil {
+		abs = real
+	}
+	if a, err := filepath.Abs(abs); err == nil {
+		abs = a
+	}
+	main.origin = r.targetPath(filepath.Dir(abs))
+	p.Main = main
+	p.Objects = append(p.Objects, main)
+	// The interpreter is mapped by the kernel and known by its PT_INTERP
+	// path and its SONAME; DT_NEEDED entries naming it match without a
+	// search. It takes its place in the list where the graph names it.
+	if ip := s.spec.ELF.Interp; ip != "" {
+		is := r.read(r.host(ip))
+		if is.err == nil {
+			p.Interp = &Object{Spec: is.spec, Path: ip, HostPath: r.host(ip), Names: []string{ip}, Via: "interpreter", fi: is.fi, origin: r.originOf(ip)}
+			if is.spec.ELF != nil && is.spec.ELF.SOName != "" {
+				p.Interp.Names = append(p.Interp.Names, is.spec.ELF.SOName)
+			}
+		} else {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("interpreter %s: %v", ip, is.err))
+		}
+	}
+	queue := []*Object{main}
+	for _, name := range r.Preload {
+		// elf/rtld.c do_preload maps preloads with the main program as
+		// the loader: a bare name is searched with its DT_RPATH or
+		// DT_RUNPATH.
+		o, miss, err := p.mapObject(name, main, "LD_PRELOAD")
+		if o == nil {
+			// ld.so prints an error and ignores a preload it cannot load.
+			if err != nil {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("LD_PRELOAD %s: %v", name, err))
+			} else {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("LD_PRELOAD %s: not found in %v", name, miss))
+			}
+			continue
+		}
+		if !contains(queue, o) {
+			queue = append(queue, o)
+		}
+	}
+	p.bfs(queue, nil)
+	if p.Interp != nil && !contains(p.Objects, p.Interp) {
+		p.Objects = append(p.Objects, p.Interp)
+	}
+	return p, nil
+}
+
+func contains(list []*Object, o *Object) bool {
+	for _, x := range list {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// bfs walks the DT_NEEDED graph from the start list breadth-first, loading
+// what is not yet loaded, and returns the search list (every object of the
+// closure once, in BFS order). Missing libraries go to p.Missing when
+// missing is nil, else to *missing.
+func (p *Namespace) bfs(start []*Object, missing *[]MissingLibrary) []*Object {
+	list := append([]*Object(nil), start...)
+	inList := map[*Object]bool{}
+	for _, o := range list {
+		inList[o] = true
+	}
+	for i := 0; i < len(list); i++ {
+		o := list[i]
+		record := o.Deps == nil && !o.isMain && len(o.Spec.Needed) > 0
+		if o.isMain && o.Deps == nil {
+			record = true
+		}
+		var deps []*Object
+		for _, name := range o.Spec.Needed {
+			name = p.r.expand(name, o)
+			dep, searched, err := p.mapObject(name, o, "")
+			if dep == nil {
+				m := MissingLibrary{Name: name, NeededBy: o.Label(), Searched: searched, Err: err}
+				if missing != nil {
+					*missing = append(*missing, m)
+				} else {
+					p.Missing = append(p.Missing, m)
+				}
+				continue
+			}
+			deps = append(deps, dep)
+			if !inList[dep] {
+				inList[dep] = true
+				list = append(list, dep)
+			}
+		}
+		if record {
+			o.Deps = deps
+		}
+	}
+	return list
+}
+
+// findLoaded returns a loaded object that name matches (glibc
+// _dl_name_match_p against l_name and l_libname, then the SONAME).
+func (p *Namespace) findLoaded(name string) *Object {
+	o := p.matchLoaded(name)
+	if o != nil && o == p.Interp && !contains(p.Objects, o) {
+		// The interpreter joins the link-map list where the graph first
+		// names it (elf/rtld.c moves the rtld map to its search-list
+		// position).
+		p.Objects = append(p.Objects, o)
+	}
+	return o
+}
+
+func (p *Namespace) matchLoaded(name string) *Object {
+	for _, o := range p.candidates() {
+		if o.Unloaded || o.isMain {
+			continue
+		}
+		if o.Path == name {
+			return o
+		}
+		for _, n := range o.Names {
+			if n == name {
+				return o
+			}
+		}
+		if o.Spec.ELF != nil && o.Spec.ELF.SOName == name {
+			o.Names = append(o.Names, name)
+			return o
+		}
+	}
+	return nil
+}
+
+func (p *Namespace) candidates() []*Object {
+	if p.Interp != nil && !contains(p.Objects, p.Interp) {
+		return append(append([]*Object(nil), p.Objects...), p.Interp)
+	}
+	return p.Objects
+}
+
+// mapObject is _dl_map_object: reuse a loaded object matching name, or
+// search for it and load it. It returns the object, or nil and the list
+// of paths tried; bad is set when the search stopped at a file that is
+// not a loadable ELF object (see MissingLibrary.Err).
+func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object, tried []string, bad error) {
+	if o := p.findLoaded(name); o != nil {
+		return o, nil, nil
+	}
+	r := p.r
+	try := func(path, how string) *Object {
+		if bad != nil {
+			return nil
+		}
+		tried = append(tried, path)
+		hp := r.host(path)
+		s := r.read(hp)
+		if s.err != nil {
+			switch {
+			case errors.Is(s.err, loader.ErrWrongFormat), errors.Is(s.err, loader.ErrMalformed):
+				bad = s.err
+			case !errors.Is(s.err, os.ErrNotExist):
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %v", path, s.err))
+			}
+			return nil
+		}
+		e := s.spec.ELF
+		if e == nil || (r.Machine != 0 && e.Machine != r.Machine) || (r.Class != 0 && e.Class != r.Class) {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: skipped: machine %v class %v", path, e.Machine, e.Class))
+			return nil
+		}
+		// The same file under another name is the same object (glibc
+		// compares st_dev/st_ino in _dl_map_object_from_fd).
+		for _, o := range p.candidates() {
+			if !o.Unloaded && !o.isMain && o.fi != nil && os.SameFile(o.fi, s.fi) {
+				o.Names = append(o.Names, name)
+				return o
+			}
+		}
+		if via == "" {
+			via = how
+		}
+		o := &Object{Spec: s.spec, Path: path, HostPath: hp, Names: []string{name}, Loader: from, Via: via, fi: s.fi, origin: r.originOf(path)}
+		if p.Interp != nil && o.Path == p.Interp.Path {
+			return p.Interp
+		}
+		p.Objects = append(p.Objects, o)
+		return o
+	}
+	if strings.Contains(name, "/") {
+		if o := try(name, "path"); o != nil {
+			return o, nil, nil
+		}
+		return nil, tried, bad
+	}
+	searchDirs := func(dirs []string, how string) *Object {
+		for _, d := range dirs {
+			for _, sub := range r.subdirs() {
+				dir := d
+				if sub != "" {
+					dir = d + "/" + sub
+				}
+				if o := try(joinDir(dir, name), how); o != nil {
+					return o
+				}
+			}
+		}
+		return nil
+	}
+	// DT_RPATH of the from chain and of the executable, unless the
+	// from has DT_RUNPATH.
+	if from == nil || from.Spec.ELF == nil || !from.Spec.ELF.HasRunPath {
+		didMain := false
+		for l := from; l != nil; l = l.Loader {
+			if l.Spec.ELF != nil && l.Spec.ELF.HasRPath {
+				if o := searchDirs(r.pathList(l.Spec.ELF.RPath, ":", l), "RPATH of "+l.Label()); o != nil {
+					return o, nil, nil
+				}
+				didMain = didMain || l == p.Main
+			}
+		}
+		if !didMain && p.Main != nil && p.Main.Spec.ELF != nil && p.Main.Spec.ELF.HasRPath {
+			if o := searchDirs(r.pathList(p.Main.Spec.ELF.RPath, ":", p.Main), "RPATH of "+p.Main.Label()); o != nil {
+				return o, nil, nil
+			}
+		}
+	}
+	if r.LibraryPath != "" {
+		if o := searchDirs(r.pathList(r.LibraryPath, ":;", p.Main), "LD_LIBRARY_PATH"); o != nil {
+			return o, nil, nil
+		}
+	}
+	if from != nil && from.Spec.ELF != nil && from.Spec.ELF.HasRunPath {
+		if o := searchDirs(r.pathList(from.Spec.ELF.RunPath, ":", from), "RUNPATH of "+from.Label()); o != nil {
+			return o, nil, nil
+		}
+	}
+	nodeflib := false
+	if l := loaderOrMain(from, p.Main); l != nil && l.Spec.ELF != nil && l.Spec.ELF.NoDefaultLib() {
+		nodeflib = true
+	}
+	if r.Cache != nil {
+		if cached, ok := r.Cache.Lookup(name, r.cacheOptions()); ok {
+			skip := false
+			if nodeflib {
+				// glibc compares the entry with each system directory
+				// including its trailing slash (elf/dl-load.c system_dirs).
+				for _, d := range r.SystemDirs {
+					if strings.HasPrefix(cached, strings.TrimSuffix(d, "/")+"/") {
+						skip = true
+					}
+				}
+			}
+			if !skip {
+				if o := try(cached, "ld.so.cache"); o != nil {
+					return o, nil, nil
+				}
+			}
+		}
+	}
+	if !nodeflib {
+		if o := searchDirs(r.SystemDirs, "system search path"); o != nil {
+			return o, nil, nil
+		}
+	}
+	return nil, tried, bad
+}
+
+func loaderOrMain(l, main *Object) *Object {
+	if l != nil {
+		return l
+	}
+	return main
+}
+
+func (r *Resolver) cacheOptions() CacheLookupOptions {
+	o := r.CacheOptions
+	if r.Machine != 0 {
+		o.Machine = r.Machine
+	}
+	return o
+}
+
+func (r *Resolver) subdirs() []string {
+	if len(r.Subdirs) == 0 {
+		return []string{""}
+	}
+	return r.Subdirs
+}
+
+func joinDir(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	if strings.HasSuffix(dir, "/") {
+		return dir + name
+	}
+	return dir + "/" + name
+}
+
+// pathList splits an RPATH/RUNPATH/LD_LIBRARY_PATH value as glibc's
+// fillin_rpath does: an empty element means the current directory (names
+// are opened relative to it),
+// trailing slashes go, dynamic string tokens are expanded (an element
+// whose $ORIGIN cannot be known is dropped), and a directory already in
+// the list is not repeated.
+func (r *Resolver) pathList(value, seps string, obj *Object) []string {
+	var out []string
+	seen := map[string]bool{}
+	elems := splitKeepEmpty(value, seps)
+	for _, el := range elems {
+		if el != "" {
+			// An element is expanded first; one that expands to nothing
+			// (or to an unknown $ORIGIN) is dropped.
+			el = r.expand(el, obj)
+			if el == "" || strings.Contains(el, "\x00") {
+				continue
+			}
+			for len(el) > 1 && strings.HasSuffix(el, "/") {
+				el = el[:len(el)-1]
+			}
+		}
+		// An empty element stays empty: names are then opened relative to
+		// the current directory.
+		if seen[el] {
+			continue
+		}
+		seen[el] = true
+		out = append(out, el)
+	}
+	return out
+}
+
+func splitKeepEmpty(s, seps string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(seps, s[i]) >= 0 {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// expand substitutes $ORIGIN, $LIB and $PLATFORM (also in ${...} form) as
+// glibc's _dl_dst_substitute does. An unknown $ORIGIN yields a string with
+// a NUL, which callers drop.
+func (r *Resolver) expand(s string, obj *Object) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' {
+			b.WriteByte(s[i])
+			continue
+		}
+		rest := s[i+1:]
+		matched := false
+		for _, tok := range []string{"ORIGIN", "LIB", "PLATFORM"} {
+			n := 0
+			switch {
+			case strings.HasPrefix(rest, "{"+tok+"}"):
+				n = len(tok) + 2
+			case strings.HasPrefix(rest, tok) && (len(rest) == len(tok) || !isIdentChar(rest[len(tok)])):
+				n = len(tok)
+			}
+			if n == 0 {
+				continue
+			}
+			var val string
+			switch tok {
+			case "ORIGIN":
+				if obj == nil || obj.origin == "" {
+					return "\x00"
+				}
+				val = obj.origin
+			case "LIB":
+				val = r.Lib
+			case "PLATFORM":
+				val = r.Platform
+			}
+			b.WriteString(val)
+			i += n
+			matched = true
+			break
+		}
+		if !matched {
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
+
+func isIdentChar(c byte) bool {
+	return c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+}
+
+// originOf returns the directory of a target path (glibc l_origin for a
+// library: the directory of the name it was opened under, made absolute).
+func (r *Resolver) originOf(path string) string {
+	if !filepath.IsAbs(path) {
+		if a, err := filepath.Abs(path); err == nil {
+			path = a
+		}
+	}
+	return filepath.Dir(path)
+}
+
+// targetPath strips the Sysroot prefix from a host path.
+func (r *Resolver) targetPath(hostPath string) string {
+	if r.Sysroot == "" {
+		return hostPath
+	}
+	root, err := filepath.Abs(r.Sysroot)
+	if err != nil {
+		return hostPath
+	}
+	if rel, err := filepath.Rel(root, hostPath); err == nil && !strings.HasPrefix(rel, "..") {
+		return "/" + rel
+	}
+	return hostPath
+}
+
+// DlopenResult is what one dlopen did to the object set.
+type DlopenResult struct {
+	// Root is the object dlopen returns a handle to (nil when it was not
+	// found).
+	Root *Object
+	// SearchList is the root's breadth-first closure (glibc l_searchlist),
+	// loaded and new objects alike.
+	SearchList []*Object
+	// New lists the objects this dlopen loaded, in load order.
+	New []*Object
+	// Missing lists what could not be found; a non-empty list means the
+	// dlopen fails and the new objects are unloaded again.
+	Missing []MissingLibrary
+}
+
+// Dlopen models dlopen(name) called from caller (nil: the main program):
+// the same search as for DT_NEEDED with the caller as the loader, then the
+// breadth-first closure. When something is missing the new objects are
+// unloaded again, as dlopen does.
+func (p *Namespace) Dlopen(name string, caller *Object) *DlopenResult {
+	if caller == nil {
+		caller = p.Main
+	}
+	res := &DlopenResult{}
+	before := len(p.Objects)
+	name = p.r.expand(name, caller)
+	root, searched, err := p.mapObject(name, caller, "")
+	if root == nil {
+		res.Missing = append(res.Missing, MissingLibrary{Name: name, NeededBy: caller.Label(), Searched: searched, Err: err})
+		return res
+	}
+	res.Root = root
+	res.SearchList = p.bfs([]*Object{root}, &res.Missing)
+	res.New = append(res.New, p.Objects[before:]...)
+	if len(res.Missing) > 0 {
+		p.Unload(res.New...)
+	}
+	return res
+}
+
+// DlmopenNew models dlmopen(LM_ID_NEWLM, name): the object and its
+// dependencies loaded afresh in a new, empty namespace, as ld.so loads an
+// LD_AUDIT module (elf/rtld.c load_audit_module). A library already
+// loaded in the program's namespace (libc.so.6, say) is loaded again as a
+// separate object; only the interpreter is shared. The search is the
+// program's (its DT_RPATH and, for audit modules, DT_RUNPATH apply:
+// elf/dl-load.c _dl_map_object). The new namespace is returned as a
+// namespace of its own, Main still the program's main object.
+func (p *Namespace) DlmopenNew(name string) (*Namespace, *DlopenResult) {
+	ns := &Namespace{r: p.r, Main: p.Main, Interp: p.Interp}
+	return ns, ns.Dlopen(name, p.Main)
+}
+
+// Unload marks objects as gone (dlclose, or a failed dlopen): they no
+// longer match names or files, so a later dlopen loads them afresh.
+func (p *Namespace) Unload(objs ...*Object) {
+	drop := map[*Object]bool{}
+	for _, o := range objs {
+		o.Unloaded = true
+		drop[o] = true
+	}
+	kept := p.Objects[:0]
+	for _, o := range p.Objects {
+		if !drop[o] {
+			kept = append(kept, o)
+		}
+	}
+	p.Objects = kept
+}

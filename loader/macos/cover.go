@@ -1,0 +1,320 @@
+package macos
+
+import (
+	"sort"
+
+	"github.com/vasim/vasim/loader/dyld"
+	"github.com/vasim/vasim/loader/place"
+	"github.com/vasim/vasim/loader/slide"
+	"github.com/vasim/vasim/vaspace"
+)
+
+// Layouts is the model bound to one load order: every launch's layout as
+// a function of its random draws. It implements slide.Layouts.
+type Layouts struct {
+	model *Model
+	order *dyld.LoadOrder
+}
+
+// Layouts binds the model to a load order. The model is copied: later
+// changes to m do not reach the result.
+func (m *Model) Layouts(order *dyld.LoadOrder) (*Layouts, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	mc := *m
+	return &Layouts{model: &mc, order: order}, nil
+}
+
+// Inputs returns the executable and dyld slides (only 0 with ASLR
+// disabled) and the guarded-range tail (only 0 when the malloc
+// allocations are off), each value equally likely.
+func (l *Layouts) Inputs() []slide.Input {
+	d := l.model
+	in := make([]slide.Input, 3)
+	for v, name := range inputNames {
+		in[v].Name = name
+	}
+	if d.Dyld.DisableASLR {
+		in[VarExeSlide].Values, in[VarDyldSlide].Values = []int64{0}, []int64{0}
+	} else {
+		in[VarExeSlide].Values, in[VarDyldSlide].Values = d.Platform.ExeSlides(), d.Platform.DyldSlides()
+	}
+	in[VarGuardTail].Values = d.Malloc.GuardTails(d.Platform.PageSize)
+	return in
+}
+
+// Place lays out the launch at draw d.
+func (l *Layouts) Place(d slide.Draw) (*vaspace.Space, error) {
+	p, err := l.model.launch(l.order, d)
+	if err != nil {
+		return nil, err
+	}
+	return p.Space, nil
+}
+
+// piece is a slide.Piece with the images piece it was placed from.
+type piece struct {
+	slide.Piece
+	images *imagesPiece
+}
+
+// imagesPiece is a region of draws over which the images land the same
+// way, with the free ranges left when libmalloc starts. The guarded-range
+// tail does not matter yet, so one imagesPiece serves all its values.
+type imagesPiece struct {
+	region   *slide.Region
+	state    *place.Lean
+	children []*piece
+	// snaps are frozen states taken while placing the images, every
+	// few images, each with the region of draws that takes the same
+	// decisions up to that point (regions shrink along the list). A draw
+	// outside every piece resumes from the deepest snapshot of a nearby
+	// piece that still holds it, instead of placing every image again.
+	// Only recently used pieces keep them.
+	snaps []snapshot
+}
+
+type snapshot struct {
+	next  int // the next image to load
+	state *place.Lean
+}
+
+// snapsPerLaunch is about how many snapshots a placement keeps, one every
+// len(order)/snapsPerLaunch images (counting shared-cache ones), in the
+// first snapShare of the order only: on the Chromium scenario 95% of
+// resumptions start in its first third, and each snapshot costs a copy of
+// the free-range list.
+const (
+	snapsPerLaunch = 48
+	snapShare      = 3
+)
+
+// snapKeep is how many images pieces keep their snapshots, and
+// recentScan how many recent ones a lookup scans before placing afresh.
+const (
+	snapKeep   = 48
+	recentScan = 256
+)
+
+// deepest returns the deepest snapshot of ip whose region holds d.
+func (ip *imagesPiece) deepest(d slide.Draw) (int, bool) {
+	k := sort.Search(len(ip.snaps), func(k int) bool { return !ip.snaps[k].state.Region().Contains(d) })
+	return k - 1, k > 0
+}
+
+// Cover partitions every draw of the random inputs into cells and calls
+// fn for each, in order; each cell runs along the executable slide. It
+// places a launch (on the lean placer, with the affine bookkeeping) only
+// at a draw no piece found so far contains, so the cost grows with the
+// number of distinct layouts, not with the number of draws (3069 × 255 ×
+// 65 with the defaults). The images are placed once per region of slides,
+// resuming from a snapshot of a neighbouring layout where their decisions
+// agree; libmalloc's allocations, which also depend on the guarded-range
+// tail, are placed from a copy of that state. Work is split over workers
+// goroutines, each taking a contiguous share of dyld's slides with its own
+// pieces; visitor(w) gives worker w's cell function, called from that
+// worker only. Pieces that straddle two shares are found by both, so the
+// count can exceed a single worker's. It returns the number of pieces.
+func (l *Layouts) Cover(workers int, visitor func(worker int) func(slide.Cell) error) (int, error) {
+	d := l.model
+	sup := l.Inputs()
+	ds := sup[VarDyldSlide].Values
+	workers = max(1, min(workers, len(ds)))
+	type result struct {
+		pieces int
+		err    error
+	}
+	results := make(chan result, workers)
+	for w := 0; w < workers; w++ {
+		c := &coverer{d: d, order: l.order, sup: sup,
+			bounds:    vaspace.Range{Start: 0, End: d.Platform.VATop},
+			snapEvery: max(1, len(l.order.Images)/snapsPerLaunch)}
+		share := ds[w*len(ds)/workers : (w+1)*len(ds)/workers]
+		fn := visitor(w)
+		go func() {
+			err := c.run(share, fn)
+			results <- result{c.pieces, err}
+		}()
+	}
+	total := 0
+	var err error
+	for w := 0; w < workers; w++ {
+		r := <-results
+		total += r.pieces
+		if r.err != nil && err == nil {
+			err = r.err
+		}
+	}
+	return total, err
+}
+
+// span is one cell of a row: exe indices [lo, hi] in piece.
+type span struct {
+	lo, hi int
+	piece  *piece
+}
+
+// coverer holds one worker's pieces and the state of its sweep.
+type coverer struct {
+	d         *Model
+	order     *dyld.LoadOrder
+	sup       []slide.Input
+	bounds    vaspace.Range
+	snapEvery int
+
+	images     []*imagesPiece
+	withSnaps  []*imagesPiece // the pieces that still keep snapshots
+	prevImages *imagesPiece
+	lastRow    []span // the cells of the previous row
+	row        []span
+	hints      []*imagesPiece // reused by lookup
+	pieces     int
+}
+
+func (c *coverer) run(dyldSlides []int64, fn func(slide.Cell) error) error {
+	xs := c.sup[VarExeSlide].Values
+	for _, dsl := range dyldSlides {
+		for _, gt := range c.sup[VarGuardTail].Values {
+			var draw slide.Draw
+			draw[VarDyldSlide], draw[VarGuardTail] = dsl, gt
+			c.lastRow, c.row = c.row, c.lastRow[:0]
+			for i := 0; i < len(xs); {
+				draw[VarExeSlide] = xs[i]
+				piece, j, err := c.lookup(draw, i)
+				if err != nil {
+					return err
+				}
+				if err := fn(slide.Cell{Piece: &piece.Piece, Fixed: draw, Along: VarExeSlide, Lo: i, Hi: j}); err != nil {
+					return err
+				}
+				c.row = append(c.row, span{i, j, piece})
+				i = j + 1
+			}
+		}
+	}
+	return nil
+}
+
+// fits returns the last exe index j >= i such that the draws with exe
+// slides xs[i..j] (the other inputs as in d) all lie in r.
+func (c *coverer) fits(r *slide.Region, d slide.Draw, i int) (int, bool) {
+	xs := c.sup[VarExeSlide].Values
+	lo, hi, ok := r.Interval(d, VarExeSlide, xs[i], xs[len(xs)-1])
+	if !ok || lo > xs[i] {
+		return 0, false
+	}
+	j := sort.Search(len(xs), func(k int) bool { return xs[k] > hi }) - 1
+	return j, j >= i
+}
+
+// near returns the cells of the previous row around exe index i: the
+// likeliest to hold it in this row too.
+func (c *coverer) near(i int) []span {
+	k := sort.Search(len(c.lastRow), func(k int) bool { return c.lastRow[k].hi >= i })
+	return c.lastRow[max(0, k-1):min(len(c.lastRow), k+2)]
+}
+
+// lookup returns the piece holding draw (whose exe index is i) and the
+// last exe index it holds there, placing a launch if no piece does.
+func (c *coverer) lookup(draw slide.Draw, i int) (*piece, int, error) {
+	near := c.near(i)
+	for _, sp := range near {
+		if j, ok := c.fits(sp.piece.Region, draw, i); ok {
+			return sp.piece, j, nil
+		}
+	}
+	hints := c.hints[:0]
+	for _, sp := range near {
+		hints = append(hints, sp.piece.images)
+	}
+	hints = append(hints, c.prevImages)
+	c.hints = hints
+	ip, err := c.imagesFor(draw, hints)
+	if err != nil {
+		return nil, 0, err
+	}
+	c.prevImages = ip
+	for _, p := range ip.children {
+		if j, ok := c.fits(p.Region, draw, i); ok {
+			return p, j, nil
+		}
+	}
+	// Place libmalloc's allocations from the images' final state.
+	l := ip.state.Fork(draw)
+	if c.d.Malloc.Enabled {
+		if err := c.d.mallocInit(l, &Process{}); err != nil {
+			return nil, 0, err
+		}
+	}
+	p := &piece{Piece: *l.Piece(), images: ip}
+	ip.children = append(ip.children, p)
+	c.pieces++
+	j, ok := c.fits(p.Region, draw, i)
+	if !ok {
+		panic("macos: a piece does not contain the draw that made it")
+	}
+	return p, j, nil
+}
+
+// imagesFor returns the images piece holding draw, placing the images if
+// none does: from the deepest snapshot of a nearby piece that still holds
+// the draw, or from exec.
+func (c *coverer) imagesFor(draw slide.Draw, hints []*imagesPiece) (*imagesPiece, error) {
+	for _, ip := range hints {
+		if ip != nil && ip.region.Contains(draw) {
+			return ip, nil
+		}
+	}
+	// Scan the most recent pieces; an older one that holds the draw is
+	// found again as a new piece, which costs one placement and changes
+	// nothing else (cells may come from overlapping pieces).
+	for k := len(c.images) - 1; k >= max(0, len(c.images)-recentScan); k-- {
+		if ip := c.images[k]; ip.region.Contains(draw) {
+			return ip, nil
+		}
+	}
+	var from *imagesPiece
+	depth := -1
+	for _, group := range [][]*imagesPiece{hints, c.withSnaps} {
+		for _, ip := range group {
+			if ip == nil {
+				continue
+			}
+			if k, ok := ip.deepest(draw); ok && (from == nil || ip.snaps[k].next > from.snaps[depth].next) {
+				from, depth = ip, k
+			}
+		}
+	}
+	ip := &imagesPiece{}
+	var l *place.Lean
+	next := 0
+	if from != nil {
+		snap := from.snaps[depth]
+		l, next = snap.state.Fork(draw), snap.next
+		ip.snaps = append(ip.snaps, from.snaps[:depth+1]...)
+	} else {
+		l = place.NewLean(c.bounds, c.d.Platform.PageSize, draw)
+		if err := c.d.exec(l, c.order, &Process{}); err != nil {
+			return nil, err
+		}
+		ip.snaps = append(ip.snaps, snapshot{0, l.Freeze()})
+	}
+	n := len(c.order.Images)
+	err := c.d.loadImages(l, c.order.Images, next, &Process{}, func(next int) {
+		if next%c.snapEvery == 0 && next <= n/snapShare {
+			ip.snaps = append(ip.snaps, snapshot{next, l.Freeze()})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	ip.region, ip.state = l.Region(), l
+	c.images = append(c.images, ip)
+	c.withSnaps = append(c.withSnaps, ip)
+	if len(c.withSnaps) > snapKeep {
+		c.withSnaps[0].snaps = nil
+		c.withSnaps = c.withSnaps[1:]
+	}
+	return ip, nil
+}

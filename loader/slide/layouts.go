@@ -1,0 +1,99 @@
+package slide
+
+import (
+	"iter"
+
+	"github.com/vasim/vasim/vaspace"
+)
+
+// Input is one random input of a model: its name and the values it takes,
+// in increasing order, each equally likely. The model's Var v is
+// Inputs()[v].
+type Input struct {
+	Name   string
+	Values []int64
+}
+
+// Mapping is a mapping whose boundaries are affine functions of the draw,
+// valid throughout a Piece.
+type Mapping struct {
+	vaspace.Mapping // as placed at the piece's sample draw
+	Start, End      Affine
+}
+
+// Piece is a region of draws over which a model takes the same decisions,
+// so every mapping boundary is one affine function of the draw.
+type Piece struct {
+	Region *Region
+	// chunks hold the mappings in placement order; a chunk may be shared
+	// (never written) by several pieces.
+	chunks [][]Mapping
+}
+
+// NewPiece returns the piece of region whose mappings are the chunks'
+// in order. The chunks are not copied and must not change afterwards.
+func NewPiece(region *Region, chunks ...[]Mapping) *Piece {
+	return &Piece{Region: region, chunks: chunks}
+}
+
+// Mappings yields every mapping with its affine boundaries, in placement
+// order. The concrete ranges are those of some draw in the piece, so use
+// the affine forms.
+func (p *Piece) Mappings() iter.Seq[Mapping] {
+	return func(yield func(Mapping) bool) {
+		for _, ms := range p.chunks {
+			for _, m := range ms {
+				if !yield(m) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Cell is a run of draws inside one piece: every input fixed at its value
+// in Fixed except Along, which ranges over its values with indices
+// Lo..Hi (inclusive). Every boundary is monotonic along a cell, since it
+// is affine.
+type Cell struct {
+	Piece  *Piece
+	Fixed  Draw
+	Along  Var
+	Lo, Hi int
+}
+
+// Layouts is a placement model bound to its input: the layout of one
+// program's launch as a function of the launch's random draws.
+type Layouts interface {
+	// Inputs returns the random inputs; only those Vars are non-zero in
+	// a draw.
+	Inputs() []Input
+	// Place lays out one launch at the draw d, with every mapping.
+	Place(d Draw) (*vaspace.Space, error)
+	// Cover partitions every draw (the product of the inputs' values)
+	// into cells and calls the cell function of worker w, from worker w's
+	// goroutine only, for each cell that worker covers. It returns the
+	// number of pieces it placed.
+	Cover(workers int, visitor func(worker int) func(Cell) error) (pieces int, err error)
+}
+
+// Draws returns the number of equally likely draws of the inputs.
+func Draws(in []Input) uint64 {
+	n := uint64(1)
+	for _, v := range in {
+		n *= uint64(len(v.Values))
+	}
+	return n
+}
+
+// Box returns each input's least and greatest value (zero for Vars the
+// model does not use).
+func Box(in []Input) [MaxVars][2]int64 {
+	var b [MaxVars][2]int64
+	for v, x := range in {
+		if len(x.Values) > 0 {
+			b[v] = [2]int64{x.Values[0], x.Values[len(x.Values)-1]}
+		}
+	}
+	return b
+}
