@@ -86,6 +86,22 @@ func (k DylibKind) LoadCmd() macho.LoadCmd {
 	return macho.LoadCmdDylib
 }
 
+// CommandName returns the name of the load command that names a
+// dependency of this kind ("LC_LOAD_WEAK_DYLIB").
+func (k DylibKind) CommandName() string {
+	switch k {
+	case DylibWeak:
+		return "LC_LOAD_WEAK_DYLIB"
+	case DylibReexport:
+		return "LC_REEXPORT_DYLIB"
+	case DylibLazy:
+		return "LC_LAZY_LOAD_DYLIB"
+	case DylibUpward:
+		return "LC_LOAD_UPWARD_DYLIB"
+	}
+	return "LC_LOAD_DYLIB"
+}
+
 // LoadedAtLaunch reports whether dyld-1378 loads a dependency of this
 // kind together with the image (every kind but DylibLazy).
 func (k DylibKind) LoadedAtLaunch() bool { return k != DylibLazy }

@@ -1,6 +1,7 @@
 package tls
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -21,9 +22,76 @@ import (
 	"github.com/vasim/vasim/loader/objtest"
 )
 
-// The differential test: real libraries built with gcc, a real host
-// program that dlopens them under the real glibc of this machine, and the
-// model asked to predict every line the host prints.
+// The differential test: real libraries built with a C compiler, a real
+// host program that dlopens them under a real loader, and the model asked
+// to predict every line the host prints. It runs for every loader this
+// machine can run (diffTargets): glibc x86_64 natively, glibc aarch64
+// under qemu-user from Debian's cross packages, and musl x86_64.
+
+// diffTarget is one real loader the differential test runs.
+type diffTarget struct {
+	name string
+	cc   string   // the C compiler that builds for it
+	run  []string // a command prefix that runs its programs (qemu-user), or nil
+	// sysroot holds its libraries (qemu's -L); "" for this machine's.
+	sysroot string
+	arch    loader.Arch
+	ldso    string // its dynamic loader, as the target sees it
+	musl    bool
+	// tp is the inline assembly that reads the thread pointer into %0.
+	tp string
+	// descFlags compile a TLS-descriptor library.
+	descFlags []string
+	// gdFlags compile a general-dynamic library.
+	gdFlags []string
+}
+
+var diffTargets = []*diffTarget{
+	{name: "glibc-x86_64", cc: "gcc", arch: loader.ArchX86_64, ldso: "/lib64/ld-linux-x86-64.so.2",
+		tp: "mov %%fs:0,%0", descFlags: []string{"-ftls-model=global-dynamic", "-mtls-dialect=gnu2"}, gdFlags: []string{"-ftls-model=global-dynamic"}},
+	{name: "glibc-aarch64-qemu", cc: "aarch64-linux-gnu-gcc", run: []string{"qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"},
+		sysroot: "/usr/aarch64-linux-gnu", arch: loader.ArchAArch64, ldso: "/lib/ld-linux-aarch64.so.1",
+		tp: "mrs %0, tpidr_el0", descFlags: []string{"-ftls-model=global-dynamic", "-mtls-dialect=desc"}, gdFlags: []string{"-ftls-model=global-dynamic", "-mtls-dialect=trad"}},
+	{name: "musl-x86_64", cc: "musl-gcc", arch: loader.ArchX86_64, ldso: "/lib/ld-musl-x86_64.so.1", musl: true,
+		tp: "mov %%fs:0,%0", descFlags: []string{"-ftls-model=global-dynamic", "-mtls-dialect=gnu2"}, gdFlags: []string{"-ftls-model=global-dynamic"}},
+}
+
+// require skips the test, saying what is missing, unless the target can
+// run here.
+func (tg *diffTarget) require(t testing.TB) {
+	t.Helper()
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skipf("%s: the differential test runs on linux/amd64", tg.name)
+	}
+	if _, err := exec.LookPath(tg.cc); err != nil {
+		t.Skipf("%s: %s is not installed (.ci/run installs it): %v", tg.name, tg.cc, err)
+	}
+	if len(tg.run) > 0 {
+		if _, err := exec.LookPath(tg.run[0]); err != nil {
+			t.Skipf("%s: %s is not installed (.ci/run installs it): %v", tg.name, tg.run[0], err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tg.sysroot, tg.ldso)); err != nil {
+		t.Skipf("%s: no loader: %v", tg.name, err)
+	}
+}
+
+// profile returns the glibc profile of the target's glibc (glibc only).
+func (tg *diffTarget) profile(t testing.TB) Profile {
+	d, err := ldso.DetectGlibcVersion(filepath.Join(tg.sysroot, tg.ldso))
+	require.NoError(t, err)
+	p, err := GlibcProfile(d.Version, tg.arch)
+	require.NoError(t, err)
+	return p
+}
+
+// model returns the target's loader model.
+func (tg *diffTarget) model(t testing.TB) Loader {
+	if tg.musl {
+		return MuslLoader{Arch: tg.arch}
+	}
+	return GlibcLoader{Profile: tg.profile(t)}
+}
 
 type poolLib struct {
 	id          int
@@ -37,10 +105,11 @@ type poolLib struct {
 func (l poolLib) soname() string { return fmt.Sprintf("libp%d.so", l.id) }
 
 type pool struct {
-	dir   string
-	libs  []poolLib
-	hosts []poolHost
-	err   error
+	target *diffTarget
+	dir    string
+	libs   []poolLib
+	hosts  []poolHost
+	err    error
 }
 
 type poolHost struct {
@@ -48,15 +117,27 @@ type poolHost struct {
 	linked []int // pool ids linked in (DT_NEEDED)
 }
 
-const hostSrc = `#define _GNU_SOURCE
+// hostSrc is the host program: "static SIZE ALIGN" from glibc's
+// _dl_get_tls_static_info (0 0 elsewhere), then one line per argument.
+// Offsets are from the thread pointer to the block: below it on x86_64
+// (tp - v), above it on aarch64 (v - tp).
+func hostSrc(tg *diffTarget) string {
+	off := "(long)(tp() - (char *)(v))"
+	if tg.arch == loader.ArchAArch64 {
+		off = "(long)((char *)(v) - tp())"
+	}
+	return `#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
-static char *tp(void) { char *p; __asm__("mov %%fs:0,%0" : "=r"(p)); return p; }
+static char *tp(void) { char *p; __asm__ volatile("` + tg.tp + `" : "=r"(p)); return p; }
+#define OFF(v) ` + off + `
 int main(int argc, char **argv) {
-	void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
 	size_t sz = 0, al = 0;
+#ifdef __GLIBC__
+	void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
 	if (info) info(&sz, &al);
+#endif
 	printf("static %zu %zu\n", sz, al);
 	void *h[512];
 	int nh = 0;
@@ -66,7 +147,7 @@ int main(int argc, char **argv) {
 			void *x = dlopen(a + 2, RTLD_NOW | RTLD_NOLOAD);
 			void *(*f)(void) = x ? (void *(*)(void))dlsym(x, "tls_addr") : 0;
 			char *v = f ? (char *)f() : 0; /* ref libraries have no TLS of their own: 0 */
-			if (v) printf("start %ld\n", (long)(tp() - v)); else printf("start none\n");
+			if (v) printf("start %ld\n", OFF(v)); else printf("start none\n");
 		} else if (a[0] == 'o' || a[0] == 'O' || a[0] == 'P') {
 			/* o:PATH dlopen; O: also print the IE offset; P: also say
 			   where the block is (static offset or dynamic), which for a
@@ -76,9 +157,9 @@ int main(int argc, char **argv) {
 			if (!x) { printf("err %s\n", dlerror()); continue; }
 			void *(*f)(void) = (void *(*)(void))dlsym(x, "tls_addr");
 			if (a[0] == 'O') {
-				printf("ok %ld\n", (long)(tp() - (char *)f()));
+				printf("ok %ld\n", OFF(f()));
 			} else if (a[0] == 'P') {
-				long off = (long)(tp() - (char *)f());
+				long off = OFF(f());
 				if (off > 0 && (size_t)off <= sz) printf("ok static %ld\n", off); else printf("ok dynamic\n");
 			} else printf("ok\n");
 		} else if (!h[atoi(a + 2)]) { printf("skip\n"); /* its dlopen failed */
@@ -88,6 +169,7 @@ int main(int argc, char **argv) {
 	return 0;
 }
 `
+}
 
 func libSrc(l poolLib) string {
 	if l.model == "dep" {
@@ -106,138 +188,139 @@ void tls_touch(void) { v%d[0]++; }
 }
 
 var (
-	poolOnce sync.Once
-	thePool  *pool
+	poolMu sync.Mutex
+	pools  = map[*diffTarget]*pool{}
 )
 
-// buildPool compiles the library variants and hosts once per test binary,
-// in parallel.
-func buildPool(t *testing.T) *pool {
-	poolOnce.Do(func() {
-		p := &pool{}
-		thePool = p
-		dir, err := os.MkdirTemp("", "vasim-tls-diff-")
-		if err != nil {
+// buildPool compiles the library variants and hosts once per target and
+// test binary, in parallel.
+func buildPool(t *testing.T, tg *diffTarget) *pool {
+	tg.require(t)
+	poolMu.Lock()
+	defer poolMu.Unlock()
+	if p := pools[tg]; p != nil {
+		if p.err != nil {
+			t.Fatalf("building the library pool for %s: %v", tg.name, p.err)
+		}
+		return p
+	}
+	p := &pool{target: tg}
+	pools[tg] = p
+	p.build()
+	if p.err != nil {
+		t.Fatalf("building the library pool for %s: %v", tg.name, p.err)
+	}
+	return p
+}
+
+func (p *pool) build() {
+	tg := p.target
+	dir, err := os.MkdirTemp("", "vasim-tls-diff-"+tg.name+"-")
+	if err != nil {
+		p.err = err
+		return
+	}
+	p.dir = dir
+	specs := []struct {
+		model       string
+		size, align int
+		refs        int
+		deps        []int
+	}{
+		{"ie", 8, 8, 0, nil}, {"ie", 24, 32, 0, nil}, {"ie", 100, 16, 0, nil}, {"ie", 300, 64, 0, nil}, {"ie", 500, 8, 0, nil},
+		{"ie", 700, 16, 0, nil}, {"ie", 900, 32, 0, nil}, {"ie", 1200, 8, 0, nil}, {"ie", 1500, 16, 0, nil}, {"ie", 1700, 64, 0, nil},
+		{"ie", 60, 128, 0, nil}, {"ie", 1, 1, 0, nil}, {"ie", 3000, 8, 0, nil},
+		{"gd", 64, 8, 0, nil}, {"gd", 400, 16, 0, nil}, {"gd", 1000, 32, 0, nil}, {"gd", 200, 128, 0, nil},
+		{"desc", 100, 8, 0, nil}, {"desc", 300, 16, 0, nil}, {"desc", 500, 32, 0, nil}, {"desc", 120, 64, 0, nil}, {"desc", 600, 8, 0, nil},
+		{"ref", 0, 0, 13, nil}, {"ref", 0, 0, 14, nil}, {"ref", 0, 0, 18, nil},
+		// 25: two IE libraries that cannot both fit by default; 26:
+		// three that can, unloaded together by one dlclose; 29: two
+		// whose blocks leave no alignment slack, so freed blocks meet.
+		{"dep", 0, 0, 0, []int{7, 5}}, {"dep", 0, 0, 0, []int{2, 4, 0}},
+		{"ie", 16, 8, 0, nil}, {"ie", 32, 8, 0, nil}, {"dep", 0, 0, 0, []int{27, 28}},
+	}
+	for i, s := range specs {
+		p.libs = append(p.libs, poolLib{id: i, model: s.model, size: s.size, align: s.align, refs: s.refs, deps: s.deps})
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sem := make(chan struct{}, runtime.NumCPU())
+	compile := func(name, src string, args, libs []string) {
+		defer wg.Done()
+		sem <- struct{}{}
+		defer func() { <-sem }()
+		if _, err := objtest.Compile(tg.cc, dir, name, src, args, libs); err != nil {
+			mu.Lock()
 			p.err = err
-			return
+			mu.Unlock()
 		}
-		p.dir = dir
-		specs := []struct {
-			model       string
-			size, align int
-			refs        int
-			deps        []int
-		}{
-			{"ie", 8, 8, 0, nil}, {"ie", 24, 32, 0, nil}, {"ie", 100, 16, 0, nil}, {"ie", 300, 64, 0, nil}, {"ie", 500, 8, 0, nil},
-			{"ie", 700, 16, 0, nil}, {"ie", 900, 32, 0, nil}, {"ie", 1200, 8, 0, nil}, {"ie", 1500, 16, 0, nil}, {"ie", 1700, 64, 0, nil},
-			{"ie", 60, 128, 0, nil}, {"ie", 1, 1, 0, nil}, {"ie", 3000, 8, 0, nil},
-			{"gd", 64, 8, 0, nil}, {"gd", 400, 16, 0, nil}, {"gd", 1000, 32, 0, nil}, {"gd", 200, 128, 0, nil},
-			{"desc", 100, 8, 0, nil}, {"desc", 300, 16, 0, nil}, {"desc", 500, 32, 0, nil}, {"desc", 120, 64, 0, nil}, {"desc", 600, 8, 0, nil},
-			{"ref", 0, 0, 13, nil}, {"ref", 0, 0, 14, nil}, {"ref", 0, 0, 18, nil},
-			// 25: two IE libraries that cannot both fit by default; 26:
-			// three that can, unloaded together by one dlclose; 29: two
-			// whose blocks leave no alignment slack, so freed blocks meet.
-			{"dep", 0, 0, 0, []int{7, 5}}, {"dep", 0, 0, 0, []int{2, 4, 0}},
-			{"ie", 16, 8, 0, nil}, {"ie", 32, 8, 0, nil}, {"dep", 0, 0, 0, []int{27, 28}},
-		}
-		for i, s := range specs {
-			p.libs = append(p.libs, poolLib{id: i, model: s.model, size: s.size, align: s.align, refs: s.refs, deps: s.deps})
-		}
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		sem := make(chan struct{}, runtime.NumCPU())
-		compile := func(name, src string, args, libs []string) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if _, err := objtest.Compile("gcc", dir, name, src, args, libs); err != nil {
-				mu.Lock()
-				p.err = err
-				mu.Unlock()
+	}
+	// Plain libraries first (ref libraries link against them).
+	for pass := 0; pass < 2; pass++ {
+		for i := range p.libs {
+			l := &p.libs[i]
+			if (l.model == "ref" || l.model == "dep") != (pass == 1) {
+				continue
 			}
-		}
-		// Plain libraries first (ref libraries link against them).
-		for pass := 0; pass < 2; pass++ {
-			for i := range p.libs {
-				l := &p.libs[i]
-				if (l.model == "ref" || l.model == "dep") != (pass == 1) {
-					continue
-				}
-				l.path = filepath.Join(dir, l.soname())
-				args := []string{"-shared", "-fPIC", "-O1", "-Wl,-soname," + l.soname()}
-				var libs []string
-				switch l.model {
-				case "ie", "ref":
-					args = append(args, "-ftls-model=initial-exec")
-				case "gd":
-					args = append(args, "-ftls-model=global-dynamic")
-				case "desc":
-					args = append(args, "-ftls-model=global-dynamic", "-mtls-dialect=gnu2")
-				}
-				if l.model == "ref" {
-					libs = append(libs, "-L"+dir, fmt.Sprintf("-lp%d", l.refs))
-				}
-				if l.model == "dep" {
-					libs = append(libs, "-L"+dir, "-Wl,--no-as-needed")
-					for _, d := range l.deps {
-						libs = append(libs, fmt.Sprintf("-lp%d", d))
-					}
-				}
-				wg.Add(1)
-				go compile(l.soname(), libSrc(*l), args, libs)
+			l.path = filepath.Join(dir, l.soname())
+			args := []string{"-shared", "-fPIC", "-O1", "-Wl,-soname," + l.soname()}
+			var libs []string
+			switch l.model {
+			case "ie", "ref":
+				args = append(args, "-ftls-model=initial-exec")
+			case "gd":
+				args = append(args, tg.gdFlags...)
+			case "desc":
+				args = append(args, tg.descFlags...)
 			}
-			wg.Wait()
-			if p.err != nil {
-				return
+			if l.model == "ref" {
+				libs = append(libs, "-L"+dir, fmt.Sprintf("-lp%d", l.refs))
 			}
-		}
-		for i, linked := range [][]int{{}, {1, 13, 17}, {4, 11, 22}, {9, 0, 14}} {
-			name := fmt.Sprintf("host%d", i)
-			h := poolHost{path: filepath.Join(dir, name), linked: linked}
-			libs := []string{"-ldl", "-L" + dir, "-Wl,--disable-new-dtags,-rpath," + dir}
-			for _, id := range linked {
-				libs = append(libs, "-Wl,--no-as-needed", fmt.Sprintf("-lp%d", id))
+			if l.model == "dep" {
+				libs = append(libs, "-L"+dir, "-Wl,--no-as-needed")
+				for _, d := range l.deps {
+					libs = append(libs, fmt.Sprintf("-lp%d", d))
+				}
 			}
-			p.hosts = append(p.hosts, h)
 			wg.Add(1)
-			go compile(name, hostSrc, []string{"-O1"}, libs)
+			go compile(l.soname(), libSrc(*l), args, libs)
 		}
 		wg.Wait()
-	})
-	if thePool.err != nil {
-		t.Fatalf("building the library pool: %v", thePool.err)
+		if p.err != nil {
+			return
+		}
 	}
-	return thePool
+	for i, linked := range [][]int{{}, {1, 13, 17}, {4, 11, 22}, {9, 0, 14}} {
+		name := fmt.Sprintf("host%d", i)
+		h := poolHost{path: filepath.Join(dir, name), linked: linked}
+		libs := []string{"-ldl", "-L" + dir, "-Wl,--disable-new-dtags,-rpath," + dir}
+		for _, id := range linked {
+			libs = append(libs, "-Wl,--no-as-needed", fmt.Sprintf("-lp%d", id))
+		}
+		p.hosts = append(p.hosts, h)
+		wg.Add(1)
+		go compile(name, hostSrc(tg), []string{"-O1"}, libs)
+	}
+	wg.Wait()
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if thePool != nil && thePool.dir != "" {
-		os.RemoveAll(thePool.dir)
+	for _, p := range pools {
+		if p.dir != "" {
+			os.RemoveAll(p.dir)
+		}
 	}
 	os.Exit(code)
 }
 
-func requireGlibcHost(t *testing.T) {
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		t.Skip("the differential test runs the real glibc x86_64 loader")
-	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed: the differential test builds its libraries with gcc (CI has it)")
-	}
-	if _, err := os.Stat("/lib64/ld-linux-x86-64.so.2"); err != nil {
-		t.Skip("no glibc x86_64 loader on this machine")
-	}
-}
+// glibcX86 is this machine's own glibc.
+var glibcX86 = diffTargets[0]
+
+func requireGlibcHost(t *testing.T) { glibcX86.require(t) }
 
 // hostGlibcProfile returns the profile for this machine's glibc.
-func hostGlibcProfile(t *testing.T) Profile {
-	d, err := ldso.DetectGlibcVersion("/lib/x86_64-linux-gnu/libc.so.6")
-	require.NoError(t, err)
-	p, err := GlibcProfile(d.Version, loader.ArchX86_64)
-	require.NoError(t, err)
-	return p
-}
+func hostGlibcProfile(t *testing.T) Profile { return glibcX86.profile(t) }
 
 type diffCase struct {
 	host     poolHost
@@ -252,11 +335,12 @@ type diffCase struct {
 func predict(t interface {
 	Fatal(...any)
 	Fatalf(string, ...any)
-}, pl *pool, prof Profile, c diffCase) []string {
-	r, err := ldso.NewResolver("")
+}, pl *pool, ld Loader, c diffCase) []string {
+	r, err := ldso.NewResolver(pl.target.sysroot)
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.SysrootFallback = pl.target.sysroot != "" // as qemu -L
 	for _, id := range c.preload {
 		r.Preload = append(r.Preload, pl.libs[id].path)
 	}
@@ -264,11 +348,17 @@ func predict(t interface {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(Program{Exe: c.host.path, Resolver: r, Loader: GlibcLoader{prof}, Options: StartOptions{Tunables: tun}, Events: c.events})
+	res, err := Run(Program{Exe: c.host.path, Resolver: r, Loader: ld, Options: StartOptions{Tunables: tun}, Events: c.events})
+	if errors.Is(err, ErrStart) {
+		return []string{"start failed: " + strings.TrimPrefix(err.Error(), ErrStart.Error()+": ")}
+	}
 	if err != nil {
 		t.Fatalf("model: %v", err)
 	}
 	out := []string{fmt.Sprintf("static %d %d", res.Static.Size, res.Static.Align)}
+	if pl.target.musl {
+		out[0] = "static 0 0" // musl has no _dl_get_tls_static_info
+	}
 	si := 0
 	for _, a := range c.args {
 		if a[0] == 'P' {
@@ -278,7 +368,7 @@ func predict(t interface {
 			switch {
 			case !st.OK:
 				out = append(out, "err "+st.Error)
-			case st.RootStatic:
+			case st.RootStatic && !pl.target.musl: // a musl host cannot tell (no static size)
 				out = append(out, fmt.Sprintf("ok static %d", st.RootOffset))
 			default:
 				out = append(out, "ok dynamic")
@@ -330,14 +420,21 @@ func predict(t interface {
 	return out
 }
 
-func TestDifferentialAgainstRealGlibc(t *testing.T) {
-	requireGlibcHost(t)
-	pl := buildPool(t)
-	prof := hostGlibcProfile(t)
+func TestDifferentialAgainstRealLoaders(t *testing.T) {
+	for _, tg := range diffTargets {
+		t.Run(tg.name, func(t *testing.T) { differential(t, tg) })
+	}
+}
+
+func differential(t *testing.T, tg *diffTarget) {
+	pl := buildPool(t, tg)
+	ld := tg.model(t)
+	checks := "1000" // a few seconds natively
+	if len(tg.run) > 0 {
+		checks = "100" // each case starts qemu: about 10 s
+	}
 	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == "100" {
-		// At least 200 random cases per run (the default is 100); 1000
-		// take a few seconds.
-		require.NoError(t, flag.Set("rapid.checks", "1000"))
+		require.NoError(t, flag.Set("rapid.checks", checks))
 		defer flag.Set("rapid.checks", "100")
 	}
 	rapid.Check(t, func(rt *rapid.T) {
@@ -348,6 +445,9 @@ func TestDifferentialAgainstRealGlibc(t *testing.T) {
 		}
 		opt := rapid.SampledFrom([]int{-1, 0, 64, 512, 1000, 3000}).Draw(rt, "optional_static_tls")
 		nns := rapid.SampledFrom([]int{-1, 1, 4, 8}).Draw(rt, "nns")
+		if tg.musl {
+			opt, nns = -1, -1 // musl reads no GLIBC_TUNABLES
+		}
 		var tun []string
 		if opt >= 0 {
 			tun = append(tun, fmt.Sprintf("glibc.rtld.optional_static_tls=%d", opt))
@@ -398,10 +498,10 @@ func TestDifferentialAgainstRealGlibc(t *testing.T) {
 			}
 		}
 		real := runHost(rt, pl, c)
-		want := predict(rt, pl, prof, c)
+		want := predict(rt, pl, ld, c)
 		if strings.Join(want, "\n") != strings.Join(real.lines, "\n") {
-			rt.Fatalf("host %s, LD_PRELOAD=%v, GLIBC_TUNABLES=%q, args %q\nreal glibc:\n  %s\nmodel:\n  %s",
-				c.host.path, c.preload, c.tunables, c.args, strings.Join(real.lines, "\n  "), strings.Join(want, "\n  "))
+			rt.Fatalf("%s: host %s, LD_PRELOAD=%v, GLIBC_TUNABLES=%q, args %q\nreal:\n  %s\nmodel:\n  %s",
+				tg.name, c.host.path, c.preload, c.tunables, c.args, strings.Join(real.lines, "\n  "), strings.Join(want, "\n  "))
 		}
 	})
 }
@@ -412,20 +512,38 @@ type hostRun struct {
 }
 
 func runHost(t interface{ Fatalf(string, ...any) }, pl *pool, c diffCase) hostRun {
-	cmd := exec.Command(c.host.path, c.args...)
-	env := []string{"PATH=/usr/bin:/bin"}
+	var guest []string // the loader's environment
 	if c.tunables != "" {
-		env = append(env, "GLIBC_TUNABLES="+c.tunables)
+		guest = append(guest, "GLIBC_TUNABLES="+c.tunables)
 	}
 	if len(c.preload) > 0 {
 		var pre []string
 		for _, id := range c.preload {
 			pre = append(pre, pl.libs[id].path)
 		}
-		env = append(env, "LD_PRELOAD="+strings.Join(pre, ":"))
+		guest = append(guest, "LD_PRELOAD="+strings.Join(pre, ":"))
 	}
+	env := []string{"PATH=/usr/bin:/bin"}
+	argv := append([]string(nil), pl.target.run...)
+	if len(argv) > 0 {
+		// Under qemu-user the guest's environment goes through -E, so
+		// that the host loader starting qemu does not read it.
+		for _, e := range guest {
+			argv = append(argv, "-E", e)
+		}
+	} else {
+		env = append(env, guest...)
+	}
+	argv = append(append(argv, c.host.path), c.args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 127 {
+		// The loader refused to start the program: its first message.
+		first, _, _ := strings.Cut(string(out), "\n")
+		return hostRun{args: c.args, lines: []string{"start failed: " + first}}
+	}
 	if err != nil {
 		t.Fatalf("host %s %q (env %q): %v\n%s", c.host.path, c.args, env, err, out)
 	}
@@ -438,9 +556,8 @@ func runHost(t interface{ Fatalf(string, ...any) }, pl *pool, c diffCase) hostRu
 // blocks (relocation order decides which fails); one dlclose unloading
 // three blocks at once, at the end of the used area and not.
 func TestDifferentialFixedCases(t *testing.T) {
-	requireGlibcHost(t)
-	pl := buildPool(t)
-	prof := hostGlibcProfile(t)
+	pl := buildPool(t, glibcX86)
+	ld := glibcX86.model(t)
 	path := func(id int) string { return pl.libs[id].path }
 	type step struct {
 		arg string
@@ -476,7 +593,7 @@ func TestDifferentialFixedCases(t *testing.T) {
 				c.events = append(c.events, s.ev...)
 			}
 			real := runHost(t, pl, c)
-			want := predict(t, pl, prof, c)
+			want := predict(t, pl, ld, c)
 			assert.Equal(t, real.lines, want, "args %q", c.args)
 		})
 	}
@@ -486,8 +603,7 @@ func TestDifferentialFixedCases(t *testing.T) {
 // as a C int, so values of 2^31 and more wrap (Profile.Surplus). The model
 // must report the real static size, or the real start-up failure.
 func TestHugeOptionalStaticTLS(t *testing.T) {
-	requireGlibcHost(t)
-	pl := buildPool(t)
+	pl := buildPool(t, glibcX86)
 	prof := hostGlibcProfile(t)
 	for _, v := range []string{"0x10000000", "0x7fffffff", "0x80000000", "0xffffffff", "0x100000000", "0x100000200", "-1"} {
 		tun := "glibc.rtld.optional_static_tls=" + v

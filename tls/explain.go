@@ -83,6 +83,8 @@ func Explain(sc Program, res *Result) []Explanation {
 			e.Notes = append(e.Notes, "its TLS was already accessed dynamically (__tls_get_addr), which makes static TLS impossible for it from then on")
 		case FailNotFound:
 			e.Notes = append(e.Notes, "the object or one of its dependencies was not found")
+		case FailNotObject:
+			e.Notes = append(e.Notes, "the object or one of its dependencies is not an ELF object the loader can map")
 		}
 		if isGlibc && (f.Kind == FailNoSpace || f.Kind == FailAlign || f.Kind == FailForcedDynamic) {
 			if gl.Profile.OptionalCap {

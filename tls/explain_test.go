@@ -16,7 +16,7 @@ import (
 // and whether preloading the failing module would help.
 func TestExplainVerifiedByRealGlibc(t *testing.T) {
 	requireGlibcHost(t)
-	pl := buildPool(t)
+	pl := buildPool(t, glibcX86)
 	prof := hostGlibcProfile(t)
 	host := pl.hosts[0] // links none of the pool
 	for _, c := range []struct {

@@ -1,10 +1,12 @@
 package tls
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/ldso"
 )
 
 // Glibc is a process under glibc's dynamic loader: the static TLS block
@@ -683,12 +685,16 @@ func notFound(req *DlopenRequest) *DlopenOutcome {
 	if req.Root != nil && len(req.Missing) == 0 {
 		return nil
 	}
-	name := req.Name
+	msg := fmt.Sprintf("%s: cannot open shared object file: No such file or directory", req.Name)
+	kind := FailNotFound
 	if len(req.Missing) > 0 {
-		name = req.Missing[0].Name
+		msg = req.Missing[0].Message()
+		var le *ldso.LoadError
+		if errors.As(req.Missing[0].Err, &le) {
+			kind = FailNotObject
+		}
 	}
-	msg := fmt.Sprintf("%s: cannot open shared object file: No such file or directory", name)
-	return &DlopenOutcome{Error: msg, Failure: &Failure{Kind: FailNotFound, Message: msg}}
+	return &DlopenOutcome{Error: msg, Failure: &Failure{Kind: kind, Message: msg}}
 }
 
 // addGlobal appends the modules of list not yet in the global scope.

@@ -34,6 +34,16 @@ type simpleProc struct {
 	eager func(p *simpleProc, m *Module) *Failure
 	// free releases a module's static TLS when it is unloaded.
 	free func(p *simpleProc, m *Module)
+	// forward relocates a dlopen's new modules in load order, the
+	// dlopened object first (musl's reloc_all walks the list forward);
+	// otherwise dependencies come first.
+	forward bool
+	// keep makes dlclose unload nothing (musl's dlclose only checks the
+	// handle).
+	keep bool
+	// undefined is the loader's message for a symbol not found, or nil
+	// for glibc's.
+	undefined func(m *Module, sym string) string
 }
 
 func newSimple(name string, arch loader.Arch, mods []*Module) (*simpleProc, error) {
@@ -86,9 +96,12 @@ func (p *simpleProc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 			fail = p.eager(p, m)
 		}
 	}
-	// Relocate the new modules, dependencies first.
-	for i := len(newMods) - 1; i >= 0 && fail == nil; i-- {
-		m := newMods[i]
+	// Relocate the new modules, dependencies first (or in load order).
+	for k := 0; k < len(newMods) && fail == nil; k++ {
+		m := newMods[len(newMods)-1-k]
+		if p.forward {
+			m = newMods[k]
+		}
 		for _, r := range m.Relocs {
 			def := m
 			if !r.Local {
@@ -97,8 +110,11 @@ func (p *simpleProc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 					if r.Weak {
 						continue
 					}
-					fail = &Failure{Kind: FailUndefinedSymbol, Module: m, Referrer: m, Symbol: r.Symbol,
-						Message: fmt.Sprintf("%s: undefined symbol: %s", m.Label(), r.Symbol)}
+					msg := fmt.Sprintf("%s: undefined symbol: %s", m.Label(), r.Symbol)
+					if p.undefined != nil {
+						msg = p.undefined(m, r.Symbol)
+					}
+					fail = &Failure{Kind: FailUndefinedSymbol, Module: m, Referrer: m, Symbol: r.Symbol, Message: msg}
 					break
 				}
 			}
@@ -159,6 +175,9 @@ func (p *simpleProc) Dlclose(h Handle) ([]*Module, error) {
 	}
 	p.event++
 	delete(p.handles, h)
+	if p.keep {
+		return nil, nil
+	}
 	var gone []*Module
 	for _, m := range p.closure[root] {
 		p.refs[m]--
@@ -199,11 +218,13 @@ func (p *simpleProc) Offset(m *Module) (uint64, bool) {
 
 func (p *simpleProc) Allocations() []Allocation { return append([]Allocation(nil), p.allocs...) }
 
-// MuslLoader models musl's dynamic linker (ldso/dynlink.c): the static TLS
-// area holds exactly the start-up modules, laid out as load_library does;
-// there is no surplus, so an initial-exec relocation that resolves to a
-// module loaded by dlopen fails (TLS for dlopened modules is allocated
-// eagerly for every thread, outside the static area).
+// MuslLoader models musl's dynamic linker (ldso/dynlink.c, musl 1.2.3 and
+// 1.2.4): the static TLS area holds exactly the start-up modules, laid out
+// as load_library does; there is no surplus, so an initial-exec relocation
+// that resolves to a module loaded by dlopen fails (TLS for dlopened
+// modules is allocated eagerly for every thread, outside the static area).
+// A dlopen relocates its new modules in load order (reloc_all), and
+// dlclose unloads nothing.
 type MuslLoader struct{ Arch loader.Arch }
 
 // Name implements Loader.
@@ -233,6 +254,10 @@ func (l MuslLoader) Start(mods []*Module, opt StartOptions) (State, error) {
 		}
 	}
 	p.used, p.size = off, off
+	p.forward, p.keep = true, true
+	p.undefined = func(m *Module, sym string) string {
+		return fmt.Sprintf("Error relocating %s: %s: symbol not found", m.Label(), sym)
+	}
 	p.place = func(p *simpleProc, def, ref *Module, r Reloc) *Failure {
 		if _, ok := p.static[def]; ok || p.startup[def] {
 			return nil

@@ -161,7 +161,10 @@ func Run(sc Program) (*Result, error) {
 		return nil, fmt.Errorf("tls: %s (needed by %s): %w", m.Name, m.NeededBy, m.Err)
 	}
 	if len(lp.Missing) > 0 {
-		return res, fmt.Errorf("%w: %s: error while loading shared libraries: %s", ErrStart, sc.Exe, lp.Missing[0])
+		if lp.Missing[0].Flavor == ldso.FlavorMusl {
+			return res, fmt.Errorf("%w: %s", ErrStart, lp.Missing[0].Message())
+		}
+		return res, fmt.Errorf("%w: %s: error while loading shared libraries: %s", ErrStart, sc.Exe, lp.Missing[0].Message())
 	}
 	mods := map[*ldso.Object]*Module{}
 	var convIn func(mods map[*ldso.Object]*Module, o *ldso.Object) (*Module, error)
@@ -324,11 +327,14 @@ func Run(sc Program) (*Result, error) {
 }
 
 // unreadable returns the first library whose search stopped at a file
-// that is not a loadable ELF object (bad input for vasim; glibc itself
-// fails the load with "invalid ELF header" or "file too short"), or nil.
+// vasim cannot read although ld.so might load it (a malformed ELF file: bad
+// input for vasim), or nil. A file ld.so itself refuses (an
+// *ldso.LoadError: a directory, a short file, no ELF magic) is not bad
+// input: the load fails as the real one would, with ld.so's message.
 func unreadable(missing []ldso.MissingLibrary) *ldso.MissingLibrary {
 	for i := range missing {
-		if missing[i].Err != nil {
+		var le *ldso.LoadError
+		if missing[i].Err != nil && !errors.As(missing[i].Err, &le) {
 			return &missing[i]
 		}
 	}

@@ -52,8 +52,8 @@ type Setup struct {
 	Dlopens []string
 	// Sysroot, when set, holds the target's files (a foreign tree).
 	Sysroot string
-	// Loader is "glibc" (the default when empty), "musl", "freebsd" or
-	// "bionic".
+	// Loader is "glibc", "musl", "freebsd" or "bionic"; empty picks
+	// glibc or musl from the program's interpreter (PT_INTERP).
 	Loader string
 	// Glibc is the glibc release to model ("2.31"); empty reads it from
 	// the libc.so.6 the program loads.
@@ -115,6 +115,18 @@ func NewPlan(s Setup) (*Plan, error) {
 	if err != nil {
 		return nil, &setupError{err}
 	}
+	switch s.Loader {
+	case "glibc":
+		r.Flavor = ldso.FlavorGlibc
+	case "musl":
+		r.Flavor = ldso.FlavorMusl
+	case "":
+	case "freebsd", "bionic":
+		// Their search rules are not modelled: glibc's stand in.
+		r.Flavor = ldso.FlavorGlibc
+	default:
+		return nil, badSetup("loader %q: want one of %s", s.Loader, strings.Join(Loaders, ", "))
+	}
 	r.LibraryPath = s.Env.LibraryPath
 	if s.Env.Preload != "" {
 		r.Preload = strings.FieldsFunc(s.Env.Preload, func(c rune) bool { return c == ':' || c == ' ' })
@@ -131,9 +143,13 @@ func NewPlan(s Setup) (*Plan, error) {
 		return nil, &setupError{fmt.Errorf("%s: %w: architecture %v (machine %v): the models cover x86_64 and aarch64", s.Exe, ErrUnsupported, arch, ns.Main.Spec.ELF.Machine)}
 	}
 	p := &Plan{Arch: arch}
+	name := s.Loader
+	if name == "" {
+		name = r.Flavor.String() // chosen from PT_INTERP by LoadProgram
+	}
 	var ld Loader
-	switch s.Loader {
-	case "glibc", "":
+	switch name {
+	case "glibc":
 		v := ldso.GlibcVersion{}
 		if s.Glibc != "" {
 			if v, err = ldso.ParseGlibcVersion(s.Glibc); err != nil {
@@ -145,6 +161,9 @@ func NewPlan(s Setup) (*Plan, error) {
 				return nil, badSetup("reading glibc's version: %v", err)
 			}
 			if !ok {
+				if len(ns.Missing) > 0 {
+					return nil, badSetup("%s: error while loading shared libraries: %s (the glibc release is read from the libc.so.6 it loads)", s.Exe, ns.Missing[0].Message())
+				}
 				return nil, badSetup("%s does not load glibc's libc.so.6: give the glibc release or another loader", s.Exe)
 			}
 			v = d.Version
@@ -183,7 +202,7 @@ func NewPlan(s Setup) (*Plan, error) {
 		// audit_list_next).
 		Audit:   strings.FieldsFunc(s.Env.Audit, func(c rune) bool { return c == ':' }),
 		Options: StartOptions{Tunables: tun, BindNow: s.Env.BindNow}}
-	if s.Loader == "freebsd" && s.Env.StaticTLSExtra != "" {
+	if name == "freebsd" && s.Env.StaticTLSExtra != "" {
 		n, err := strconv.ParseUint(s.Env.StaticTLSExtra, 10, 64)
 		if err != nil {
 			return nil, badSetup("LD_STATIC_TLS_EXTRA=%q: not a number", s.Env.StaticTLSExtra)

@@ -164,6 +164,10 @@ const (
 	// FailDynamicDefinition: IE access to a module that is not part of the
 	// static set (musl, bionic).
 	FailDynamicDefinition
+	// FailNotObject: the object or a dependency is a file the loader
+	// refuses (a directory, a file shorter than an ELF header, one without
+	// the ELF magic).
+	FailNotObject
 )
 
 // StaticTLS reports whether the failure is about static TLS (space,
@@ -196,6 +200,8 @@ func (k FailureKind) String() string {
 		return "module ID above DTV_SURPLUS"
 	case FailDynamicDefinition:
 		return "IE access to a dynamically loaded module"
+	case FailNotObject:
+		return "not an object"
 	}
 	return fmt.Sprintf("FailureKind(%d)", uint8(k))
 }

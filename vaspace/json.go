@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/vasim/vasim/internal/jsonkeys"
 )
 
 // ParseJSONUint reads a JSON number token that is either a non-negative
@@ -80,7 +82,14 @@ type LayoutOptions struct {
 	// "page_size" override them.
 	Bounds   Range
 	PageSize uint64
+	// MaxBytes bounds how much of the reader is read; 0 means
+	// DefaultMaxLayoutBytes.
+	MaxBytes int64
 }
+
+// DefaultMaxLayoutBytes is the largest layout document DecodeLayout reads
+// unless told otherwise: 64 MiB, about 500,000 mappings.
+const DefaultMaxLayoutBytes = 64 << 20
 
 type layoutJSON struct {
 	PageSize json.RawMessage   `json:"page_size"`
@@ -120,9 +129,24 @@ func DecodeLayout(r io.Reader, source string, opts LayoutOptions) (*Space, error
 	fail := func(field, value string, err error) (*Space, error) {
 		return nil, &LayoutError{Source: source, Field: field, Value: value, Err: err}
 	}
-	data, err := io.ReadAll(r)
+	limit := opts.MaxBytes
+	if limit <= 0 {
+		limit = DefaultMaxLayoutBytes
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return fail("(document)", "", err)
+	}
+	if int64(len(data)) > limit {
+		return fail("(document)", "", fmt.Errorf("more than %d bytes: vasim reads layouts of at most that size (LayoutOptions.MaxBytes)", limit))
+	}
+	var dup *jsonkeys.DuplicateError
+	if errors.As(jsonkeys.Check(data), &dup) {
+		field := dup.Object
+		if field == "" {
+			field = "(document)"
+		}
+		return fail(field, "", fmt.Errorf("key %q appears more than once", dup.Key))
 	}
 	var doc layoutJSON
 	dec := json.NewDecoder(bytes.NewReader(data))

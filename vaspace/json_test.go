@@ -3,6 +3,7 @@ package vaspace_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -88,4 +89,25 @@ func FuzzDecodeLayout(f *testing.F) {
 			require.NoError(t, s.Check())
 		}
 	})
+}
+
+// A layout larger than the limit, or with a key written twice, is refused
+// with a message that says so.
+func TestDecodeLayoutLimits(t *testing.T) {
+	opts := vaspace.LayoutOptions{Bounds: vaspace.Range{Start: 0, End: 1 << 40}, PageSize: 0x1000, MaxBytes: 64}
+	_, err := vaspace.DecodeLayout(strings.NewReader(`{"mappings": [{"name": "a", "start": 0, "end": 4096}, {"name": "b", "start": 8192, "end": 12288}]}`), "big.json", opts)
+	assert.ErrorContains(t, err, "big.json: (document): more than 64 bytes")
+	_, err = vaspace.DecodeLayout(io.LimitReader(zeros{}, 1<<30), "zero", vaspace.LayoutOptions{Bounds: opts.Bounds, PageSize: 0x1000})
+	assert.ErrorContains(t, err, "more than 67108864 bytes")
+	opts.MaxBytes = 0
+	_, err = vaspace.DecodeLayout(strings.NewReader(`{"mappings": [{"name": "a", "start": 0, "end": 4096, "end": 8192}]}`), "dup.json", opts)
+	assert.EqualError(t, err, `dup.json: mappings[0]: key "end" appears more than once`)
+}
+
+// zeros is an endless reader, like /dev/zero.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

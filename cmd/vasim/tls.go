@@ -84,7 +84,7 @@ func runTLS(e *env, args []string) int {
 	fs.Var(&dlopens, "dlopen", "a library the program dlopens, in order (repeatable)")
 	tunables := fs.String("tunables", "", "GLIBC_TUNABLES value (default: $GLIBC_TUNABLES)")
 	glibcV := fs.String("glibc", "", "glibc release to model, e.g. 2.31 (default: read from the tree's libc.so.6)")
-	loaderName := fs.String("loader", "glibc", "loader model: "+strings.Join(tls.Loaders[:len(tls.Loaders)-1], ", ")+" or "+tls.Loaders[len(tls.Loaders)-1])
+	loaderName := fs.String("loader", "", "loader model: "+strings.Join(tls.Loaders[:len(tls.Loaders)-1], ", ")+" or "+tls.Loaders[len(tls.Loaders)-1]+" (default: glibc or musl, from the program's interpreter)")
 	sysroot := fs.String("sysroot", "", "resolve paths inside this directory (a foreign tree)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -182,7 +182,7 @@ func tlsReport(rep *tls.Report) tlsJSON {
 
 func printTLS(e *env, o tlsJSON) {
 	w := e.stdout
-	fmt.Fprintf(w, "%s under %s", o.Exe, o.Loader)
+	fmt.Fprintf(w, "%s under %s", shown(o.Exe), o.Loader)
 	if o.GlibcSource != "" {
 		fmt.Fprintf(w, " (version from the %s)", o.GlibcSource)
 	}
@@ -207,23 +207,23 @@ func printTLS(e *env, o tlsJSON) {
 	}
 	for _, m := range o.Startup {
 		if m.Offset != nil {
-			fmt.Fprintf(w, "  start-up %s: %d bytes (align %d) at tp%s%d\n", m.Path, m.Size, m.Align, sign, *m.Offset)
+			fmt.Fprintf(w, "  start-up %s: %d bytes (align %d) at tp%s%d\n", shown(m.Path), m.Size, m.Align, sign, *m.Offset)
 		}
 	}
 	for _, d := range o.Dlopen {
 		if d.OK {
-			fmt.Fprintf(w, "dlopen %s: ok", d.Path)
+			fmt.Fprintf(w, "dlopen %s: ok", shown(d.Path))
 			for _, p := range d.Placed {
 				kind := "initial-exec"
 				if p.Optional {
 					kind = "TLS descriptor"
 				}
-				fmt.Fprintf(w, "; %s placed in static TLS (%d bytes, %s)", p.Path, p.Bytes, kind)
+				fmt.Fprintf(w, "; %s placed in static TLS (%d bytes, %s)", shown(p.Path), p.Bytes, kind)
 			}
 			fmt.Fprintln(w)
 			continue
 		}
-		fmt.Fprintf(w, "dlopen %s: FAILS: %s\n", d.Path, d.Error)
+		fmt.Fprintf(w, "dlopen %s: FAILS: %s\n", shown(d.Path), shown(d.Error))
 		if d.Explanation != "" {
 			fmt.Fprintf(w, "  why: %s.\n", d.Explanation)
 		}

@@ -1,14 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
+	"github.com/vasim/vasim/internal/input"
 	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/dyld"
 	"github.com/vasim/vasim/loader/jsonspec"
@@ -109,8 +111,8 @@ type xzoneJSON struct {
 func runXZone(e *env, args []string) int {
 	fs := newFlags(e, "xzone")
 	scenarioName := fs.String("scenario", "", "built-in scenario to analyse (default "+scenario.Default+"; see vasim scenarios)")
-	layoutFile := fs.String("layout", "", "placed layout JSON to analyse as is: {\"mappings\": [{\"name\", \"start\", \"end\" or \"size\"}]}")
-	imagesFile := fs.String("images", "", "image set JSON (vasim scenarios --dump shows the form) to place with the dyld model")
+	layoutFile := fs.String("layout", "", "placed layout JSON to analyse as is: {\"mappings\": [{\"name\", \"start\", \"end\" or \"size\"}]} (- reads standard input)")
+	imagesFile := fs.String("images", "", "image set JSON (vasim scenarios --dump shows the form) to place with the dyld model (- reads standard input)")
 	exe := fs.String("exe", "", "Mach-O executable to place with the dyld model; its dylibs are read from disk")
 	arch := fs.String("arch", "", "slice of universal Mach-O files (default arm64e, then arm64)")
 	profileName := fs.String("profile", xzone.DefaultProfile.Name, "libmalloc profile ("+strings.Join(xzone.ProfileNames(), ", ")+")")
@@ -256,13 +258,12 @@ func xzoneResolveInput(scenarioName, layoutFile, imagesFile, exe, arch string) (
 	}
 	switch {
 	case layoutFile != "":
-		f, err := os.Open(layoutFile)
+		data, err := input.ReadFile(layoutFile, vaspace.DefaultMaxLayoutBytes, "a layout document")
 		if err != nil {
 			return nil, fmt.Errorf("--layout: %w", err)
 		}
-		defer f.Close()
 		p := macos.DefaultPlatform
-		s, err := vaspace.DecodeLayout(f, layoutFile, vaspace.LayoutOptions{Bounds: vaspace.Range{Start: 0, End: p.VATop}, PageSize: p.PageSize})
+		s, err := vaspace.DecodeLayout(bytes.NewReader(data), layoutFile, vaspace.LayoutOptions{Bounds: vaspace.Range{Start: 0, End: p.VATop}, PageSize: p.PageSize})
 		if err != nil {
 			return nil, err
 		}
@@ -422,7 +423,7 @@ func printXZone(w io.Writer, o xzoneJSON, res *xzone.Result, in *xzoneInput) {
 				if len(c.FirstHit) > 0 {
 					first = fmt.Sprintf("  first hit for %d slot(s)", len(c.FirstHit))
 				}
-				fmt.Fprintf(w, "    [%v, %v) %-9s %s%s\n", c.Start, c.End, vaspace.Size(uint64(c.End-c.Start)), c.Image, first)
+				fmt.Fprintf(w, "    [%v, %v) %-9s %s%s\n", c.Start, c.End, vaspace.Size(uint64(c.End-c.Start)), shown(c.Image), first)
 			}
 		}
 		fmt.Fprintf(w, "  to reach 0%%: the span must end below %v, so %s must leave the launch (smaller images, or dylibs loaded with dlopen once __malloc_init has made its reservation); moving only the %d images above may not do it, as dylibs loaded after them slide into the freed space (examples/chromium finds a set that does)\n",
@@ -470,9 +471,22 @@ func printLaunches(w io.Writer, l xzoneLaunches) {
 
 func ownerOrName(m vaspace.Mapping) string {
 	if m.Owner != "" {
-		return m.Owner
+		return shown(m.Owner)
 	}
-	return m.Name
+	return shown(m.Name)
+}
+
+// shown returns s as it may go to a terminal: quoted, with escapes, when
+// it holds a character that is not printable (a carriage return or an
+// escape sequence in a mapping name from a document would otherwise act
+// on the terminal).
+func shown(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 func runScenarios(e *env, args []string) int {

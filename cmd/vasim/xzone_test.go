@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -193,4 +195,50 @@ func TestScenarios(t *testing.T) {
 	code, _, errs = runCmd(t, "scenarios", "--dump", "nope")
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errs, "unknown scenario")
+}
+
+// No file input can hang vasim or make it read without bound: a FIFO, a
+// directory or an endless device given as a document, an executable or a
+// sysroot's ld.so.cache is refused at once, naming it (exit 2).
+func TestInputsThatAreNotRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	sysroot := filepath.Join(dir, "root")
+	require.NoError(t, os.MkdirAll(filepath.Join(sysroot, "etc"), 0o755))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(sysroot, "etc/ld.so.cache"), 0o644))
+	cases := [][]string{
+		{"xzone", "--images", fifo}, {"xzone", "--layout", fifo}, {"xzone", "--exe", fifo},
+		{"xzone", "--images", "/dev/zero"}, {"xzone", "--layout", "/dev/urandom"}, {"xzone", "--images", dir},
+		{"tls", "--exe", fifo}, {"tls", "--exe", "/dev/zero"},
+		{"tls", "--exe", "/bin/ls", "--sysroot", sysroot},
+	}
+	for _, args := range cases {
+		done := make(chan struct{})
+		var code int
+		var stderr string
+		go func() {
+			defer close(done)
+			code, _, stderr = runCmd(t, args...)
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("vasim %q blocked", args)
+		}
+		assert.Equal(t, exitUsage, code, "%q: %s", args, stderr)
+		assert.Regexp(t, `is (a named pipe \(FIFO\)|a character device|a directory), not a regular file|ld.so would block`, stderr, "%q", args)
+	}
+}
+
+// Names from a document are shown quoted when they hold characters that
+// would act on a terminal.
+func TestXZoneQuotesUnprintableNames(t *testing.T) {
+	layout := filepath.Join(t.TempDir(), "l.json")
+	require.NoError(t, os.WriteFile(layout, []byte(`{"mappings": [{"name": "evil\u001b[2J\rname", "start": "0x400000000", "end": "0x404000000"}]}`), 0o644))
+	code, stdout, _ := runCmd(t, "xzone", "--layout", layout)
+	assert.Equal(t, exitOK, code)
+	assert.NotContains(t, stdout, "\x1b")
+	assert.NotContains(t, stdout, "\r")
+	assert.Contains(t, stdout, `"evil\x1b[2J\rname"`)
 }

@@ -74,8 +74,35 @@ func TestReadSet(t *testing.T) {
 	assert.False(t, errors.Is(err, dyld.ErrNotLoaded))
 }
 
-// A directory where the executable should be is refused, naming it.
-func TestReadSetDirectory(t *testing.T) {
-	_, err := dyld.ReadSet(t.TempDir(), "")
-	assert.ErrorContains(t, err, "is a directory, not a Mach-O file")
+// A directory where the executable should be is refused, naming it; a
+// dependency that is a directory, empty, a device or not Mach-O is
+// refused naming the image and the load command that asked for it.
+func TestReadSetNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	_, err := dyld.ReadSet(dir, "")
+	assert.EqualError(t, err, "open "+dir+": is a directory, not a regular file")
+
+	for _, c := range []struct {
+		name string
+		make func(p string)
+		want string
+	}{
+		{"directory", func(p string) { require.NoError(t, os.Mkdir(p, 0o755)) }, "is a directory, not a regular file"},
+		{"empty", func(p string) { require.NoError(t, os.WriteFile(p, nil, 0o644)) }, "Mach-O header at offset 0x0: truncated"},
+		{"device", func(p string) { require.NoError(t, os.Symlink("/dev/zero", p)) }, "is a character device, not a regular file"},
+		{"ELF", func(p string) { require.NoError(t, os.Symlink("/proc/self/exe", p)) }, "is neither a Mach-O magic"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			exe := filepath.Join(root, "bin/app")
+			require.NoError(t, os.MkdirAll(filepath.Dir(exe), 0o755))
+			require.NoError(t, os.WriteFile(exe, objtest.DemoExec().Bytes(), 0o755))
+			require.NoError(t, os.MkdirAll(filepath.Join(root, "Frameworks"), 0o755))
+			c.make(filepath.Join(root, "Frameworks/libdemo.dylib"))
+			_, err := dyld.ReadSet(exe, "")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), exe+": LC_LOAD_DYLIB @rpath/libdemo.dylib: ")
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
 }

@@ -9,9 +9,11 @@ package dyld
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/machospec"
@@ -114,7 +116,7 @@ func (r *resolver) substitute(p string, from *loader.ImageSpec) string {
 // resolve returns the image dep names when loaded by chain[len-1], whose
 // load chain (requestors back to the executable) supplies the LC_RPATH
 // search list.
-func (r *resolver) resolve(dep string, chain []*loader.ImageSpec) (*loader.ImageSpec, error) {
+func (r *resolver) resolve(dep string, kind loader.DylibKind, chain []*loader.ImageSpec) (*loader.ImageSpec, error) {
 	from := chain[len(chain)-1]
 	var tried []string
 	var openErr error
@@ -150,7 +152,8 @@ func (r *resolver) resolve(dep string, chain []*loader.ImageSpec) (*loader.Image
 		return img, nil
 	}
 	if openErr != nil {
-		return nil, openErr
+		// Name who asked for the file: the error names only the file.
+		return nil, fmt.Errorf("%s: %s %s: %w", from.Label(), kind.CommandName(), dep, openErr)
 	}
 	// Images described without paths (synthetic sets, JSON) are matched by
 	// install name.
@@ -247,7 +250,7 @@ func (r *resolver) loadOrder(set *loader.ImageSet) (*LoadOrder, error) {
 			if !kind.LoadedAtLaunch() {
 				continue // LC_LAZY_LOAD_DYLIB: dyld-1378 forEachDependentDylib skips it
 			}
-			d, err := r.resolve(dep, chain)
+			d, err := r.resolve(dep, kind, chain)
 			if err != nil {
 				if kind == loader.DylibWeak && errors.Is(err, ErrNotLoaded) {
 					continue
@@ -297,7 +300,7 @@ func ReadSet(exe, arch string) (*loader.ImageSet, error) {
 		return nil, err
 	}
 	r.open = func(p string) (*loader.ImageSpec, error) {
-		if _, err := os.Stat(p); err != nil {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil, nil // not there: try the next candidate
 		}
 		img, err := machospec.ReadArch(p, arch)

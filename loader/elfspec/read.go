@@ -10,8 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
+	"github.com/vasim/vasim/internal/input"
 	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/internal/objfile"
 	"github.com/vasim/vasim/vaspace"
@@ -30,10 +30,10 @@ import (
 // R_SYM64/R_TYPE64 definitions.
 
 // Read reads the ELF file at path into an ImageSpec with its ELF field
-// set. Errors are *loader.FileError values naming the file and what was
-// wrong.
+// set. Only a regular file is opened (input.Open). Errors are
+// *loader.FileError values naming the file and what was wrong.
 func Read(path string) (*loader.ImageSpec, error) {
-	f, err := os.Open(path)
+	f, err := input.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 
+	"github.com/vasim/vasim/internal/input"
 	"github.com/vasim/vasim/loader"
 )
 
@@ -44,6 +44,9 @@ func ParseImageSet(data []byte, source string) (*loader.ImageSet, error) {
 }
 
 func parseImageSet(data []byte, source string) (*loader.ImageSet, error) {
+	if err := duplicateKey(data, ""); err != nil {
+		return nil, withPath(err, source)
+	}
 	var doc imageSetJSON
 	if err := strictUnmarshal(data, &doc); err != nil {
 		return nil, withPath(jsonDecodeError(err, "", "the document has: name, description, images", data), source)
@@ -75,9 +78,11 @@ func parseImageSet(data []byte, source string) (*loader.ImageSet, error) {
 	return set, nil
 }
 
-// ReadImageSet reads an image set document from path.
+// ReadImageSet reads an image set document from path, or from standard
+// input when path is "-". Only a regular file is read, of at most
+// MaxDocumentBytes.
 func ReadImageSet(path string) (*loader.ImageSet, error) {
-	data, err := os.ReadFile(path)
+	data, err := input.ReadFile(path, MaxDocumentBytes, "an image set document")
 	if err != nil {
 		return nil, err
 	}

@@ -9,10 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
+	"github.com/vasim/vasim/internal/input"
+	"github.com/vasim/vasim/internal/jsonkeys"
 	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/internal/objfile"
 	"github.com/vasim/vasim/vaspace"
@@ -146,6 +147,9 @@ func (s ImageSpecs) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes and validates the specs (see ParseSpecs).
 // Errors are *loader.FileError values whose What starts with "images[i]".
 func (s *ImageSpecs) UnmarshalJSON(data []byte) error {
+	if err := duplicateKey(data, "images"); err != nil {
+		return toFileError(err)
+	}
 	if err := s.unmarshal(data); err != nil {
 		return toFileError(err)
 	}
@@ -185,9 +189,15 @@ func MarshalSpecs(specs []*loader.ImageSpec) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// ReadSpecs reads a JSON image spec document from path (see ParseSpecs).
+// MaxDocumentBytes bounds the documents ReadSpecs and ReadImageSet read:
+// 64 MiB, about 100,000 images.
+const MaxDocumentBytes = 64 << 20
+
+// ReadSpecs reads a JSON image spec document from path, or from standard
+// input when path is "-" (see ParseSpecs). Only a regular file is read, of
+// at most MaxDocumentBytes.
 func ReadSpecs(path string) ([]*loader.ImageSpec, error) {
-	data, err := os.ReadFile(path)
+	data, err := input.ReadFile(path, MaxDocumentBytes, "an image spec document")
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +219,9 @@ func ParseSpecs(data []byte, path string) ([]*loader.ImageSpec, error) {
 }
 
 func parseSpecs(data []byte, path string) ([]*loader.ImageSpec, error) {
+	if err := duplicateKey(data, ""); err != nil {
+		return nil, withPath(err, path)
+	}
 	var doc struct {
 		Images json.RawMessage `json:"images"`
 	}
@@ -223,6 +236,28 @@ func parseSpecs(data []byte, path string) ([]*loader.ImageSpec, error) {
 		return nil, withPath(err, path)
 	}
 	return specs, nil
+}
+
+// duplicateKey reports a key repeated within one object of data (which
+// sits at field in its document), which encoding/json would silently
+// collapse.
+func duplicateKey(data []byte, field string) error {
+	err := jsonkeys.Check(data)
+	var de *jsonkeys.DuplicateError
+	if !errors.As(err, &de) {
+		return nil
+	}
+	where := de.Object
+	switch {
+	case field == "":
+	case de.Object == "":
+		where = field
+	case strings.HasPrefix(de.Object, "["):
+		where = field + de.Object
+	default:
+		where = field + "." + de.Object
+	}
+	return &fieldError{Field: where, Err: fmt.Errorf("key %q appears more than once", de.Key)}
 }
 
 func withPath(err error, path string) error {

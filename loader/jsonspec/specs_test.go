@@ -395,3 +395,22 @@ func FuzzParseSpecsJSON(f *testing.F) {
 		}
 	})
 }
+
+// A key written twice in one object is refused, naming the object and the
+// key: encoding/json would keep the last one without a word.
+func TestDuplicateKeysRefused(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"images": [{"name": "a", "name": "b"}]}`:                                                          `d.json: images[0]: key "name" appears more than once`,
+		`{"images": [{"name": "a", "segments": [{"vmaddr": 0, "vmsize": 1, "vmsize": 2, "prot": "r--"}]}]}`: `d.json: images[0].segments[0]: key "vmsize" appears more than once`,
+		`{"images": [], "images": []}`:                                                                      `d.json: key "images" appears more than once`,
+	} {
+		_, err := ParseSpecs([]byte(doc), "d.json")
+		assert.EqualError(t, err, want, doc)
+		assert.ErrorIs(t, err, loader.ErrMalformed)
+	}
+	var emb struct {
+		Images ImageSpecs `json:"images"`
+	}
+	err := json.Unmarshal([]byte(`{"images": [{"name": "a", "kind": "library", "kind": "executable"}]}`), &emb)
+	assert.EqualError(t, err, `images[0]: key "kind" appears more than once`)
+}

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/vasim/vasim/internal/input"
 )
 
 // GlibcVersion is a glibc release number, e.g. 2.36.
@@ -53,8 +54,8 @@ type GlibcDetection struct {
 	Version GlibcVersion
 	// Path is the libc file read.
 	Path string
-	// Source is "banner" (the "... release version 2.36." string libc
-	// prints when run, in .rodata) or "symbol versions" (the highest
+	// Source is "banner" (the "... release version 2.36." string libc and
+	// ld.so print when run, in .rodata) or "symbol versions" (the highest
 	// GLIBC_2.N version name, a lower bound: not every release adds one).
 	Source string
 	// Banner is the banner text, when found.
@@ -62,16 +63,20 @@ type GlibcDetection struct {
 }
 
 var (
-	bannerRe  = regexp.MustCompile(`GNU C Library [^\x00\n]*? version (\d+)\.(\d+)`)
+	bannerRe  = regexp.MustCompile(`(?:GNU C Library|ld\.so) [^\x00\n]*? version (\d+)\.(\d+)`)
 	symverRe  = regexp.MustCompile(`GLIBC_(\d+)\.(\d+)(?:\.\d+)?\x00`)
 	errNoLibc = errors.New("no glibc version string or GLIBC_2.N symbol version found")
 )
+
+// maxLibcBytes bounds the libc DetectGlibcVersion reads: Debian's
+// libc.so.6 is 1.9 MiB.
+const maxLibcBytes = 256 << 20
 
 // DetectGlibcVersion reads a libc.so.6 and returns its release: from the
 // version banner when present, else from the highest GLIBC_2.N version
 // name it holds.
 func DetectGlibcVersion(libcPath string) (GlibcDetection, error) {
-	data, err := os.ReadFile(libcPath)
+	data, err := input.ReadFile(libcPath, maxLibcBytes, "a libc.so.6")
 	if err != nil {
 		return GlibcDetection{}, err
 	}

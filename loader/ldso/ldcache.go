@@ -5,9 +5,9 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"strings"
 
+	"github.com/vasim/vasim/internal/input"
 	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/internal/objfile"
 )
@@ -141,9 +141,14 @@ type LDCache struct {
 	Generator string
 }
 
-// ReadLDCache reads and parses the cache file at path.
+// MaxLDCacheBytes bounds the cache files ReadLDCache reads: 64 MiB
+// (Debian's holds about 2,000 entries in 100 KiB).
+const MaxLDCacheBytes = 64 << 20
+
+// ReadLDCache reads and parses the cache file at path, a regular file of
+// at most MaxLDCacheBytes.
 func ReadLDCache(path string) (*LDCache, error) {
-	data, err := os.ReadFile(path)
+	data, err := input.ReadFile(path, MaxLDCacheBytes, "an ld.so.cache")
 	if err != nil {
 		return nil, err
 	}

@@ -10,9 +10,13 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+
+	"github.com/vasim/vasim/internal/input"
 
 	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/elfspec"
@@ -24,32 +28,22 @@ import (
 // a Resolver only reads files, so it works on a foreign tree (Sysroot) and
 // on programs that must not be run.
 
-// DefaultSystemDirs are glibc's system search directories for Debian's
-// x86_64 build (the "system search path" lines of "ld.so --help" on
-// Debian glibc 2.36: the multiarch dirs, then /lib and /usr/lib).
-var DefaultSystemDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib"}
-
-// DefaultSubdirs are the subdirectories ld.so tries, in order, inside every
-// search directory before the directory itself: the glibc-hwcaps
-// subdirectories the CPU supports, then the legacy hwcap and platform
-// subdirectories. Measured with LD_DEBUG=libs on Debian glibc 2.36 x86_64
-// on an x86-64-v3 CPU (AT_PLATFORM x86_64); the list depends on the CPU
-// and on the glibc release (2.37 dropped the legacy ones), so it is a
-// Resolver parameter. "" stands for the directory itself.
-var DefaultSubdirs = []string{
-	"glibc-hwcaps/x86-64-v3", "glibc-hwcaps/x86-64-v2",
-	"tls/x86_64/x86_64", "tls/x86_64", "tls/x86_64", "tls",
-	"x86_64/x86_64", "x86_64", "x86_64", "",
-}
-
 // Resolver finds libraries the way ld.so does. The zero value searches
-// nothing but explicit paths; NewResolver fills in this machine's glibc
-// defaults.
+// nothing but explicit paths; NewResolver sets Detect, so that what is
+// left unset is taken from the program and the machine (see Detect).
 type Resolver struct {
+	// Flavor is the loader whose rules apply; FlavorAuto picks it from
+	// the program's interpreter.
+	Flavor Flavor
 	// Sysroot, when set, prefixes every absolute path the resolver opens,
 	// so a foreign tree can be resolved as if it were /. Paths reported
 	// (Object.Path) stay as the target sees them.
 	Sysroot string
+	// SysrootFallback looks an absolute path up as is when it is not
+	// under Sysroot, as qemu-user's -L does for the programs it runs
+	// (linux-user/path.c path()): a cross program built in /tmp runs
+	// against a target sysroot's libraries.
+	SysrootFallback bool
 	// LibraryPath is LD_LIBRARY_PATH (':' or ';' separated).
 	LibraryPath string
 	// Preload lists LD_PRELOAD entries (already split).
@@ -60,9 +54,20 @@ type Resolver struct {
 	CacheOptions CacheLookupOptions
 	// SystemDirs are the default directories, searched last.
 	SystemDirs []string
-	// Subdirs are tried inside each search directory (see DefaultSubdirs);
-	// nil means only the directory itself.
+	// Subdirs are tried inside each search directory, "" standing for the
+	// directory itself (see HWCaps.Subdirs); nil means only the directory.
 	Subdirs []string
+	// Detect makes LoadProgram fill in what is left unset from the
+	// program and the machine: SystemDirs, Lib, Platform and the cache's
+	// machine from the program's architecture (Debian's multiarch
+	// layout, as "ld.so --help" lists it), and Subdirs and the cache's
+	// glibc-hwcaps levels from the glibc release of the program's
+	// interpreter and from CPU (see DetectHWCaps). For musl, SystemDirs
+	// come from its path file (see MuslSystemDirs).
+	Detect bool
+	// CPU is the processor Subdirs are chosen for; nil means this
+	// machine's (HostCPU).
+	CPU *CPU
 	// Lib and Platform are what $LIB and $PLATFORM expand to. Measured
 	// with DT_RPATH on Debian glibc 2.36 x86_64: "lib/x86_64-linux-gnu"
 	// and "x86_64".
@@ -73,7 +78,18 @@ type Resolver struct {
 	Machine elf.Machine
 	Class   elf.Class
 
+	// specs caches what each existing file read as (bounded by the files
+	// the tree holds: absent paths are not cached); dirs caches whether
+	// each search directory exists, as ld.so's r_search_path_elem status
+	// does, so a directory found missing once is not tried again
+	// (elf/dl-load.c open_path).
 	specs map[string]*specResult
+	dirs  map[string]bool
+	// lookups counts file-system lookups, for tests of the cost.
+	lookups int
+	// libraryPath and systemDirs are LibraryPath and SystemDirs as
+	// searchDirs, computed on first use.
+	libraryPath, systemDirs *[]searchDir
 }
 
 type specResult struct {
@@ -82,21 +98,11 @@ type specResult struct {
 	fi   os.FileInfo
 }
 
-// NewResolver returns a Resolver with glibc's defaults for this machine's
-// Debian 2.36 x86_64 layout, the given sysroot, and the ld.so.cache read
-// from <sysroot>/etc/ld.so.cache when it exists.
+// NewResolver returns a Resolver for the given sysroot ("" for this
+// machine) that detects its defaults from the program it loads (Detect),
+// with the ld.so.cache read from <sysroot>/etc/ld.so.cache when it exists.
 func NewResolver(sysroot string) (*Resolver, error) {
-	r := &Resolver{
-		Sysroot:    sysroot,
-		SystemDirs: append([]string(nil), DefaultSystemDirs...),
-		Subdirs:    append([]string(nil), DefaultSubdirs...),
-		Lib:        "lib/x86_64-linux-gnu",
-		Platform:   "x86_64",
-		CacheOptions: CacheLookupOptions{
-			Machine:       elf.EM_X86_64,
-			HWCapsSubdirs: []string{"x86-64-v3", "x86-64-v2"},
-		},
-	}
+	r := &Resolver{Sysroot: sysroot, Detect: true}
 	cachePath := filepath.Join(sysroot, "/etc/ld.so.cache")
 	if _, err := os.Stat(cachePath); err == nil {
 		c, err := ReadLDCache(cachePath)
@@ -145,6 +151,48 @@ type Object struct {
 	fi     os.FileInfo
 	origin string
 	isMain bool
+	// shortname is the file name of an object found by a search, which
+	// musl matches later names against.
+	shortname string
+	// rpath and runpath are the object's DT_RPATH and DT_RUNPATH split,
+	// expanded and combined with the subdirectories, once (glibc
+	// decomposes them once per object too: elf/dl-load.c
+	// decompose_rpath, l_rpath_dirs, l_runpath_dirs).
+	rpath, runpath *[]searchDir
+}
+
+// searchDir is one directory a search tries, with its subdirectory
+// applied: as the target sees it, and on the host.
+type searchDir struct{ target, host string }
+
+// searchDirs combines dirs with the subdirectories (see Subdirs), in
+// ld.so's order: each directory's subdirectories, then the directory.
+func (r *Resolver) searchDirs(dirs []string) []searchDir {
+	var out []searchDir
+	for _, d := range dirs {
+		for _, sub := range r.subdirs() {
+			dir := d
+			if sub != "" {
+				dir = d + "/" + sub
+			}
+			out = append(out, searchDir{dir, r.host(dirOrDot(dir))})
+		}
+	}
+	return out
+}
+
+// searchPath returns o's DT_RPATH (runpath false) or DT_RUNPATH
+// directories, computing them once.
+func (r *Resolver) searchPath(o *Object, runpath bool) []searchDir {
+	cache, value := &o.rpath, o.Spec.ELF.RPath
+	if runpath {
+		cache, value = &o.runpath, o.Spec.ELF.RunPath
+	}
+	if *cache == nil {
+		dirs := r.searchDirs(r.pathList(value, ":", o))
+		*cache = &dirs
+	}
+	return **cache
 }
 
 // Label returns Path, or the program path for the main object.
@@ -165,12 +213,58 @@ type MissingLibrary struct {
 	NeededBy string // Label of the object that needed it
 	Searched []string
 	// Err, when set, is why the search stopped at the last path in
-	// Searched: the file exists but is not ELF or is malformed (an
-	// *loader.FileError). glibc's open_verify fails the whole load there ("invalid
-	// ELF header", "file too short") instead of trying the next directory
-	// (elf/dl-load.c); only a file of another ELF class or machine is
-	// skipped.
+	// Searched: glibc's open_verify fails the whole load there instead
+	// of trying the next directory (elf/dl-load.c); only a file of
+	// another ELF class or machine is skipped. A *LoadError is what ld.so
+	// itself reports (a directory, a short file, no ELF magic); any other
+	// error (a *loader.FileError) is a file ld.so may well load but
+	// vasim cannot read.
 	Err error
+	// Flavor is the loader that failed, which decides the message.
+	Flavor Flavor
+	// Dependency marks a name from NeededBy's DT_NEEDED, rather than one
+	// given to dlopen or LD_PRELOAD.
+	Dependency bool
+}
+
+// Message is what the loader reports for the failure: glibc's after
+// "error while loading shared libraries: " at start-up or as dlerror()
+// after a dlopen ("libx.so: cannot open shared object file: No such file
+// or directory", "/tmp: cannot read file data: Is a directory"); musl's
+// from its error() calls ("Error loading shared library libx.so: No such
+// file or directory (needed by /opt/liby.so)").
+func (m MissingLibrary) Message() string {
+	var le *LoadError
+	isLoad := errors.As(m.Err, &le)
+	if m.Flavor == FlavorMusl {
+		errno := syscall.ENOENT
+		if isLoad {
+			errno = le.Errno
+		}
+		msg := "Error loading shared library " + m.Name + ": " + errnoText(errno)
+		if m.Dependency {
+			msg += " (needed by " + m.NeededBy + ")"
+		}
+		return msg
+	}
+	if isLoad {
+		return le.Error()
+	}
+	return m.Name + ": cannot open shared object file: No such file or directory"
+}
+
+// errnoText is strerror(e) as glibc and musl spell it for the errors a
+// load meets.
+func errnoText(e syscall.Errno) string {
+	switch e {
+	case syscall.ENOENT:
+		return "No such file or directory"
+	case syscall.EISDIR:
+		return "Is a directory"
+	case syscall.ENOEXEC:
+		return "Exec format error"
+	}
+	return e.Error()
 }
 
 func (m MissingLibrary) String() string {
@@ -179,6 +273,25 @@ func (m MissingLibrary) String() string {
 	}
 	return fmt.Sprintf("%s (needed by %s): cannot open shared object file: No such file or directory", m.Name, m.NeededBy)
 }
+
+// LoadError is a file ld.so finds and then refuses, with the message
+// glibc 2.36's open_verify gives (elf/dl-load.c): "cannot read file data:
+// Is a directory" for a directory, "file too short" for one shorter than
+// an ELF header (an empty file, /dev/null), "invalid ELF header" for one
+// without the ELF magic (/dev/zero, a script, a linker script such as
+// libc.so). The load fails; Error is dlerror()'s text.
+type LoadError struct {
+	Path    string // the path ld.so opened, as the target sees it
+	Message string
+	// Errno is the error musl's loader meets on the same file: EISDIR for
+	// a directory, ENOEXEC for the rest (ldso/dynlink.c map_library).
+	Errno syscall.Errno
+}
+
+func (e *LoadError) Error() string { return e.Path + ": " + e.Message }
+
+// elfHeaderSize is sizeof(Elf64_Ehdr): open_verify reads this much first.
+const elfHeaderSize = 64
 
 // Namespace is one link-map namespace: the objects loaded into it, in
 // glibc's link-map order (the main namespace, LM_ID_BASE, for a program;
@@ -195,47 +308,114 @@ type Namespace struct {
 	// Missing lists libraries not found at start-up, in the order met.
 	Missing []MissingLibrary
 	// Warnings records files skipped during searches (wrong machine or
-	// class, unreadable), as ld.so silently skips them.
+	// class, unreadable), as ld.so silently skips them, each once.
 	Warnings []string
+	warned   map[string]bool
 }
 
 func (r *Resolver) host(p string) string {
 	if r.Sysroot == "" || !filepath.IsAbs(p) {
 		return p
 	}
-	return filepath.Join(r.Sysroot, p)
+	hp := filepath.Join(r.Sysroot, p)
+	if r.SysrootFallback {
+		if _, err := os.Lstat(hp); err != nil {
+			return p
+		}
+	}
+	return hp
 }
 
-func (r *Resolver) read(hostPath string) *specResult {
+// read returns what the file at hostPath (targetPath as the target sees
+// it) reads as: a spec, or why ld.so or vasim cannot use it. Absent files
+// are not cached, so the cache holds at most one entry per existing file.
+func (r *Resolver) read(hostPath, targetPath string) *specResult {
 	if r.specs == nil {
 		r.specs = map[string]*specResult{}
 	}
 	if s, ok := r.specs[hostPath]; ok {
 		return s
 	}
-	s := &specResult{}
+	r.lookups++
 	fi, err := os.Stat(hostPath)
 	if err != nil {
-		s.err = err
-	} else if !fi.Mode().IsRegular() {
-		s.err = &loader.FileError{Path: hostPath, Format: "ELF", Offset: -1, Err: fmt.Errorf("not a regular file (%v)", fi.Mode().Type())}
-	} else {
-		s.fi = fi
+		return &specResult{err: err}
+	}
+	s := &specResult{fi: fi}
+	lose := func(msg string) {
+		errno := syscall.ENOEXEC
+		if fi.IsDir() {
+			errno = syscall.EISDIR
+		}
+		s.err = &LoadError{Path: targetPath, Message: msg, Errno: errno}
+	}
+	switch m := fi.Mode(); {
+	case m.IsDir():
+		lose("cannot read file data: Is a directory")
+	case m.IsRegular() && fi.Size() < elfHeaderSize:
+		lose("file too short")
+	case m.IsRegular():
 		s.spec, s.err = elfspec.Read(hostPath)
+		if errors.Is(s.err, loader.ErrWrongFormat) {
+			lose("invalid ELF header")
+		}
+	case m&fs.ModeCharDevice != 0:
+		// ld.so reads the header from a device like any file: /dev/null
+		// gives nothing, /dev/zero zeros. vasim reads at most the header,
+		// and never waits for a device.
+		head, err := readHead(hostPath, elfHeaderSize)
+		switch {
+		case err != nil:
+			s.err = &loader.FileError{Path: hostPath, Format: "ELF", Offset: -1, Err: err}
+		case len(head) < elfHeaderSize:
+			lose("file too short")
+		case string(head[:4]) != elf.ELFMAG:
+			lose("invalid ELF header")
+		default:
+			s.err = &loader.FileError{Path: hostPath, Format: "ELF", Offset: -1, Err: fmt.Errorf("is %s holding ELF data: vasim reads objects from regular files only", input.Kind(m))}
+		}
+	default:
+		// ld.so's open(2) of a FIFO waits for a writer; vasim refuses it.
+		s.err = &loader.FileError{Path: hostPath, Format: "ELF", Offset: -1, Err: fmt.Errorf("is %s: ld.so would block opening it", input.Kind(m))}
 	}
 	r.specs[hostPath] = s
 	return s
 }
 
+// dirExists reports whether the search directory hostDir exists, checking
+// once per directory.
+func (r *Resolver) dirExists(hostDir string) bool {
+	if r.dirs == nil {
+		r.dirs = map[string]bool{}
+	}
+	ok, known := r.dirs[hostDir]
+	if !known {
+		r.lookups++
+		fi, err := os.Stat(hostDir)
+		ok = err == nil && fi.IsDir()
+		r.dirs[hostDir] = ok
+	}
+	return ok
+}
+
 // LoadProgram models ld.so starting the program at exe (a path as the
 // target sees it; under Sysroot when set): the main program, LD_PRELOAD,
-// then the breadth-first DT_NEEDED closure. Missing libraries are
-// collected rather than fatal, so all of them are reported at once.
+// then the breadth-first DT_NEEDED closure. The first library that cannot
+// be loaded is recorded in Missing and ends the walk, where ld.so would
+// exit with "error while loading shared libraries"; an error is returned
+// only when the program itself cannot be read.
 func (r *Resolver) LoadProgram(exe string) (*Namespace, error) {
 	hp := r.host(exe)
-	s := r.read(hp)
+	// The kernel runs only regular files (execve fails with EACCES).
+	if _, err := input.Regular(hp); err != nil {
+		return nil, err
+	}
+	s := r.read(hp, exe)
 	if s.err != nil {
 		return nil, s.err
+	}
+	if s.spec.ELF == nil {
+		return nil, &loader.FileError{Path: exe, Format: "ELF", Offset: -1, Err: errors.New("not an ELF object")}
 	}
 	if r.Machine == 0 {
 		r.Machine = s.spec.ELF.Machine
@@ -244,6 +424,7 @@ func (r *Resolver) LoadProgram(exe string) (*Namespace, error) {
 		r.Class = s.spec.ELF.Class
 	}
 	p := &Namespace{r: r}
+	r.configure(s.spec, p)
 	main := &Object{Spec: s.spec, HostPath: hp, Via: "main program", Program: exe, fi: s.fi, isMain: true}
 	abs := hp
 	if real, err := filepath.EvalSymlinks(hp); err == nil {
@@ -259,14 +440,14 @@ func (r *Resolver) LoadProgram(exe string) (*Namespace, error) {
 	// path and its SONAME; DT_NEEDED entries naming it match without a
 	// search. It takes its place in the list where the graph names it.
 	if ip := s.spec.ELF.Interp; ip != "" {
-		is := r.read(r.host(ip))
+		is := r.read(r.host(ip), ip)
 		if is.err == nil {
 			p.Interp = &Object{Spec: is.spec, Path: ip, HostPath: r.host(ip), Names: []string{ip}, Via: "interpreter", fi: is.fi, origin: r.originOf(ip)}
 			if is.spec.ELF != nil && is.spec.ELF.SOName != "" {
 				p.Interp.Names = append(p.Interp.Names, is.spec.ELF.SOName)
 			}
 		} else {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("interpreter %s: %v", ip, is.err))
+			p.warn(fmt.Sprintf("interpreter %s: %v", ip, is.err))
 		}
 	}
 	queue := []*Object{main}
@@ -274,13 +455,17 @@ func (r *Resolver) LoadProgram(exe string) (*Namespace, error) {
 		// elf/rtld.c do_preload maps preloads with the main program as
 		// the loader: a bare name is searched with its DT_RPATH or
 		// DT_RUNPATH.
-		o, miss, err := p.mapObject(name, main, "LD_PRELOAD")
+		from := main
+		if r.Flavor == FlavorMusl {
+			from = nil // musl loads preloads with no needed_by: no RPATH
+		}
+		o, miss, err := p.mapObject(name, from, "LD_PRELOAD")
 		if o == nil {
 			// ld.so prints an error and ignores a preload it cannot load.
 			if err != nil {
-				p.Warnings = append(p.Warnings, fmt.Sprintf("LD_PRELOAD %s: %v", name, err))
+				p.warn(fmt.Sprintf("LD_PRELOAD %s: %v", name, err))
 			} else {
-				p.Warnings = append(p.Warnings, fmt.Sprintf("LD_PRELOAD %s: not found in %v", name, miss))
+				p.warn(fmt.Sprintf("LD_PRELOAD %s: not found in %v", name, miss))
 			}
 			continue
 		}
@@ -306,8 +491,10 @@ func contains(list []*Object, o *Object) bool {
 
 // bfs walks the DT_NEEDED graph from the start list breadth-first, loading
 // what is not yet loaded, and returns the search list (every object of the
-// closure once, in BFS order). Missing libraries go to p.Missing when
-// missing is nil, else to *missing.
+// closure once, in BFS order). A library that cannot be loaded stops the
+// walk, as it stops ld.so (elf/dl-deps.c _dl_map_object_deps signals the
+// first failure; only ldd's trace mode goes on): it goes to p.Missing
+// when missing is nil, else to *missing.
 func (p *Namespace) bfs(start []*Object, missing *[]MissingLibrary) []*Object {
 	list := append([]*Object(nil), start...)
 	inList := map[*Object]bool{}
@@ -325,13 +512,16 @@ func (p *Namespace) bfs(start []*Object, missing *[]MissingLibrary) []*Object {
 			name = p.r.expand(name, o)
 			dep, searched, err := p.mapObject(name, o, "")
 			if dep == nil {
-				m := MissingLibrary{Name: name, NeededBy: o.Label(), Searched: searched, Err: err}
+				m := MissingLibrary{Name: name, NeededBy: o.Label(), Searched: searched, Err: err, Flavor: p.r.Flavor, Dependency: true}
 				if missing != nil {
 					*missing = append(*missing, m)
 				} else {
 					p.Missing = append(p.Missing, m)
 				}
-				continue
+				if record {
+					o.Deps = deps
+				}
+				return list
 			}
 			deps = append(deps, dep)
 			if !inList[dep] {
@@ -392,36 +582,63 @@ func (p *Namespace) candidates() []*Object {
 // of paths tried; bad is set when the search stopped at a file that is
 // not a loadable ELF object (see MissingLibrary.Err).
 func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object, tried []string, bad error) {
-	if o := p.findLoaded(name); o != nil {
+	r := p.r
+	if r.Flavor == FlavorMusl && p.Interp != nil && (muslReserved(name) || name == p.Interp.Path) {
+		// musl's libc.so is the dynamic linker: the names of the
+		// libraries it contains, and its own path, are itself.
+		if !contains(p.Objects, p.Interp) {
+			p.Objects = append(p.Objects, p.Interp)
+		}
+		return p.Interp, nil, nil
+	}
+	if r.Flavor == FlavorMusl {
+		// musl matches a name without a slash only against the file
+		// names of libraries it found by searching (shortname), and a
+		// path not at all before opening it (ldso/dynlink.c
+		// load_library); the same file is then found by dev/ino below.
+		if !strings.Contains(name, "/") {
+			for _, o := range p.Objects {
+				if !o.Unloaded && o.shortname == name {
+					return o, nil, nil
+				}
+			}
+		}
+	} else if o := p.findLoaded(name); o != nil {
 		return o, nil, nil
 	}
-	r := p.r
 	try := func(path, how string) *Object {
 		if bad != nil {
 			return nil
 		}
 		tried = append(tried, path)
 		hp := r.host(path)
-		s := r.read(hp)
+		s := r.read(hp, path)
 		if s.err != nil {
+			var le *LoadError
+			var fe *loader.FileError
 			switch {
-			case errors.Is(s.err, loader.ErrWrongFormat), errors.Is(s.err, loader.ErrMalformed):
+			case errors.As(s.err, &le), errors.As(s.err, &fe):
 				bad = s.err
-			case !errors.Is(s.err, os.ErrNotExist):
-				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %v", path, s.err))
+			case errors.Is(s.err, os.ErrNotExist), errors.Is(s.err, syscall.ENOTDIR):
+			default:
+				p.warn(fmt.Sprintf("%s: %v", path, s.err))
 			}
 			return nil
 		}
 		e := s.spec.ELF
 		if e == nil || (r.Machine != 0 && e.Machine != r.Machine) || (r.Class != 0 && e.Class != r.Class) {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: skipped: machine %v class %v", path, e.Machine, e.Class))
+			p.warn(fmt.Sprintf("%s: skipped: machine %v class %v", path, e.Machine, e.Class))
 			return nil
 		}
 		// The same file under another name is the same object (glibc
-		// compares st_dev/st_ino in _dl_map_object_from_fd).
+		// compares st_dev/st_ino in _dl_map_object_from_fd, musl in
+		// load_library).
 		for _, o := range p.candidates() {
 			if !o.Unloaded && !o.isMain && o.fi != nil && os.SameFile(o.fi, s.fi) {
 				o.Names = append(o.Names, name)
+				if how != "path" && o.shortname == "" {
+					o.shortname = filepath.Base(path)
+				}
 				return o
 			}
 		}
@@ -429,6 +646,9 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 			via = how
 		}
 		o := &Object{Spec: s.spec, Path: path, HostPath: hp, Names: []string{name}, Loader: from, Via: via, fi: s.fi, origin: r.originOf(path)}
+		if how != "path" {
+			o.shortname = filepath.Base(path)
+		}
 		if p.Interp != nil && o.Path == p.Interp.Path {
 			return p.Interp
 		}
@@ -441,19 +661,50 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 		}
 		return nil, tried, bad
 	}
-	searchDirs := func(dirs []string, how string) *Object {
+	searchDirs := func(dirs []searchDir, how string) *Object {
 		for _, d := range dirs {
-			for _, sub := range r.subdirs() {
-				dir := d
-				if sub != "" {
-					dir = d + "/" + sub
-				}
-				if o := try(joinDir(dir, name), how); o != nil {
-					return o
-				}
+			if !r.dirExists(d.host) {
+				continue
+			}
+			if o := try(joinDir(d.target, name), how); o != nil {
+				return o
+			}
+			if bad != nil {
+				return nil
 			}
 		}
 		return nil
+	}
+	if r.Flavor == FlavorMusl {
+		// musl: LD_LIBRARY_PATH, then the RPATH (or RUNPATH) of every
+		// object up the needed_by chain, then the system path
+		// (ldso/dynlink.c load_library).
+		if r.LibraryPath != "" {
+			if r.libraryPath == nil {
+				dirs := r.searchDirs(splitMuslPath(r.LibraryPath))
+				r.libraryPath = &dirs
+			}
+			if o := searchDirs(*r.libraryPath, "LD_LIBRARY_PATH"); o != nil {
+				return o, nil, nil
+			}
+		}
+		for l := from; l != nil && bad == nil; l = l.Loader {
+			if dirs := r.muslRPath(l); len(dirs) > 0 {
+				if o := searchDirs(dirs, "RPATH of "+l.Label()); o != nil {
+					return o, nil, nil
+				}
+			}
+		}
+		if bad == nil {
+			if r.systemDirs == nil {
+				dirs := r.searchDirs(r.SystemDirs)
+				r.systemDirs = &dirs
+			}
+			if o := searchDirs(*r.systemDirs, "system path"); o != nil {
+				return o, nil, nil
+			}
+		}
+		return nil, tried, bad
 	}
 	// DT_RPATH of the from chain and of the executable, unless the
 	// from has DT_RUNPATH.
@@ -461,25 +712,29 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 		didMain := false
 		for l := from; l != nil; l = l.Loader {
 			if l.Spec.ELF != nil && l.Spec.ELF.HasRPath {
-				if o := searchDirs(r.pathList(l.Spec.ELF.RPath, ":", l), "RPATH of "+l.Label()); o != nil {
+				if o := searchDirs(r.searchPath(l, false), "RPATH of "+l.Label()); o != nil {
 					return o, nil, nil
 				}
 				didMain = didMain || l == p.Main
 			}
 		}
 		if !didMain && p.Main != nil && p.Main.Spec.ELF != nil && p.Main.Spec.ELF.HasRPath {
-			if o := searchDirs(r.pathList(p.Main.Spec.ELF.RPath, ":", p.Main), "RPATH of "+p.Main.Label()); o != nil {
+			if o := searchDirs(r.searchPath(p.Main, false), "RPATH of "+p.Main.Label()); o != nil {
 				return o, nil, nil
 			}
 		}
 	}
 	if r.LibraryPath != "" {
-		if o := searchDirs(r.pathList(r.LibraryPath, ":;", p.Main), "LD_LIBRARY_PATH"); o != nil {
+		if r.libraryPath == nil {
+			dirs := r.searchDirs(r.pathList(r.LibraryPath, ":;", p.Main))
+			r.libraryPath = &dirs
+		}
+		if o := searchDirs(*r.libraryPath, "LD_LIBRARY_PATH"); o != nil {
 			return o, nil, nil
 		}
 	}
 	if from != nil && from.Spec.ELF != nil && from.Spec.ELF.HasRunPath {
-		if o := searchDirs(r.pathList(from.Spec.ELF.RunPath, ":", from), "RUNPATH of "+from.Label()); o != nil {
+		if o := searchDirs(r.searchPath(from, true), "RUNPATH of "+from.Label()); o != nil {
 			return o, nil, nil
 		}
 	}
@@ -507,11 +762,72 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 		}
 	}
 	if !nodeflib {
-		if o := searchDirs(r.SystemDirs, "system search path"); o != nil {
+		if r.systemDirs == nil {
+			dirs := r.searchDirs(r.SystemDirs)
+			r.systemDirs = &dirs
+		}
+		if o := searchDirs(*r.systemDirs, "system search path"); o != nil {
 			return o, nil, nil
 		}
 	}
 	return nil, tried, bad
+}
+
+// muslReserved reports the names musl takes for itself: "lib" followed by
+// c., pthread., rt., m., dl., util. or xnet. (ldso/dynlink.c
+// load_library), so libc.so, libm.so.6 and libc.musl-x86_64.so.1 alike.
+func muslReserved(name string) bool {
+	rest, ok := strings.CutPrefix(name, "lib")
+	if !ok || strings.Contains(name, "/") {
+		return false
+	}
+	for _, r := range []string{"c.", "pthread.", "rt.", "m.", "dl.", "util.", "xnet."} {
+		if strings.HasPrefix(rest, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// muslRPath returns o's search path as musl reads it, once: DT_RUNPATH
+// if present, else DT_RPATH, split at ':' with empty entries skipped,
+// $ORIGIN and ${ORIGIN} expanded, and none at all if any other '$'
+// appears (ldso/dynlink.c decode_dyn, fixup_rpath).
+func (r *Resolver) muslRPath(o *Object) []searchDir {
+	if o.rpath == nil {
+		var dirs []searchDir
+		if e := o.Spec.ELF; e != nil {
+			value := e.RPath
+			if e.HasRunPath {
+				value = e.RunPath
+			}
+			v := strings.ReplaceAll(strings.ReplaceAll(value, "${ORIGIN}", "\x00"), "$ORIGIN", "\x00")
+			if !strings.Contains(v, "$") && (o.origin != "" || !strings.Contains(v, "\x00")) {
+				dirs = r.searchDirs(strings.FieldsFunc(strings.ReplaceAll(v, "\x00", o.origin), func(c rune) bool { return c == ':' }))
+			}
+		}
+		o.rpath = &dirs
+	}
+	return *o.rpath
+}
+
+// dirOrDot is dir, or "." for the empty element (the current directory).
+func dirOrDot(dir string) string {
+	if dir == "" {
+		return "."
+	}
+	return dir
+}
+
+// warn records a warning once.
+func (p *Namespace) warn(msg string) {
+	if p.warned == nil {
+		p.warned = map[string]bool{}
+	}
+	if !p.warned[msg] {
+		p.warned[msg] = true
+		p.Warnings = append(p.Warnings, msg)
+	}
 }
 
 func loaderOrMain(l, main *Object) *Object {
@@ -699,7 +1015,7 @@ func (p *Namespace) Dlopen(name string, caller *Object) *DlopenResult {
 	name = p.r.expand(name, caller)
 	root, searched, err := p.mapObject(name, caller, "")
 	if root == nil {
-		res.Missing = append(res.Missing, MissingLibrary{Name: name, NeededBy: caller.Label(), Searched: searched, Err: err})
+		res.Missing = append(res.Missing, MissingLibrary{Name: name, NeededBy: caller.Label(), Searched: searched, Err: err, Flavor: p.r.Flavor})
 		return res
 	}
 	res.Root = root

@@ -2,12 +2,13 @@ package ldso
 
 import (
 	"debug/elf"
-	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -251,6 +252,10 @@ func TestResolveSearchOrder(t *testing.T) {
 		require.NoError(t, err)
 		r2.Cache = r1.Cache // the sysroot has no /etc/ld.so.cache of its own
 		r2.SystemDirs = nil
+		// libc comes from the cache: give the sysroot this machine's.
+		for _, d := range []string{"/lib", "/usr"} {
+			require.NoError(t, os.Symlink(d, filepath.Join(root, d)))
+		}
 		p2, err := r2.LoadProgram(exeRPath)
 		require.NoError(t, err)
 		var a, b []string
@@ -283,26 +288,120 @@ func TestExpandDST(t *testing.T) {
 	assert.Equal(t, []string{"/opt/app/lib"}, r.pathList("$ORIGIN/", ":", o))
 }
 
-func TestDefaultsMatchThisLoader(t *testing.T) {
+// The subdirectories and system directories vasim detects for this
+// machine are the ones its ld.so reports: "ld.so --help" lists the
+// glibc-hwcaps levels it supports, the legacy platform and hwcap
+// subdirectories it searches, and the system search path. The
+// expectation comes from this machine's loader, whatever its CPU.
+func TestHostDetectionMatchesThisLoader(t *testing.T) {
 	requireRealLoader(t)
 	out, err := exec.Command(realLDSO, "--help").Output()
 	require.NoError(t, err)
 	help := string(out)
-	for _, d := range DefaultSystemDirs {
-		assert.Contains(t, help, "  "+d+" (system search path)")
-	}
-	// The supported glibc-hwcaps subdirectories of this CPU come first in
-	// DefaultSubdirs, in ld.so's priority order.
-	var supported []string
+	cpu, err := HostCPU()
+	require.NoError(t, err)
+	d, err := DetectGlibcVersion(realLDSO)
+	require.NoError(t, err)
+	h := DetectHWCaps(d.Version, loader.ArchX86_64, cpu)
+
+	var levels, legacy []string
+	platform := ""
+	section := ""
 	for _, l := range strings.Split(help, "\n") {
-		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "x86-64-v") && strings.Contains(l, "(supported, searched)") {
-			supported = append(supported, "glibc-hwcaps/"+strings.Fields(l)[0])
+		switch {
+		case strings.HasPrefix(l, "Subdirectories of glibc-hwcaps"):
+			section = "hwcaps"
+			continue
+		case strings.HasPrefix(l, "Legacy HWCAP subdirectories"):
+			section = "legacy"
+			continue
+		case !strings.HasPrefix(l, "  "):
+			section = ""
+		}
+		f := strings.Fields(l)
+		if section == "" || len(f) == 0 || !strings.Contains(l, "supported, searched") {
+			continue
+		}
+		switch {
+		case section == "hwcaps":
+			levels = append(levels, f[0])
+		case strings.Contains(l, "AT_PLATFORM"):
+			platform = f[0]
+		case f[0] != "tls":
+			legacy = append(legacy, f[0])
 		}
 	}
-	if len(supported) > 0 && len(supported) <= len(DefaultSubdirs) {
-		assert.Equal(t, supported, DefaultSubdirs[:len(supported)], "this CPU's hwcaps differ from the documented default")
+	assert.Equal(t, levels, h.GlibcHWCaps, "glibc-hwcaps levels (CPU %s)", cpu.Vendor)
+	if !h.NoLegacy {
+		assert.Equal(t, platform, h.Platform, "legacy platform")
+		assert.ElementsMatch(t, legacy, h.Legacy, "legacy hwcap subdirectories")
 	}
+	for _, dir := range GlibcSystemDirs(elf.EM_X86_64) {
+		assert.Contains(t, help, "  "+dir+" (system search path)")
+	}
+
+	// A Resolver with Detect comes to the same, and searches the
+	// subdirectories in the order LD_DEBUG=libs shows.
+	r, err := NewResolver("")
+	require.NoError(t, err)
+	_, err = r.LoadProgram("/bin/true")
+	require.NoError(t, err)
+	assert.Equal(t, h.Subdirs(), r.Subdirs)
+	cmd := exec.Command(realLDSO, "--list", "/bin/true")
+	cmd.Env = []string{"LD_DEBUG=libs", "LD_LIBRARY_PATH=/nonexistent-vasim"}
+	dbg, _ := cmd.CombinedOutput()
+	var tried []string
+	for _, l := range strings.Split(string(dbg), "\n") {
+		if i := strings.Index(l, "search path="); i >= 0 && len(tried) == 0 {
+			for _, p := range strings.Split(strings.Fields(l[i+len("search path="):])[0], ":") {
+				tried = append(tried, strings.TrimPrefix(strings.TrimPrefix(p, "/nonexistent-vasim"), "/"))
+			}
+		}
+	}
+	if len(tried) > 0 {
+		assert.Equal(t, r.Subdirs, tried, "LD_DEBUG=libs search path for LD_LIBRARY_PATH")
+	}
+}
+
+// The subdirectory lists of glibc 2.36's _dl_important_hwcaps for the
+// CPUs it tells apart, and glibc 2.37's without the legacy ones.
+func TestHWCapsSubdirs(t *testing.T) {
+	flags := func(fs ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, list := range [][]string{x86Baseline, x86V2} {
+			for _, f := range list {
+				m[f] = true
+			}
+		}
+		for _, f := range fs {
+			m[f] = true
+		}
+		return m
+	}
+	v236 := GlibcVersion{Major: 2, Minor: 36}
+	amd := DetectHWCaps(v236, loader.ArchX86_64, CPU{Vendor: "AuthenticAMD", Flags: flags("avx", "avx2", "f16c", "fma", "abm", "movbe", "bmi1", "bmi2")})
+	assert.Equal(t, []string{"glibc-hwcaps/x86-64-v3", "glibc-hwcaps/x86-64-v2",
+		"tls/x86_64/x86_64", "tls/x86_64", "tls/x86_64", "tls", "x86_64/x86_64", "x86_64", "x86_64", ""}, amd.Subdirs())
+	haswell := DetectHWCaps(v236, loader.ArchX86_64, CPU{Vendor: "GenuineIntel", Flags: flags("avx", "avx2", "f16c", "fma", "abm", "movbe", "bmi1", "bmi2")})
+	assert.Equal(t, []string{"glibc-hwcaps/x86-64-v3", "glibc-hwcaps/x86-64-v2",
+		"tls/haswell/x86_64", "tls/haswell", "tls/x86_64", "tls", "haswell/x86_64", "haswell", "x86_64", ""}, haswell.Subdirs())
+	skylake := DetectHWCaps(v236, loader.ArchX86_64, CPU{Vendor: "GenuineIntel", Flags: flags("avx", "avx2", "f16c", "fma", "abm", "movbe", "bmi1", "bmi2",
+		"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")})
+	assert.Equal(t, []string{"glibc-hwcaps/x86-64-v4", "glibc-hwcaps/x86-64-v3", "glibc-hwcaps/x86-64-v2",
+		"tls/haswell/avx512_1/x86_64", "tls/haswell/avx512_1", "tls/haswell/x86_64", "tls/haswell",
+		"tls/avx512_1/x86_64", "tls/avx512_1", "tls/x86_64", "tls",
+		"haswell/avx512_1/x86_64", "haswell/avx512_1", "haswell/x86_64", "haswell",
+		"avx512_1/x86_64", "avx512_1", "x86_64", ""}, skylake.Subdirs())
+	noBMI := DetectHWCaps(v236, loader.ArchX86_64, CPU{Vendor: "AuthenticAMD", Flags: flags("avx", "avx2", "f16c", "fma", "abm", "movbe")})
+	assert.Equal(t, []string{"x86-64-v2"}, noBMI.GlibcHWCaps, "2.36 as Debian builds it needs BMI1 and BMI2 for v3")
+	assert.Equal(t, []string{"x86-64-v3", "x86-64-v2"}, DetectHWCaps(GlibcVersion{Major: 2, Minor: 35}, loader.ArchX86_64, CPU{Vendor: "AuthenticAMD", Flags: flags("avx", "avx2", "f16c", "fma", "abm", "movbe")}).GlibcHWCaps)
+	assert.Empty(t, DetectHWCaps(GlibcVersion{Major: 2, Minor: 32}, loader.ArchX86_64, CPU{Flags: flags()}).GlibcHWCaps, "glibc-hwcaps came with 2.33")
+	assert.Equal(t, []string{"glibc-hwcaps/x86-64-v3", "glibc-hwcaps/x86-64-v2", ""},
+		DetectHWCaps(GlibcVersion{Major: 2, Minor: 37}, loader.ArchX86_64, CPU{Vendor: "GenuineIntel", Flags: flags("avx", "avx2", "f16c", "fma", "abm", "movbe", "bmi1", "bmi2")}).Subdirs(),
+		"2.37 dropped the legacy subdirectories")
+	arm := DetectHWCaps(v236, loader.ArchAArch64, CPU{Flags: map[string]bool{"fp": true, "asimd": true, "atomics": true}})
+	assert.Equal(t, []string{"tls/aarch64/atomics", "tls/aarch64", "tls/atomics", "tls", "aarch64/atomics", "aarch64", "atomics", ""}, arm.Subdirs())
+	assert.Equal(t, []string{"tls/aarch64", "tls", "aarch64", ""}, DetectHWCaps(v236, loader.ArchAArch64, CPU{Flags: map[string]bool{}}).Subdirs())
 }
 
 // treeWriter returns a function that writes a file at a target path under
@@ -345,7 +444,7 @@ func TestNoDefaultLib(t *testing.T) {
 	for _, m := range p.Missing {
 		missing = append(missing, m.Name)
 	}
-	assert.Equal(t, []string{"libr.so.1", "libs.so.1"}, missing)
+	assert.Equal(t, []string{"libr.so.1"}, missing, "the first library ld.so cannot load ends the start-up")
 
 	// Without the flag both come from the cache and libs from /usr/lib.
 	prog.Flags1 = uint64(elf.DF_1_PIE)
@@ -368,7 +467,7 @@ func TestPreloadSearchesTheProgramsRunpath(t *testing.T) {
 	rp := "/opt/app/lib"
 	write("/opt/app/lib/libpre.so", objtest.ELF{SOName: "libpre.so"}.Bytes())
 	write("/bin/prog", objtest.ELF{Flags1: uint64(elf.DF_1_PIE), RunPath: &rp, Needed: []string{"libdep.so"}}.Bytes())
-	write("/usr/lib/libdep.so", []byte("not an ELF file"))
+	write("/usr/lib/libdep.so", []byte("INPUT(-lc) /* a GNU ld script, as Debian's libc.so is; longer than an ELF header */"))
 	write("/usr/lib64/libdep.so", objtest.ELF{SOName: "libdep.so"}.Bytes())
 	r := &Resolver{Sysroot: root, Preload: []string{"libpre.so"}, SystemDirs: []string{"/usr/lib", "/usr/lib64"}}
 	p, err := r.LoadProgram("/bin/prog")
@@ -379,7 +478,9 @@ func TestPreloadSearchesTheProgramsRunpath(t *testing.T) {
 	require.Len(t, p.Missing, 1, "the search for libdep.so stops at the malformed /usr/lib/libdep.so")
 	m := p.Missing[0]
 	assert.Equal(t, "libdep.so", m.Name)
-	assert.True(t, errors.Is(m.Err, loader.ErrWrongFormat), "%v", m.Err)
+	var le *LoadError
+	require.ErrorAs(t, m.Err, &le)
+	assert.Equal(t, "/usr/lib/libdep.so: invalid ELF header", m.Message(), "glibc's message")
 	assert.Contains(t, m.String(), "/usr/lib/libdep.so")
 }
 
@@ -396,4 +497,91 @@ func TestLibraryPathSeparators(t *testing.T) {
 	require.Empty(t, p.Missing)
 	assert.Equal(t, "/opt/b/libz.so.1", p.Objects[1].Path)
 	assert.Equal(t, "LD_LIBRARY_PATH", p.Objects[1].Via)
+}
+
+// What ld.so does costs vasim what it costs ld.so: one search for the
+// first library that is missing (ld.so stops there), each search
+// directory checked once however many libraries are looked up in it, and
+// no record of every failed path. Here a program needs 1,000 missing
+// libraries through a 1,000-entry DT_RPATH, half of whose entries run
+// through a regular file.
+func TestResolveCostIsLinear(t *testing.T) {
+	root := t.TempDir()
+	write := treeWriter(t, root)
+	write("/opt/file", []byte("a regular file, not a directory"))
+	var rpath []string
+	for i := range 1000 {
+		if i%2 == 0 {
+			rpath = append(rpath, fmt.Sprintf("/opt/file/sub%d", i))
+		} else {
+			rpath = append(rpath, fmt.Sprintf("/opt/none%d", i))
+		}
+	}
+	rp := strings.Join(rpath, ":")
+	var needed []string
+	for i := range 1000 {
+		needed = append(needed, fmt.Sprintf("libmissing%d.so", i))
+	}
+	write("/bin/prog", objtest.ELF{Interp: "/lib64/ld-linux-x86-64.so.2", Needed: needed, RPath: &rp}.Bytes())
+	write("/lib64/ld-linux-x86-64.so.2", objtest.ELF{SOName: "ld-linux-x86-64.so.2"}.Bytes())
+	subdirs := DetectHWCaps(GlibcVersion{Major: 2, Minor: 36}, loader.ArchX86_64, CPU{Vendor: "AuthenticAMD"}).Subdirs()
+	r := &Resolver{Sysroot: root, SystemDirs: []string{"/lib", "/usr/lib"}, Subdirs: subdirs}
+	p, err := r.LoadProgram("/bin/prog")
+	require.NoError(t, err)
+	require.Len(t, p.Missing, 1, "ld.so stops at the first library it cannot find")
+	assert.Equal(t, "libmissing0.so", p.Missing[0].Name)
+	assert.Empty(t, p.Warnings)
+	// Each of the 1,002 directories and its subdirectories is checked
+	// once, plus the program and its interpreter.
+	assert.LessOrEqual(t, r.lookups, 1002*len(subdirs)+10)
+
+	// A chain of libraries each with DT_RPATH $ORIGIN/s, s a regular
+	// file: every lookup inherits every ancestor's RPATH, all naming the
+	// same missing directory, which is checked once.
+	chain := func(n int) (*Resolver, *Namespace) {
+		root := t.TempDir()
+		write := treeWriter(t, root)
+		origin := "$ORIGIN/s"
+		for i := range n {
+			f := objtest.ELF{SOName: fmt.Sprintf("lib%d.so", i), RPath: &origin}
+			if i+1 < n {
+				f.Needed = []string{fmt.Sprintf("lib%d.so", i+1)}
+			}
+			write(fmt.Sprintf("/lib/lib%d.so", i), f.Bytes())
+		}
+		write("/lib/s", []byte("a file"))
+		write("/bin/prog", objtest.ELF{Interp: "/lib64/ld-linux-x86-64.so.2", Needed: []string{"lib0.so"}, RPath: &origin}.Bytes())
+		write("/lib64/ld-linux-x86-64.so.2", objtest.ELF{SOName: "ld-linux-x86-64.so.2"}.Bytes())
+		r := &Resolver{Sysroot: root, SystemDirs: []string{"/lib"}}
+		p, err := r.LoadProgram("/bin/prog")
+		require.NoError(t, err)
+		require.Empty(t, p.Missing)
+		require.Equal(t, n+2, len(p.Objects), "the program, the chain and the interpreter")
+		assert.Empty(t, p.Warnings)
+		return r, p
+	}
+	r1, _ := chain(500)
+	r2, _ := chain(1000)
+	assert.LessOrEqual(t, r2.lookups, 2*r1.lookups+10, "lookups grow with the chain, not its square: %d, %d", r1.lookups, r2.lookups)
+}
+
+// A FIFO on a search path stops the search with an error that says what
+// it is, as ld.so's open(2) would block on it; one as the sysroot's
+// ld.so.cache is refused by NewResolver, naming it.
+func TestFIFOsAreRefused(t *testing.T) {
+	root := t.TempDir()
+	write := treeWriter(t, root)
+	write("/bin/prog", objtest.ELF{Interp: "/lib64/ld-linux-x86-64.so.2", Needed: []string{"libf.so"}}.Bytes())
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "lib"), 0o755))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(root, "lib/libf.so"), 0o644))
+	r := &Resolver{Sysroot: root, SystemDirs: []string{"/lib"}}
+	p, err := r.LoadProgram("/bin/prog")
+	require.NoError(t, err)
+	require.Len(t, p.Missing, 1)
+	assert.ErrorContains(t, p.Missing[0].Err, "is a named pipe (FIFO): ld.so would block opening it")
+
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(root, "etc/ld.so.cache"), 0o644))
+	_, err = NewResolver(root)
+	assert.ErrorContains(t, err, "ld.so.cache: is a named pipe (FIFO), not a regular file")
 }

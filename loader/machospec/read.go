@@ -10,9 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
+	"github.com/vasim/vasim/internal/input"
 	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/internal/objfile"
 	"github.com/vasim/vasim/vaspace"
@@ -180,16 +180,13 @@ func Read(path string) (*loader.ImageSpec, error) {
 }
 
 // ReadArch is Read reading the slice for architecture arch (see
-// ParseArch).
+// ParseArch). Only a regular file is opened (input.Open).
 func ReadArch(path, arch string) (*loader.ImageSpec, error) {
-	f, err := os.Open(path)
+	f, err := input.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, &loader.FileError{Path: path, Format: format, Offset: -1, Err: errors.New("is a directory, not a Mach-O file"), Class: loader.ErrWrongFormat}
-	}
 	return ParseArch(f, path, arch)
 }
 
