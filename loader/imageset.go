@@ -9,6 +9,9 @@ type ImageSet struct {
 	// Name and Description identify the set in reports.
 	Name        string
 	Description string
+	// Platform names the platform the set is placed on (a built-in one
+	// of the placement model, "macos-26"); "" leaves it to the caller.
+	Platform string
 	// Main is the executable.
 	Main *ImageSpec
 	// Images holds every other image: libraries, frameworks, the dynamic

@@ -181,6 +181,11 @@ func (g *Glibc) determineOffsets(mods []*Module) bool {
 		if m.TLS == nil {
 			continue
 		}
+		if offset > MaxStaticTLS {
+			// Already too large to map; stop before the sums can wrap
+			// (each block is at most MaxStaticTLS: checkModule).
+			return false
+		}
 		s := g.st[m]
 		bs, al := m.TLS.MemSize, m.TLS.Align
 		firstbyte := (-g.fbo(m)) & (al - 1)

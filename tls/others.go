@@ -241,6 +241,9 @@ func (l MuslLoader) Start(mods []*Module, opt StartOptions) (State, error) {
 		if m.TLS == nil {
 			continue
 		}
+		if off > MaxStaticTLS {
+			return nil, &StartError{Message: "the start-up modules' TLS is larger than the address space"}
+		}
 		bs, al, fbo := m.TLS.MemSize, max(m.TLS.Align, 1), m.TLS.FirstByteOffset()
 		if l.Arch == loader.ArchAArch64 {
 			// TLS_ABOVE_TP: offset = tls_offset + ((align-1) & (-tls_offset + image))
@@ -330,6 +333,9 @@ func (l FreeBSDLoader) Start(mods []*Module, opt StartOptions) (State, error) {
 	if opt.StaticTLSExtra >= FreeBSDStaticTLSExtra {
 		extra = opt.StaticTLSExtra
 	}
+	if extra > MaxStaticTLS {
+		return nil, fmt.Errorf("%w: LD_STATIC_TLS_EXTRA=%d: the static TLS area would be larger than a process's address space (%#x bytes); rtld's size_t sum would wrap", ErrUnsupported, extra, uint64(MaxStaticTLS))
+	}
 	var last, lastSize uint64
 	next := func(m *Module) uint64 {
 		al := max(m.TLS.Align, 1)
@@ -341,6 +347,9 @@ func (l FreeBSDLoader) Start(mods []*Module, opt StartOptions) (State, error) {
 	for _, m := range mods {
 		if m.TLS == nil {
 			continue
+		}
+		if last > MaxStaticTLS {
+			return nil, &StartError{Message: "the start-up modules' TLS is larger than the address space"}
 		}
 		o := next(m)
 		p.static[m] = o

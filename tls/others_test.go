@@ -142,3 +142,32 @@ func TestMinimalTunablesIsMinimal(t *testing.T) {
 		}
 	})
 }
+
+// Sizes near 2^64 never wrap into a wrong answer: a block larger than any
+// address space is refused naming the module, on the executable as on a
+// library and for every loader; a FreeBSD LD_STATIC_TLS_EXTRA that would
+// wrap rtld's sum is refused too.
+func TestTLSSizesNear2To64(t *testing.T) {
+	huge := &loader.TLSBlock{MemSize: 1<<64 - 16, Align: 16}
+	prof := glibc236(t)
+	for _, onMain := range []bool{false, true} {
+		main := &Module{Name: "prog", Main: true}
+		lib := &Module{Name: "libhuge.so", Path: "/lib/libhuge.so", TLS: huge, Relocs: []Reloc{{Access: loader.TLSAccessInitialExec, Local: true}}}
+		if onMain {
+			main.TLS, lib.TLS = huge, nil
+		}
+		main.Deps = []*Module{lib}
+		mods := []*Module{main, lib}
+		_, err := StartGlibc(prof, mods, StartOptions{Tunables: DefaultTunables()})
+		require.Error(t, err, "main %v", onMain)
+		assert.ErrorIs(t, err, ErrBadModule)
+		assert.Contains(t, err.Error(), "larger than a process's address space")
+		for _, ld := range []Loader{MuslLoader{loader.ArchX86_64}, FreeBSDLoader{loader.ArchX86_64}, BionicLoader{loader.ArchX86_64}} {
+			_, err := ld.Start(mods, StartOptions{})
+			assert.ErrorIs(t, err, ErrBadModule, ld.Name())
+		}
+	}
+	libc := &Module{Name: "libc.so.7", Path: "/lib/libc.so.7", TLS: &loader.TLSBlock{MemSize: 64, Align: 16}}
+	_, err := FreeBSDLoader{loader.ArchX86_64}.Start([]*Module{{Name: "prog", Main: true}, libc}, StartOptions{StaticTLSExtra: 1<<64 - 1})
+	assert.ErrorContains(t, err, "LD_STATIC_TLS_EXTRA=18446744073709551615: the static TLS area would be larger")
+}

@@ -375,6 +375,12 @@ func checkModule(m *Module) error {
 	if m.TLS.FileSize > m.TLS.MemSize {
 		return &ModuleError{m.Label(), fmt.Sprintf("PT_TLS p_filesz %#x exceeds p_memsz %#x", m.TLS.FileSize, m.TLS.MemSize)}
 	}
+	// A block (or an alignment) larger than any address space can hold
+	// can never be given to a thread; every offset vasim adds up stays
+	// far below 2^64 because of this bound.
+	if m.TLS.MemSize > MaxStaticTLS || a > MaxStaticTLS {
+		return &ModuleError{m.Label(), fmt.Sprintf("PT_TLS p_memsz %#x (p_align %#x) is larger than a process's address space (%#x bytes): no loader can give it a block", m.TLS.MemSize, a, uint64(MaxStaticTLS))}
+	}
 	return nil
 }
 

@@ -55,7 +55,7 @@ func JointAnalyzeWorkers(l slide.Layouts, p Profile, workers int) (*Joint, error
 	for i := range accs {
 		accs[i] = newJointAcc(p, in)
 	}
-	pieces, err := l.Cover(len(accs), func(w int) func(slide.Cell) error { return accs[w].cell })
+	pieces, err := l.Cover(p.Window(), len(accs), func(w int) func(slide.Cell) error { return accs[w].cell })
 	if err != nil {
 		return nil, err
 	}

@@ -116,7 +116,7 @@ func runXZone(e *env, args []string) int {
 	exe := fs.String("exe", "", "Mach-O executable to place with the dyld model; its dylibs are read from disk")
 	arch := fs.String("arch", "", "slice of universal Mach-O files (default arm64e, then arm64)")
 	profileName := fs.String("profile", xzone.DefaultProfile.Name, "libmalloc profile ("+strings.Join(xzone.ProfileNames(), ", ")+")")
-	sharedRegion := fs.String("shared-region", "", "for --images and --exe: the shared region as START-END (hex), or none to leave it out of the span (as the chromium scenario does); default [6, 12) GiB (xnu-11417)")
+	sharedRegion := fs.String("shared-region", "", "for --images and --exe: the shared region as START-END (hex), or none to leave it out of the span; default: that of the platform the image set names (\"platform\": macos-15 has [6, 12) GiB, as xnu-11417; macos-26 none in the low span), else macos-15's")
 	aslr := fs.String("aslr", "both", "for placed inputs: off (slides 0, as lldb launches), on (exact over every slide), or both")
 	launches := fs.Int("launches", 200, "number of launches for the expected crash count")
 	observed := fs.String("observed", "", "crashes seen in --launches launches, as N or LO-HI, to compare with the model")
@@ -273,13 +273,13 @@ func xzoneResolveInput(scenarioName, layoutFile, imagesFile, exe, arch string) (
 		if err != nil {
 			return nil, fmt.Errorf("--images: %w", err)
 		}
-		return resolvedInput(imagesFile, nil, set, macos.NewModel())
+		return resolvedInput(imagesFile, nil, set, nil)
 	case exe != "":
 		set, err := dyld.ReadSet(exe, arch)
 		if err != nil {
 			return nil, fmt.Errorf("--exe: %w", err)
 		}
-		return resolvedInput(exe, nil, set, macos.NewModel())
+		return resolvedInput(exe, nil, set, nil)
 	}
 	if scenarioName == "" {
 		scenarioName = scenario.Default
@@ -291,11 +291,17 @@ func xzoneResolveInput(scenarioName, layoutFile, imagesFile, exe, arch string) (
 	return resolvedInput("scenario "+sc.Name, sc, sc.Set, sc.Model)
 }
 
-// resolvedInput orders set as dyld loads it, for model.
+// resolvedInput orders set as dyld loads it, for model (nil: the model of
+// the platform the set names).
 func resolvedInput(label string, sc *scenario.Scenario, set *loader.ImageSet, model *macos.Model) (*xzoneInput, error) {
 	order, err := dyld.Resolve(set)
 	if err != nil {
 		return nil, err
+	}
+	if model == nil {
+		if model, err = macos.ModelFor(set.Platform); err != nil {
+			return nil, fmt.Errorf("%s: %w", label, err)
+		}
 	}
 	return &xzoneInput{label: label, scenario: sc, order: order, model: model}, nil
 }

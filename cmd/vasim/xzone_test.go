@@ -185,10 +185,10 @@ func TestScenarios(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	path := filepath.Join(t.TempDir(), "chromium.json")
 	require.NoError(t, os.WriteFile(path, []byte(out), 0o644))
-	code, out, errs := runCmd(t, "xzone", "--images", path, "--aslr", "off", "--shared-region", "none")
+	code, out, errs := runCmd(t, "xzone", "--images", path, "--aslr", "off")
 	require.Equal(t, exitOK, code, errs)
-	assert.True(t, strings.Contains(out, "15/736 slots collide"), "the dumped set places identically")
-	code, out, errs = runCmd(t, "xzone", "--images", path, "--aslr", "off")
+	assert.True(t, strings.Contains(out, "15/736 slots collide"), "the dumped set names its platform and places identically")
+	code, out, errs = runCmd(t, "xzone", "--images", path, "--aslr", "off", "--shared-region", "0x180000000-0x300000000")
 	require.Equal(t, exitOK, code, errs)
 	assert.Contains(t, out, "slots collide", "with the xnu-11417 shared region the images go much higher")
 	assert.NotContains(t, out, "15/736")
@@ -241,4 +241,26 @@ func TestXZoneQuotesUnprintableNames(t *testing.T) {
 	assert.NotContains(t, stdout, "\x1b")
 	assert.NotContains(t, stdout, "\r")
 	assert.Contains(t, stdout, `"evil\x1b[2J\rname"`)
+}
+
+// A dumped scenario names its platform, so fed back with --images it
+// places and answers exactly as the scenario does.
+func TestScenarioDumpRoundTrips(t *testing.T) {
+	code, dump, _ := runCmd(t, "scenarios", "--dump", "chromium-browser-tests")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, dump, `"platform": "macos-26"`)
+	path := filepath.Join(t.TempDir(), "dump.json")
+	require.NoError(t, os.WriteFile(path, []byte(dump), 0o644))
+	var a, b struct {
+		Exact string `json:"probability_exact"`
+		Slots []int  `json:"colliding_slots"`
+	}
+	code, out, errs := runCmd(t, "xzone", "--aslr", "off", "--json")
+	require.Equal(t, exitOK, code, errs)
+	require.NoError(t, json.Unmarshal([]byte(out), &a))
+	code, out, errs = runCmd(t, "xzone", "--aslr", "off", "--json", "--images", path)
+	require.Equal(t, exitOK, code, errs)
+	require.NoError(t, json.Unmarshal([]byte(out), &b))
+	assert.Equal(t, a, b)
+	assert.Equal(t, "43766655/2147483648", a.Exact, "15/736 with the 2^32 mod 736 bias")
 }

@@ -15,6 +15,7 @@ import (
 type imageSetJSON struct {
 	Name        string          `json:"name,omitempty"`
 	Description string          `json:"description,omitempty"`
+	Platform    string          `json:"platform,omitempty"`
 	Images      json.RawMessage `json:"images"`
 }
 
@@ -26,7 +27,7 @@ func MarshalImageSet(set *loader.ImageSet) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.MarshalIndent(imageSetJSON{Name: set.Name, Description: set.Description, Images: imgs}, "", "  ")
+	b, err := json.MarshalIndent(imageSetJSON{Name: set.Name, Description: set.Description, Platform: set.Platform, Images: imgs}, "", "  ")
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +50,7 @@ func parseImageSet(data []byte, source string) (*loader.ImageSet, error) {
 	}
 	var doc imageSetJSON
 	if err := strictUnmarshal(data, &doc); err != nil {
-		return nil, withPath(jsonDecodeError(err, "", "the document has: name, description, images", data), source)
+		return nil, withPath(jsonDecodeError(err, "", "the document has: name, description, platform, images", data), source)
 	}
 	if len(doc.Images) == 0 {
 		return nil, &fieldError{Path: source, Field: "images", Err: errors.New(`missing: the document is {"name": ..., "images": [...]}`)}
@@ -58,7 +59,7 @@ func parseImageSet(data []byte, source string) (*loader.ImageSet, error) {
 	if err := specs.unmarshal(doc.Images); err != nil {
 		return nil, withPath(err, source)
 	}
-	set := &loader.ImageSet{Name: doc.Name, Description: doc.Description}
+	set := &loader.ImageSet{Name: doc.Name, Description: doc.Description, Platform: doc.Platform}
 	for i, s := range specs {
 		if s.Kind != loader.KindExecutable {
 			set.Images = append(set.Images, s)

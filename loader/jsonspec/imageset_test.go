@@ -11,6 +11,7 @@ import (
 	"github.com/vasim/vasim/loader/macos"
 	"github.com/vasim/vasim/loader/scenario"
 	"github.com/vasim/vasim/loader/slide"
+	"github.com/vasim/vasim/vaspace"
 )
 
 // The built-in scenario survives a trip through its JSON form and places
@@ -91,6 +92,6 @@ func FuzzImageSetPlacement(f *testing.F) {
 		require.NoError(t, p.Space.Check())
 		l, err := d.Layouts(order)
 		require.NoError(t, err)
-		_, _ = l.Cover(1, func(int) func(slide.Cell) error { return func(slide.Cell) error { return nil } })
+		_, _ = l.Cover(vaspace.Range{}, 1, func(int) func(slide.Cell) error { return func(slide.Cell) error { return nil } })
 	})
 }

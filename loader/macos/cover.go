@@ -1,7 +1,10 @@
 package macos
 
 import (
+	"errors"
+	"fmt"
 	"sort"
+	"sync/atomic"
 
 	"github.com/vasim/vasim/loader/dyld"
 	"github.com/vasim/vasim/loader/place"
@@ -14,7 +17,36 @@ import (
 type Layouts struct {
 	model *Model
 	order *dyld.LoadOrder
+	// Budget bounds Cover's work: how many images it may place in all,
+	// over every layout it finds (DefaultBudget unless set). An image set
+	// whose layouts change with nearly every slide (images that run into
+	// the stack or the shared region) needs one placement of every image
+	// per layout; Cover stops with ErrBudget rather than run for hours.
+	Budget int64
 }
+
+// DefaultBudget is Cover's default work bound: 15 million image
+// placements, about ten seconds on two cores. The Chromium scenario needs
+// 7.5 million.
+const DefaultBudget = 15_000_000
+
+// ErrBudget is the class of Cover failures for image sets whose exact sum
+// would take more work than Layouts.Budget allows.
+var ErrBudget = errors.New("the exact sum over every slide needs more work than its budget")
+
+// BudgetError says how far Cover got.
+type BudgetError struct {
+	Images, Layouts int
+	Placed, Budget  int64
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("%v: %d image placements for %d layouts of %d images so far (budget %d; Layouts.Budget): the layout changes with nearly every slide; analyse the layout with ASLR off, or fewer images",
+		ErrBudget, e.Placed, e.Layouts, e.Images, e.Budget)
+}
+
+// Unwrap returns ErrBudget.
+func (e *BudgetError) Unwrap() error { return ErrBudget }
 
 // Layouts binds the model to a load order. The model is copied: later
 // changes to m do not reach the result.
@@ -104,7 +136,8 @@ func (ip *imagesPiece) deepest(d slide.Draw) (int, bool) {
 }
 
 // Cover partitions every draw of the random inputs into cells and calls
-// fn for each, in order; each cell runs along the executable slide. It
+// fn for each, in order; each cell runs along the executable slide, and
+// each piece lists the mappings that can reach window. It
 // places a launch (on the lean placer, with the affine bookkeeping) only
 // at a draw no piece found so far contains, so the cost grows with the
 // number of distinct layouts, not with the number of draws (3069 × 255 ×
@@ -116,9 +149,20 @@ func (ip *imagesPiece) deepest(d slide.Draw) (int, bool) {
 // pieces; visitor(w) gives worker w's cell function, called from that
 // worker only. Pieces that straddle two shares are found by both, so the
 // count can exceed a single worker's. It returns the number of pieces.
-func (l *Layouts) Cover(workers int, visitor func(worker int) func(slide.Cell) error) (int, error) {
+func (l *Layouts) Cover(window vaspace.Range, workers int, visitor func(worker int) func(slide.Cell) error) (int, error) {
 	d := l.model
 	sup := l.Inputs()
+	budget := l.Budget
+	if budget <= 0 {
+		budget = DefaultBudget
+	}
+	var placed atomic.Int64
+	var layouts atomic.Int64
+	var keep func(slide.Mapping) bool
+	if !window.IsEmpty() {
+		box := slide.Box(sup)
+		keep = func(m slide.Mapping) bool { return slide.CanOverlap(m, window, box) }
+	}
 	ds := sup[VarDyldSlide].Values
 	workers = max(1, min(workers, len(ds)))
 	type result struct {
@@ -127,7 +171,7 @@ func (l *Layouts) Cover(workers int, visitor func(worker int) func(slide.Cell) e
 	}
 	results := make(chan result, workers)
 	for w := 0; w < workers; w++ {
-		c := &coverer{d: d, order: l.order, sup: sup,
+		c := &coverer{d: d, order: l.order, sup: sup, keep: keep, budget: budget, placed: &placed, layouts: &layouts,
 			bounds:    vaspace.Range{Start: 0, End: d.Platform.VATop},
 			snapEvery: max(1, len(l.order.Images)/snapsPerLaunch)}
 		share := ds[w*len(ds)/workers : (w+1)*len(ds)/workers]
@@ -158,6 +202,10 @@ type span struct {
 // coverer holds one worker's pieces and the state of its sweep.
 type coverer struct {
 	d         *Model
+	keep      func(slide.Mapping) bool
+	// placed and layouts count the work of every worker, against budget.
+	budget          int64
+	placed, layouts *atomic.Int64
 	order     *dyld.LoadOrder
 	sup       []slide.Input
 	bounds    vaspace.Range
@@ -295,12 +343,17 @@ func (c *coverer) imagesFor(draw slide.Draw, hints []*imagesPiece) (*imagesPiece
 		ip.snaps = append(ip.snaps, from.snaps[:depth+1]...)
 	} else {
 		l = place.NewLean(c.bounds, c.d.Platform.PageSize, draw)
+		l.SetKeep(c.keep)
 		if err := c.d.exec(l, c.order, &Process{}); err != nil {
 			return nil, err
 		}
 		ip.snaps = append(ip.snaps, snapshot{0, l.Freeze()})
 	}
 	n := len(c.order.Images)
+	if p := c.placed.Add(int64(n - next)); p > c.budget {
+		return nil, &BudgetError{Images: n, Layouts: int(c.layouts.Load()), Placed: p, Budget: c.budget}
+	}
+	c.layouts.Add(1)
 	err := c.d.loadImages(l, c.order.Images, next, &Process{}, func(next int) {
 		if next%c.snapEvery == 0 && next <= n/snapShare {
 			ip.snaps = append(ip.snaps, snapshot{next, l.Freeze()})

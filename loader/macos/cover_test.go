@@ -6,9 +6,12 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/dyld"
 	"github.com/vasim/vasim/loader/loadertest"
+	"github.com/vasim/vasim/loader/macos"
 	"github.com/vasim/vasim/loader/slide"
 	"github.com/vasim/vasim/vaspace"
 	"pgregory.net/rapid"
@@ -42,13 +45,13 @@ func TestCoverPiecesAreSound(t *testing.T) {
 		require.NoError(t, err)
 		nothing := func(int) func(slide.Cell) error { return func(slide.Cell) error { return nil } }
 		if _, err := loadertest.LaunchFailure(l); err != nil {
-			_, cerr := l.Cover(1, nothing)
+			_, cerr := l.Cover(vaspace.Range{}, 1, nothing)
 			require.Error(t, cerr, "a launch fails (%v), so Cover must", err)
 			t.Skip("world too small at some draw:", err)
 		}
 		in := l.Inputs()
 		seen := 0
-		_, err = l.Cover(1, func(int) func(slide.Cell) error {
+		_, err = l.Cover(vaspace.Range{}, 1, func(int) func(slide.Cell) error {
 			return func(c slide.Cell) error {
 				xs := in[c.Along].Values
 				seen += c.Hi - c.Lo + 1
@@ -80,4 +83,33 @@ func TestCoverPiecesAreSound(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, int(slide.Draws(in)), seen, "cells partition the support")
 	})
+}
+
+// An image set whose layout changes with nearly every slide is refused
+// once Cover has placed Budget images, saying how far it got, instead of
+// running for hours.
+func TestCoverBudget(t *testing.T) {
+	d := macos.NewModel()
+	set := &loader.ImageSet{Main: &loader.ImageSpec{Name: "exe", Kind: loader.KindExecutable, Format: loader.FormatMachO, Segments: []loader.Segment{
+		{Name: "__PAGEZERO", VMSize: 4 << 30},
+		{Name: "__TEXT", VMAddr: 4 << 30, VMSize: 1 << 20, FileSize: 1 << 20, Prot: vaspace.ProtRX},
+	}}}
+	for i := range 400 {
+		name := fmt.Sprintf("lib%d", i)
+		set.Main.Needed = append(set.Main.Needed, name)
+		set.Images = append(set.Images, &loader.ImageSpec{Name: name, Kind: loader.KindLibrary, Format: loader.FormatMachO,
+			Segments: []loader.Segment{{Name: "__TEXT", VMSize: 8 << 20, FileSize: 8 << 20, Prot: vaspace.ProtRX}}})
+	}
+	order, err := dyld.Resolve(set)
+	require.NoError(t, err)
+	l, err := d.Layouts(order)
+	require.NoError(t, err)
+	l.Budget = 2000
+	nothing := func(int) func(slide.Cell) error { return func(slide.Cell) error { return nil } }
+	_, err = l.Cover(vaspace.Range{}, 2, nothing)
+	require.ErrorIs(t, err, macos.ErrBudget)
+	var be *macos.BudgetError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, 401, be.Images)
+	assert.Greater(t, be.Placed, int64(2000))
 }

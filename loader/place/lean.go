@@ -31,6 +31,22 @@ type Lean struct {
 	base   [][]slide.Mapping
 	maps   []slide.Mapping
 	region *slide.Region
+	// keep, when set, says which mappings to list (see SetKeep).
+	keep func(slide.Mapping) bool
+}
+
+// SetKeep makes l list only the mappings keep accepts, and so its pieces;
+// decisions are unchanged, since they depend on the free ranges alone. A
+// model enumerating thousands of layouts keeps only the mappings an
+// analysis can use (those that can reach its window), instead of every
+// mapping of every layout. Forks and frozen copies keep the filter.
+func (l *Lean) SetKeep(keep func(slide.Mapping) bool) { l.keep = keep }
+
+// record lists m unless the filter drops it.
+func (l *Lean) record(m slide.Mapping) {
+	if l.keep == nil || l.keep(m) {
+		l.maps = append(l.maps, m)
+	}
 }
 
 // hole is a free range with the affine forms of its ends.
@@ -108,7 +124,7 @@ func (l *Lean) Fixed(m vaspace.Mapping, start, end slide.Affine) error {
 		l.region.Require(start.Sub(h.loA))
 		l.region.Require(h.hiA.Sub(end))
 		l.replaceAt(j, hole{h.lo, m.Start, h.loA, start}, hole{m.End, h.hi, end, h.hiA})
-		l.maps = append(l.maps, slide.Mapping{Mapping: m, Start: start, End: end})
+		l.record(slide.Mapping{Mapping: m, Start: start, End: end})
 		return nil
 	}
 	// Taken: m overlaps the run of mappings that starts where hole j ends
@@ -170,7 +186,7 @@ func (l *Lean) FirstFit(m vaspace.Mapping, hint, size slide.Affine) (vaspace.Map
 		endA := loA.Add(size)
 		m.Range = vaspace.Range{Start: lo, End: lo + vaspace.Addr(n)}
 		l.replaceAt(i, hole{g.lo, lo, g.loA, loA}, hole{m.End, g.hi, endA, g.hiA})
-		l.maps = append(l.maps, slide.Mapping{Mapping: m, Start: loA, End: endA})
+		l.record(slide.Mapping{Mapping: m, Start: loA, End: endA})
 		return m, loA, nil
 	}
 	return m, slide.Affine{}, fmt.Errorf("no free range of %#x bytes above %v: %w", n, h, vaspace.ErrNoSpace)
@@ -224,7 +240,7 @@ func (l *Lean) TopDown(m vaspace.Mapping, low, high, size slide.Affine) (vaspace
 		startA := topA.Sub(size)
 		m.Range = vaspace.Range{Start: top - vaspace.Addr(n), End: top}
 		l.replaceAt(i, hole{g.lo, m.Start, g.loA, startA}, hole{top, g.hi, topA, g.hiA})
-		l.maps = append(l.maps, slide.Mapping{Mapping: m, Start: startA, End: topA})
+		l.record(slide.Mapping{Mapping: m, Start: startA, End: topA})
 		return m, startA, nil
 	}
 	return m, slide.Affine{}, fmt.Errorf("no free range of %#x bytes in [%v, %v): %w", n, lo, hi, vaspace.ErrNoSpace)
@@ -317,7 +333,7 @@ func (l *Lean) Freeze() *Lean {
 // those of l's draw (use the affine forms), and the fork's own mappings
 // are kept apart so that forget never reaches shared ones.
 func (l *Lean) Fork(d slide.Draw) *Lean {
-	c := &Lean{draw: d, bounds: l.bounds, page: l.page, region: l.region.Clone()}
+	c := &Lean{draw: d, bounds: l.bounds, page: l.page, region: l.region.Clone(), keep: l.keep}
 	c.holes = make([]hole, len(l.holes))
 	for i, h := range l.holes {
 		c.holes[i] = hole{vaspace.Addr(h.loA.At(d)), vaspace.Addr(h.hiA.At(d)), h.loA, h.hiA}

@@ -101,20 +101,6 @@ var chromiumCal = chromiumCalibration{
 	TunePages:         -105,
 }
 
-// ChromiumPlatform is macos.DefaultPlatform without the shared region in
-// the low address space. With xnu-11417's [6, 12) GiB shared region, first fit
-// would push the images to about 21.8 GiB (P ≈ 25%), matching neither the
-// published 16.46 GiB span nor the observed ~2% rate; the published
-// figures fit only if the shared region lies outside [4, 16.46) GiB on
-// macOS 26.3.1, whose XNU is not published. The shared cache is still
-// there; it is just not modelled in this span.
-func ChromiumPlatform() macos.Platform {
-	p := macos.DefaultPlatform
-	p.Name = "macos-26.3.1-arm64 (chromium-browser-tests preset)"
-	p.SharedRegion = vaspace.Range{}
-	return p
-}
-
 func pages(n float64, page uint64) uint64 {
 	v := uint64(math.Round(n / float64(page)))
 	return max(v, 1) * page
@@ -145,6 +131,7 @@ func chromiumSet(cal chromiumCalibration) *loader.ImageSet {
 	}
 	set := &loader.ImageSet{
 		Name:        "chromium-browser-tests",
+		Platform:    macos.MacOS26.Name,
 		Description: "Chromium component-build browser_tests on macOS 26.3.1 arm64 (synthetic sizes calibrated to the published figures)",
 		Main:        exe,
 	}

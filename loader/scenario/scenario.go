@@ -13,7 +13,7 @@ import (
 )
 
 // Scenario is a named image set built into vasim, with the placement
-// model it was calibrated for.
+// model of the platform it names (Set.Platform).
 type Scenario struct {
 	Name        string
 	Description string
@@ -66,12 +66,15 @@ func Load(name string) (*Scenario, error) {
 }
 
 func chromiumScenario() *Scenario {
-	m := macos.NewModel()
-	m.Platform = ChromiumPlatform()
+	set := chromiumSet(chromiumCal)
+	m, err := macos.ModelFor(set.Platform)
+	if err != nil {
+		panic("scenario: " + err.Error()) // a built-in set names a built-in platform
+	}
 	return &Scenario{
 		Name:        "chromium-browser-tests",
 		Description: "Chromium component-build browser_tests, macOS 26.3.1 (25D2128) arm64: 1543 images, 516 Chromium dylibs, crashing in xzm_main_malloc_zone_init_range_groups ~2% of launches",
-		Set:         chromiumSet(chromiumCal),
+		Set:         set,
 		Model:       m,
 		Published: []string{
 			"1543 images; 516 Chromium dylibs (527 in the opening post)",
@@ -84,7 +87,7 @@ func chromiumScenario() *Scenario {
 		},
 		Notes: []string{
 			"Dylib sizes are synthetic: a seeded log-normal spread (sigma 0.8) per segment class, scaled so __TEXT, __LINKEDIT and data segments add up to the published totals to the page; names are placeholders.",
-			"The shared region is left out of the low address space: with xnu-11417's [6, 12) GiB region, first fit would end near 21.8 GiB (P ~ 25%), contradicting the published span and rate.",
+			"The set is placed on the macos-26 platform, whose shared region is not in the low address space: with xnu-11417's [6, 12) GiB region (macos-15), first fit would end near 21.8 GiB (P ~ 25%), contradicting the published span and rate.",
 			"Executable, dylibs and the model's own holes (dyld's temporary file mappings, allocator pools, the stack) end near 16.1 GiB; the report reaches 16.46 GiB 'combined with system libraries', so 300 MiB of system images outside the shared cache (6 placeholders) fill the difference.",
 			"The load order is a seeded shuffle (seed 33) and one dylib's __LINKEDIT is 105 pages smaller, the first choices found that put 7 dylibs past 16 GiB, the image top at 16.46 GiB and a dylib at exactly 0x401d04000; the figures are the facts, these choices are not.",
 			"The published addresses come from an lldb run, which disables ASLR: the scenario reproduces them with both slides at 0. With ASLR on, the slides move the images and the rate rises slightly; vasim sums over every slide exactly.",

@@ -72,9 +72,12 @@ type Layouts interface {
 	Place(d Draw) (*vaspace.Space, error)
 	// Cover partitions every draw (the product of the inputs' values)
 	// into cells and calls the cell function of worker w, from worker w's
-	// goroutine only, for each cell that worker covers. It returns the
-	// number of pieces it placed.
-	Cover(workers int, visitor func(worker int) func(Cell) error) (pieces int, err error)
+	// goroutine only, for each cell that worker covers. Each piece lists
+	// only the mappings that can overlap window at some draw (every
+	// mapping when window is empty), which is what bounds the memory of
+	// enumerating many layouts of many images. It returns the number of
+	// pieces it placed.
+	Cover(window vaspace.Range, workers int, visitor func(worker int) func(Cell) error) (pieces int, err error)
 }
 
 // Draws returns the number of equally likely draws of the inputs.
@@ -96,4 +99,10 @@ func Box(in []Input) [MaxVars][2]int64 {
 		}
 	}
 	return b
+}
+
+// CanOverlap reports whether m can overlap window at some draw in box
+// (the inputs' least and greatest values: Box).
+func CanOverlap(m Mapping, window vaspace.Range, box [MaxVars][2]int64) bool {
+	return m.End.MaxOver(box) > int64(window.Start) && m.Start.MinOver(box) < int64(window.End)
 }
