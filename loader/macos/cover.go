@@ -201,15 +201,15 @@ type span struct {
 
 // coverer holds one worker's pieces and the state of its sweep.
 type coverer struct {
-	d         *Model
-	keep      func(slide.Mapping) bool
+	d    *Model
+	keep func(slide.Mapping) bool
 	// placed and layouts count the work of every worker, against budget.
 	budget          int64
 	placed, layouts *atomic.Int64
-	order     *dyld.LoadOrder
-	sup       []slide.Input
-	bounds    vaspace.Range
-	snapEvery int
+	order           *dyld.LoadOrder
+	sup             []slide.Input
+	bounds          vaspace.Range
+	snapEvery       int
 
 	images     []*imagesPiece
 	withSnaps  []*imagesPiece // the pieces that still keep snapshots
