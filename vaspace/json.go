@@ -110,6 +110,8 @@ type mappingJSON struct {
 	Prot  string          `json:"prot"`
 	Kind  string          `json:"kind"`
 	Owner string          `json:"owner"`
+	// Offset is the file offset of start, for file mappings.
+	Offset json.RawMessage `json:"offset"`
 }
 
 // DecodeLayout reads a placed layout:
@@ -117,8 +119,8 @@ type mappingJSON struct {
 //	{"mappings": [{"name": "libfoo.dylib", "start": "0x401d04000", "end": "0x402650000"}, ...]}
 //
 // with "size" allowed instead of "end", numbers as JSON integers or "0x…"
-// strings, and optional "prot" ("r-x"), "kind" ("image") and "owner" per
-// mapping, and "page_size" and "bounds" ({"start", "end"}) at the top.
+// strings, and optional "prot" ("r-x"), "kind" ("image"), "owner" and
+// "offset" (the file offset of start) per mapping, and "page_size" and "bounds" ({"start", "end"}) at the top.
 // Unknown fields, overlapping or misaligned mappings and ranges outside
 // the bounds are errors naming the mapping, field and value. source names
 // the document in errors.
@@ -239,6 +241,11 @@ func DecodeLayout(r io.Reader, source string, opts LayoutOptions) (*Space, error
 				return fail(field+".kind", strconv.Quote(mj.Kind), err)
 			}
 		}
+		if len(mj.Offset) > 0 {
+			if m.Offset, err = ParseJSONUint(mj.Offset); err != nil {
+				return fail(field+".offset", string(mj.Offset), err)
+			}
+		}
 		if err := space.Map(m); err != nil {
 			return fail(field, strconv.Quote(m.Name), err)
 		}
@@ -269,12 +276,13 @@ func jsonError(err error, data []byte) error {
 // EncodeLayout writes s in the form DecodeLayout reads.
 func EncodeLayout(w io.Writer, s *Space) error {
 	type out struct {
-		Name  string `json:"name"`
-		Start Addr   `json:"start"`
-		End   Addr   `json:"end"`
-		Prot  string `json:"prot"`
-		Kind  string `json:"kind"`
-		Owner string `json:"owner,omitempty"`
+		Name   string `json:"name"`
+		Start  Addr   `json:"start"`
+		End    Addr   `json:"end"`
+		Prot   string `json:"prot"`
+		Kind   string `json:"kind"`
+		Owner  string `json:"owner,omitempty"`
+		Offset *Addr  `json:"offset,omitempty"`
 	}
 	doc := struct {
 		PageSize uint64 `json:"page_size"`
@@ -287,7 +295,12 @@ func EncodeLayout(w io.Writer, s *Space) error {
 	doc.Bounds.Start, doc.Bounds.End = s.Bounds().Start, s.Bounds().End
 	doc.Mappings = []out{}
 	for m := range s.All() {
-		doc.Mappings = append(doc.Mappings, out{m.Name, m.Start, m.End, m.Prot.String(), m.Kind.String(), m.Owner})
+		o := out{Name: m.Name, Start: m.Start, End: m.End, Prot: m.Prot.String(), Kind: m.Kind.String(), Owner: m.Owner}
+		if m.Offset != 0 {
+			off := Addr(m.Offset)
+			o.Offset = &off
+		}
+		doc.Mappings = append(doc.Mappings, o)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -145,6 +145,11 @@ type Mapping struct {
 	// Owner is the image (path or install name) this mapping belongs to, or
 	// empty when it belongs to none.
 	Owner string
+	// Offset is the file offset backing Start for a mapping of a file
+	// (Linux vm_pgoff × page size, as /proc/PID/maps prints it); 0 for
+	// anonymous memory. The pieces a split leaves keep the offsets of
+	// their own starts.
+	Offset uint64
 }
 
 // String formats the mapping as `[0x1000, 0x2000) r-x image "name"`.

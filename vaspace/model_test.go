@@ -18,8 +18,9 @@ type refSpace struct {
 // refCell is one page. id 0 means free; pages with the same id in a
 // contiguous run form one mapping, whose attributes are in m.
 type refCell struct {
-	id int
-	m  vaspace.Mapping // attributes only; Range is ignored
+	id  int
+	m   vaspace.Mapping // attributes only; Range and Offset are ignored
+	off uint64          // the file offset of this page
 }
 
 func newRef(bounds vaspace.Range, page uint64) *refSpace {
@@ -47,6 +48,7 @@ func (r *refSpace) mappings() []vaspace.Mapping {
 		if c.id != 0 {
 			m := c.m
 			m.Range = vaspace.Range{Start: r.addr(i), End: r.addr(j)}
+			m.Offset = c.off
 			out = append(out, m)
 		}
 		i = j
@@ -172,7 +174,7 @@ func (r *refSpace) place(m vaspace.Mapping) {
 	id := r.nextID
 	r.nextID++
 	for k := r.index(m.Start); k < r.index(m.End); k++ {
-		r.cells[k] = refCell{id: id, m: m}
+		r.cells[k] = refCell{id: id, m: m, off: m.Offset + uint64(r.addr(k)-m.Start)}
 	}
 }
 

@@ -125,7 +125,7 @@ var (
 )
 
 // Mapping generates a single mapping over a Range(cfg), with a drawn name,
-// protection and kind.
+// protection, kind and file offset.
 func Mapping(cfg Config) *rapid.Generator[vaspace.Mapping] {
 	c := cfg.mustValid()
 	ranges := Range(c)
@@ -135,10 +135,11 @@ func Mapping(cfg Config) *rapid.Generator[vaspace.Mapping] {
 	}
 	return rapid.Custom(func(t *rapid.T) vaspace.Mapping {
 		return vaspace.Mapping{
-			Range: ranges.Draw(t, "range"),
-			Name:  names.Draw(t, "name"),
-			Prot:  rapid.SampledFrom(prots).Draw(t, "prot"),
-			Kind:  rapid.SampledFrom(kinds).Draw(t, "kind"),
+			Range:  ranges.Draw(t, "range"),
+			Name:   names.Draw(t, "name"),
+			Prot:   rapid.SampledFrom(prots).Draw(t, "prot"),
+			Kind:   rapid.SampledFrom(kinds).Draw(t, "kind"),
+			Offset: rapid.Uint64Range(0, 3).Draw(t, "offset pages") * c.PageSize,
 		}
 	})
 }
