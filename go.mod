@@ -1,6 +1,6 @@
 module github.com/vasim/vasim
 
-go 1.23
+go 1.24
 
 require (
 	github.com/google/btree v1.1.3

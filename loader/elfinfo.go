@@ -152,6 +152,29 @@ type ELFInfo struct {
 	// TLSSymbols lists the exported thread-local symbols this image
 	// defines (only images with a PT_TLS block define any).
 	TLSSymbols []TLSSymbol
+
+	// What placement needs beyond the segments (package linux).
+
+	// RELROAddr and RELROSize are PT_GNU_RELRO's p_vaddr and p_memsz: the
+	// part ld.so makes read-only after relocation (elf/dl-reloc.c
+	// _dl_protect_relro); RELROSize 0 when there is none.
+	RELROAddr, RELROSize uint64
+	// HasGNUStack reports a PT_GNU_STACK header, and StackFlags its
+	// p_flags: whether the image asks for an executable stack.
+	HasGNUStack bool
+	StackFlags  elf.ProgFlag
+	// DynamicEntries is PT_DYNAMIC's p_memsz in dynamic entries (glibc
+	// l_ldnum).
+	DynamicEntries uint64
+	// PhNum is e_phnum; PhdrMapped reports whether the program headers
+	// are visible in memory (PT_PHDR, or inside a PT_LOAD's file part), so
+	// ld.so need not copy them (elf/dl-load.c _dl_map_object_from_fd).
+	PhNum      int
+	PhdrMapped bool
+	// VersionIndexMax is the largest version index the image defines or
+	// needs (DT_VERDEF vd_ndx, DT_VERNEED vna_other): glibc sizes its
+	// l_versions array by it (elf/dl-version.c _dl_check_map_versions).
+	VersionIndexMax int
 }
 
 // StaticTLS reports DF_STATIC_TLS in DT_FLAGS: the link editor's note that

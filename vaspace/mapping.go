@@ -150,6 +150,11 @@ type Mapping struct {
 	// anonymous memory. The pieces a split leaves keep the offsets of
 	// their own starts.
 	Offset uint64
+	// Flags are a placement model's own bits for the mapping (package
+	// linux keeps Linux VMA flags such as VM_ACCOUNT there, which decide
+	// what the kernel merges); the Space stores them and never reads
+	// them.
+	Flags uint32
 }
 
 // String formats the mapping as `[0x1000, 0x2000) r-x image "name"`.

@@ -43,6 +43,7 @@ type attrs struct {
 	name, owner string
 	prot        Prot
 	kind        Kind
+	flags       uint32
 	// offBias is Start − Offset (mod 2^64) of the mapping as stored, so
 	// that every piece of a split mapping, sharing these attributes, has
 	// the file offset of its own start, as Linux adjusts vm_pgoff when it
@@ -51,11 +52,11 @@ type attrs struct {
 }
 
 func newEntry(m Mapping) entry {
-	return entry{m.Range, &attrs{name: m.Name, owner: m.Owner, prot: m.Prot, kind: m.Kind, offBias: uint64(m.Start) - m.Offset}}
+	return entry{m.Range, &attrs{name: m.Name, owner: m.Owner, prot: m.Prot, kind: m.Kind, flags: m.Flags, offBias: uint64(m.Start) - m.Offset}}
 }
 
 func (e entry) mapping() Mapping {
-	return Mapping{Range: e.Range, Name: e.attr.name, Prot: e.attr.prot, Kind: e.attr.kind, Owner: e.attr.owner, Offset: uint64(e.Start) - e.attr.offBias}
+	return Mapping{Range: e.Range, Name: e.attr.name, Prot: e.attr.prot, Kind: e.attr.kind, Owner: e.attr.owner, Flags: e.attr.flags, Offset: uint64(e.Start) - e.attr.offBias}
 }
 
 // key is the probe used to search the tree for a start address.

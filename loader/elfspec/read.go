@@ -296,6 +296,33 @@ func (p *elfParser) readProgs(spec *loader.ImageSpec) error {
 			p.info.Interp = string(buf)
 		case elf.PT_DYNAMIC:
 			p.info.Dynamic = true
+			entsize := uint64(16)
+			if p.f.Class == elf.ELFCLASS32 {
+				entsize = 8
+			}
+			p.info.DynamicEntries = pr.Memsz / entsize
+		case elf.PT_GNU_RELRO:
+			p.info.RELROAddr, p.info.RELROSize = pr.Vaddr, pr.Memsz
+		case elf.PT_GNU_STACK:
+			p.info.HasGNUStack, p.info.StackFlags = true, pr.Flags
+		case elf.PT_PHDR:
+			p.info.PhdrMapped = true
+		}
+	}
+	p.info.PhNum = len(p.f.Progs)
+	if !p.info.PhdrMapped && len(p.f.Progs) > 0 {
+		// ld.so finds the headers in the first PT_LOAD whose mapped file
+		// range holds them (elf/dl-load.c).
+		phoff := uint64(p.phoff(0))
+		need := uint64(len(p.f.Progs)) * 56 // sizeof(Elf64_Phdr)
+		if p.f.Class == elf.ELFCLASS32 {
+			need = uint64(len(p.f.Progs)) * 32
+		}
+		for _, pr := range p.f.Progs {
+			if pr.Type == elf.PT_LOAD && pr.Off <= phoff && phoff+need <= pr.Off+pr.Filesz {
+				p.info.PhdrMapped = true
+				break
+			}
 		}
 	}
 	return nil
@@ -385,9 +412,42 @@ func (p *elfParser) readDynamic(spec *loader.ImageSpec) error {
 	if err := p.readTLSRelocs(val); err != nil {
 		return err
 	}
+	if err := p.readVersionIndexes(); err != nil {
+		return err
+	}
 	if spec.TLS != nil {
 		if err := p.readTLSSymbols(); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// readVersionIndexes records the largest version index among the
+// versions the image defines and needs (the low 15 bits; the top bit is
+// "hidden").
+func (p *elfParser) readVersionIndexes() error {
+	for _, t := range []elf.SectionType{elf.SHT_GNU_VERDEF, elf.SHT_GNU_VERNEED} {
+		if s := p.f.SectionByType(t); s != nil {
+			if err := p.checkSection(s); err != nil {
+				return p.fail("version section "+s.Name, int64(s.Offset), err)
+			}
+		}
+	}
+	defs, err := p.f.DynamicVersions()
+	if err != nil && p.f.SectionByType(elf.SHT_GNU_VERDEF) != nil {
+		return p.fail("version definitions (DT_VERDEF)", -1, err)
+	}
+	for _, d := range defs {
+		p.info.VersionIndexMax = max(p.info.VersionIndexMax, int(d.Index&0x7fff))
+	}
+	needs, err := p.f.DynamicVersionNeeds()
+	if err != nil && p.f.SectionByType(elf.SHT_GNU_VERNEED) != nil {
+		return p.fail("version needs (DT_VERNEED)", -1, err)
+	}
+	for _, n := range needs {
+		for _, d := range n.Needs {
+			p.info.VersionIndexMax = max(p.info.VersionIndexMax, int(d.Index&0x7fff))
 		}
 	}
 	return nil

@@ -160,7 +160,7 @@ func (r *Resolver) configure(main *loader.ImageSpec, p *Namespace) {
 	if r.CacheOptions.Machine == 0 {
 		r.CacheOptions.Machine = m
 	}
-	if r.Subdirs != nil && r.Platform != "" {
+	if r.Subdirs != nil && r.Platform != "" && r.Memory == nil {
 		return
 	}
 	cpu := r.CPU
@@ -181,6 +181,7 @@ func (r *Resolver) configure(main *loader.ImageSpec, p *Namespace) {
 		}
 	}
 	h := DetectHWCaps(v, elfspec.Arch(m), *cpu)
+	r.hw, r.version = h, v
 	if r.Subdirs == nil {
 		r.Subdirs = h.Subdirs()
 		if r.CacheOptions.HWCapsSubdirs == nil {

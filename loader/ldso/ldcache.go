@@ -128,6 +128,9 @@ func (e LDCacheEntry) FlagsString() string {
 type LDCache struct {
 	// Path is the file it was read from.
 	Path string
+	// Size is the file's length: what ld.so maps at its first lookup
+	// (elf/dl-cache.c _dl_load_cache_lookup).
+	Size uint64
 	// Format is "new", "old" or "old+new" (the old format with the new one
 	// embedded, as glibc 2.2-2.31 ldconfig wrote by default).
 	Format string
@@ -172,7 +175,7 @@ func ParseLDCache(data []byte, path string) (*LDCache, error) {
 		return &loader.FileError{Path: path, Format: "ld.so.cache", Offset: off, Err: fmt.Errorf(format, args...)}
 	}
 	le := binary.LittleEndian
-	c := &LDCache{Path: path}
+	c := &LDCache{Path: path, Size: uint64(len(data))}
 	switch {
 	case bytes.HasPrefix(data, []byte(LDCacheMagicNew)):
 		c.Format = "new"

@@ -78,6 +78,21 @@ type Resolver struct {
 	Machine elf.Machine
 	Class   elf.Class
 
+	// WorkDir is the program's current directory, in which relative
+	// paths and empty search-path elements are taken; "" means vasim's
+	// own.
+	WorkDir string
+
+	// Memory, when set, receives glibc's start-up allocations and
+	// mappings in order (see Memory); MemoryOptions say what they depend
+	// on besides the search.
+	Memory        Memory
+	MemoryOptions MemoryOptions
+
+	// hw and version are what Detect found (zero without it).
+	hw      HWCaps
+	version GlibcVersion
+
 	// specs caches what each existing file read as (bounded by the files
 	// the tree holds: absent paths are not cached); dirs caches whether
 	// each search directory exists, as ld.so's r_search_path_elem status
@@ -159,6 +174,9 @@ type Object struct {
 	// decomposes them once per object too: elf/dl-load.c
 	// decompose_rpath, l_rpath_dirs, l_runpath_dirs).
 	rpath, runpath *[]searchDir
+	// initfini says the object's needed[] list was recorded (glibc
+	// l_initfini), so later walks do not allocate another.
+	initfini bool
 }
 
 // searchDir is one directory a search tries, with its subdirectory
@@ -173,7 +191,7 @@ func (r *Resolver) searchDirs(dirs []string) []searchDir {
 		for _, sub := range r.subdirs() {
 			dir := d
 			if sub != "" {
-				dir = d + "/" + sub
+				dir = joinDir(d, sub)
 			}
 			out = append(out, searchDir{dir, r.host(dirOrDot(dir))})
 		}
@@ -182,8 +200,10 @@ func (r *Resolver) searchDirs(dirs []string) []searchDir {
 }
 
 // searchPath returns o's DT_RPATH (runpath false) or DT_RUNPATH
-// directories, computing them once.
-func (r *Resolver) searchPath(o *Object, runpath bool) []searchDir {
+// directories, computing them once, when a search first reaches them
+// (glibc decomposes a library's lists lazily, the program's at start-up).
+func (p *Namespace) searchPath(o *Object, runpath bool) []searchDir {
+	r := p.r
 	cache, value := &o.rpath, o.Spec.ELF.RPath
 	if runpath {
 		cache, value = &o.runpath, o.Spec.ELF.RunPath
@@ -191,6 +211,9 @@ func (r *Resolver) searchPath(o *Object, runpath bool) []searchDir {
 	if *cache == nil {
 		dirs := r.searchDirs(r.pathList(value, ":", o))
 		*cache = &dirs
+		if !o.isMain && p.startupMem() != nil {
+			p.decompose(o, value)
+		}
 	}
 	return **cache
 }
@@ -305,16 +328,29 @@ type Namespace struct {
 	// Main is the main program, Interp the program interpreter (nil when
 	// the program has none or it was not found).
 	Main, Interp *Object
+	// SearchList is the main program's search list after start-up: the
+	// program, the LD_PRELOAD objects, then the DT_NEEDED closure
+	// breadth-first (glibc l_searchlist).
+	SearchList []*Object
 	// Missing lists libraries not found at start-up, in the order met.
 	Missing []MissingLibrary
 	// Warnings records files skipped during searches (wrong machine or
 	// class, unreadable), as ld.so silently skips them, each once.
 	Warnings []string
 	warned   map[string]bool
+	// mem replays the start-up memory operations (nil without
+	// Resolver.Memory).
+	mem *memTrace
 }
 
 func (r *Resolver) host(p string) string {
-	if r.Sysroot == "" || !filepath.IsAbs(p) {
+	if !filepath.IsAbs(p) {
+		if r.WorkDir != "" {
+			return filepath.Join(r.WorkDir, p)
+		}
+		return p
+	}
+	if r.Sysroot == "" {
 		return p
 	}
 	hp := filepath.Join(r.Sysroot, p)
@@ -450,6 +486,11 @@ func (r *Resolver) LoadProgram(exe string) (*Namespace, error) {
 			p.warn(fmt.Sprintf("interpreter %s: %v", ip, is.err))
 		}
 	}
+	if r.Memory != nil && r.Flavor == FlavorGlibc {
+		if err := p.startMemory(); err != nil {
+			return nil, err
+		}
+	}
 	queue := []*Object{main}
 	for _, name := range r.Preload {
 		// elf/rtld.c do_preload maps preloads with the main program as
@@ -461,7 +502,11 @@ func (r *Resolver) LoadProgram(exe string) (*Namespace, error) {
 		}
 		o, miss, err := p.mapObject(name, from, "LD_PRELOAD")
 		if o == nil {
-			// ld.so prints an error and ignores a preload it cannot load.
+			// ld.so prints an error and ignores a preload it cannot load;
+			// the message stays allocated (_dl_exception_create).
+			if p.mem != nil {
+				p.mem.malloc(strSize(name) + strSize("cannot open shared object file"))
+			}
 			if err != nil {
 				p.warn(fmt.Sprintf("LD_PRELOAD %s: %v", name, err))
 			} else {
@@ -473,9 +518,15 @@ func (r *Resolver) LoadProgram(exe string) (*Namespace, error) {
 			queue = append(queue, o)
 		}
 	}
-	p.bfs(queue, nil)
+	p.SearchList = p.bfs(queue, nil)
 	if p.Interp != nil && !contains(p.Objects, p.Interp) {
 		p.Objects = append(p.Objects, p.Interp)
+	}
+	if p.mem != nil {
+		p.mem.startup = false
+		if p.mem.err != nil {
+			return p, p.mem.err
+		}
 	}
 	return p, nil
 }
@@ -501,14 +552,31 @@ func (p *Namespace) bfs(start []*Object, missing *[]MissingLibrary) []*Object {
 	for _, o := range list {
 		inList[o] = true
 	}
+	t := p.mem
+	if t != nil && !t.startup {
+		t = nil
+	}
+	var scratch, scratchLen uint64 = 0, 1024 // the needed[] scratch buffer
 	for i := 0; i < len(list); i++ {
 		o := list[i]
 		record := o.Deps == nil && !o.isMain && len(o.Spec.Needed) > 0
 		if o.isMain && o.Deps == nil {
 			record = true
 		}
+		// elf/dl-deps.c: a needed[] array for every new object but the
+		// program and ld.so (whose l_ldnum is 0), in a scratch buffer
+		// that grows past its 1024 inline bytes.
+		needArray := t != nil && !o.isMain && o != p.Interp && !o.initfini && o.Spec.ELF.DynamicEntries > 0
+		if needArray && 8*o.Spec.ELF.DynamicEntries > scratchLen {
+			t.free(scratch)
+			scratch = t.malloc(8 * o.Spec.ELF.DynamicEntries)
+			scratchLen = 8 * o.Spec.ELF.DynamicEntries
+		}
 		var deps []*Object
 		for _, name := range o.Spec.Needed {
+			if t != nil && o.isMain && dstCount(name) > 0 {
+				p.mainOrigin()
+			}
 			name = p.r.expand(name, o)
 			dep, searched, err := p.mapObject(name, o, "")
 			if dep == nil {
@@ -532,6 +600,14 @@ func (p *Namespace) bfs(start []*Object, missing *[]MissingLibrary) []*Object {
 		if record {
 			o.Deps = deps
 		}
+		if needArray {
+			t.malloc(8 * uint64(2*len(deps)+3))
+			o.initfini = true
+		}
+	}
+	if t != nil {
+		t.free(scratch)
+		t.malloc(8 * uint64(2*len(list)+1))
 	}
 	return list
 }
@@ -563,7 +639,7 @@ func (p *Namespace) matchLoaded(name string) *Object {
 			}
 		}
 		if o.Spec.ELF != nil && o.Spec.ELF.SOName == name {
-			o.Names = append(o.Names, name)
+			p.addName(o, name) // add_name_to_object, once per object
 			return o
 		}
 	}
@@ -606,14 +682,29 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 	} else if o := p.findLoaded(name); o != nil {
 		return o, nil, nil
 	}
+	t := p.startupMem()
+	// try opens path. glibc copies a name with a slash or a cache entry
+	// before it opens it (expand_dynamic_string_token,
+	// _dl_load_cache_lookup) and frees the copy when the open fails; a
+	// search copies the name it found after the open (open_path).
 	try := func(path, how string) *Object {
 		if bad != nil {
 			return nil
 		}
 		tried = append(tried, path)
+		var copied uint64
+		if t != nil && (how == "path" || how == "ld.so.cache") {
+			copied = t.malloc(strSize(path))
+		}
+		release := func() {
+			if t != nil {
+				t.free(copied)
+			}
+		}
 		hp := r.host(path)
 		s := r.read(hp, path)
 		if s.err != nil {
+			release()
 			var le *LoadError
 			var fe *loader.FileError
 			switch {
@@ -627,15 +718,20 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 		}
 		e := s.spec.ELF
 		if e == nil || (r.Machine != 0 && e.Machine != r.Machine) || (r.Class != 0 && e.Class != r.Class) {
+			release()
 			p.warn(fmt.Sprintf("%s: skipped: machine %v class %v", path, e.Machine, e.Class))
 			return nil
+		}
+		if t != nil && copied == 0 {
+			copied = t.malloc(strSize(path))
 		}
 		// The same file under another name is the same object (glibc
 		// compares st_dev/st_ino in _dl_map_object_from_fd, musl in
 		// load_library).
 		for _, o := range p.candidates() {
 			if !o.Unloaded && !o.isMain && o.fi != nil && os.SameFile(o.fi, s.fi) {
-				o.Names = append(o.Names, name)
+				release()
+				p.addName(o, name)
 				if how != "path" && o.shortname == "" {
 					o.shortname = filepath.Base(path)
 				}
@@ -653,6 +749,7 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 			return p.Interp
 		}
 		p.Objects = append(p.Objects, o)
+		p.mapped(o, name)
 		return o
 	}
 	if strings.Contains(name, "/") {
@@ -712,14 +809,14 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 		didMain := false
 		for l := from; l != nil; l = l.Loader {
 			if l.Spec.ELF != nil && l.Spec.ELF.HasRPath {
-				if o := searchDirs(r.searchPath(l, false), "RPATH of "+l.Label()); o != nil {
+				if o := searchDirs(p.searchPath(l, false), "RPATH of "+l.Label()); o != nil {
 					return o, nil, nil
 				}
 				didMain = didMain || l == p.Main
 			}
 		}
 		if !didMain && p.Main != nil && p.Main.Spec.ELF != nil && p.Main.Spec.ELF.HasRPath {
-			if o := searchDirs(r.searchPath(p.Main, false), "RPATH of "+p.Main.Label()); o != nil {
+			if o := searchDirs(p.searchPath(p.Main, false), "RPATH of "+p.Main.Label()); o != nil {
 				return o, nil, nil
 			}
 		}
@@ -734,7 +831,7 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 		}
 	}
 	if from != nil && from.Spec.ELF != nil && from.Spec.ELF.HasRunPath {
-		if o := searchDirs(r.searchPath(from, true), "RUNPATH of "+from.Label()); o != nil {
+		if o := searchDirs(p.searchPath(from, true), "RUNPATH of "+from.Label()); o != nil {
 			return o, nil, nil
 		}
 	}
@@ -743,6 +840,7 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 		nodeflib = true
 	}
 	if r.Cache != nil {
+		p.mapCache() // at the first lookup, found or not
 		if cached, ok := r.Cache.Lookup(name, r.cacheOptions()); ok {
 			skip := false
 			if nodeflib {
@@ -754,10 +852,12 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 					}
 				}
 			}
-			if !skip {
-				if o := try(cached, "ld.so.cache"); o != nil {
-					return o, nil, nil
+			if skip {
+				if t != nil {
+					t.free(t.malloc(strSize(cached))) // copied, then refused
 				}
+			} else if o := try(cached, "ld.so.cache"); o != nil {
+				return o, nil, nil
 			}
 		}
 	}
@@ -962,14 +1062,19 @@ func isIdentChar(c byte) bool {
 }
 
 // originOf returns the directory of a target path (glibc l_origin for a
-// library: the directory of the name it was opened under, made absolute).
+// library: the directory of the name it was opened under, made absolute
+// and not normalised; see originString).
 func (r *Resolver) originOf(path string) string {
-	if !filepath.IsAbs(path) {
-		if a, err := filepath.Abs(path); err == nil {
-			path = a
-		}
+	cwd, _ := r.workDir()
+	return originString(path, cwd)
+}
+
+// workDir is the target's current directory: WorkDir, or vasim's own.
+func (r *Resolver) workDir() (string, error) {
+	if r.WorkDir != "" {
+		return r.WorkDir, nil
 	}
-	return filepath.Dir(path)
+	return os.Getwd()
 }
 
 // targetPath strips the Sysroot prefix from a host path.

@@ -125,7 +125,7 @@ var (
 )
 
 // Mapping generates a single mapping over a Range(cfg), with a drawn name,
-// protection, kind and file offset.
+// protection, kind, file offset and flags.
 func Mapping(cfg Config) *rapid.Generator[vaspace.Mapping] {
 	c := cfg.mustValid()
 	ranges := Range(c)
@@ -140,6 +140,7 @@ func Mapping(cfg Config) *rapid.Generator[vaspace.Mapping] {
 			Prot:   rapid.SampledFrom(prots).Draw(t, "prot"),
 			Kind:   rapid.SampledFrom(kinds).Draw(t, "kind"),
 			Offset: rapid.Uint64Range(0, 3).Draw(t, "offset pages") * c.PageSize,
+			Flags:  rapid.Uint32Range(0, 3).Draw(t, "flags"),
 		}
 	})
 }

@@ -1,0 +1,18 @@
+// Package linux models where the Linux kernel and glibc's ld.so put a
+// process's mappings: exec (fs/binfmt_elf.c load_elf_binary: the stack,
+// the executable, the interpreter, the vDSO, brk), the kernel's mmap
+// placement (mm/mmap.c: top-down or legacy bottom-up from the mmap base,
+// the stack guard gap, the 2 MiB transparent-huge-page alignment), and
+// ld.so's start-up mappings in its order (elf/rtld.c, elf/dl-load.c,
+// elf/dl-map-segments.h, elf/dl-minimal-malloc.c), so that the layout a
+// program has when main starts can be predicted address for address.
+//
+// A Kernel is the profile of the machine (HostKernel reads this one's);
+// a Draw is one choice of the kernel's random inputs. Layout places one
+// launch; the random inputs move three independent groups of mappings
+// rigidly (the executable with its heap, the mmap region, the stack), which
+// is what makes exact failure probabilities cheap (see package reserve).
+//
+// The ld.so part models glibc 2.36 on x86_64 (Debian 12), checked against
+// the real loader and kernel under setarch -R in this package's tests.
+package linux

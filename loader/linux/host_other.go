@@ -1,0 +1,13 @@
+//go:build !linux
+
+package linux
+
+import "errors"
+
+func uname() (release, machine string, err error) {
+	return "", "", errors.New("not running on Linux: give the kernel profile (release and machine) explicitly")
+}
+
+func stackLimit() (uint64, error) { return 8 << 20, nil }
+
+func fileSystem(string) string { return "" }

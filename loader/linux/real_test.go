@@ -1,0 +1,405 @@
+package linux_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/ldso"
+	"github.com/vasim/vasim/loader/linux"
+	"github.com/vasim/vasim/loader/objtest"
+)
+
+// probeSrc is a program that prints its memory map and every loaded
+// image's load bias (dl_iterate_phdr) as main starts, before anything
+// could allocate, then dlopens each argument and prints them again. It
+// writes with write(2) from static buffers so that printing maps nothing.
+const probeSrc = `#define _GNU_SOURCE
+#include <link.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <string.h>
+#include <stdio.h>
+%s
+static char buf[1 << 20];
+static void dump(void) {
+	int fd = open("/proc/self/maps", O_RDONLY);
+	ssize_t n, t = 0;
+	while ((n = read(fd, buf + t, sizeof buf - t)) > 0) t += n;
+	close(fd);
+	write(1, "MAPS\n", 5); write(1, buf, t); write(1, "END\n", 4);
+}
+static int image(struct dl_phdr_info *i, size_t s, void *d) {
+	char line[4200];
+	int n = snprintf(line, sizeof line, "IMAGE %%lx %%s\n", (unsigned long)i->dlpi_addr, i->dlpi_name);
+	write(1, line, n);
+	return 0;
+}
+volatile int never;
+int main(int argc, char **argv) {
+	dump(); dl_iterate_phdr(image, 0);
+	{
+		char line[64];
+		unsigned long dtv;
+		__asm__("mov %%%%fs:8, %%0" : "=r"(dtv));
+		int n = snprintf(line, sizeof line, "TP %%lx %%lx\n", (unsigned long)__builtin_thread_pointer(), dtv);
+		write(1, line, n);
+	}
+	if (never) { %s }
+	for (int i = 1; i < argc; i++) {
+		if (!dlopen(argv[i], RTLD_NOW)) {
+			const char *e = dlerror();
+			write(1, "DLERR ", 6); write(1, e, strlen(e)); write(1, "\n", 1);
+			return 1;
+		}
+		dump(); dl_iterate_phdr(image, 0);
+	}
+	return 0;
+}
+`
+
+// phase is what the probe printed at one point: the maps (without device
+// and inode) and the images.
+type phase struct {
+	Maps   []string
+	Images []string
+	// TP is the initial thread's thread pointer (start-up phase only).
+	TP string
+}
+
+func parsePhases(t testing.TB, out []byte) []phase {
+	t.Helper()
+	var phases []phase
+	var cur *phase
+	inMaps := false
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "MAPS":
+			phases = append(phases, phase{})
+			cur, inMaps = &phases[len(phases)-1], true
+		case line == "END":
+			inMaps = false
+		case strings.HasPrefix(line, "DLERR "):
+			t.Fatalf("the probe's dlopen failed: %s", line)
+		case inMaps:
+			ls, err := linux.ParseMaps(strings.NewReader(line), "probe")
+			require.NoError(t, err)
+			l := ls[0]
+			cur.Maps = append(cur.Maps, fmt.Sprintf("%x-%x %v %08x %s", uint64(l.Start), uint64(l.End), permString(l), l.Offset, l.Path))
+		case strings.HasPrefix(line, "IMAGE "):
+			cur.Images = append(cur.Images, strings.TrimPrefix(line, "IMAGE "))
+		case strings.HasPrefix(line, "TP "):
+			cur.TP = strings.TrimPrefix(line, "TP ")
+		}
+	}
+	return phases
+}
+
+func permString(l linux.MapsLine) string {
+	if l.Shared {
+		return l.Prot.String() + "s"
+	}
+	return l.Prot.String() + "p"
+}
+
+// requireNoASLRRuns skips unless setarch can turn randomisation off here
+// (containers may forbid the personality change).
+func requireNoASLRRuns(t testing.TB) {
+	t.Helper()
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("runs Linux x86_64 programs (the model's ld.so is glibc's for x86_64)")
+	}
+	d, err := ldso.DetectGlibcVersion("/lib/x86_64-linux-gnu/libc.so.6")
+	if err != nil {
+		t.Skipf("no glibc found: %v", err)
+	}
+	if s, err := ldso.GlibcSizesFor(d.Version, loader.ArchX86_64); err != nil || !s.Measured {
+		t.Skipf("glibc %v: ld.so's allocation sizes are not measured for this release (only computed), so an exact match is not expected", d.Version)
+	}
+	if _, err := exec.LookPath("setarch"); err != nil {
+		t.Skip("setarch (util-linux) is not installed")
+	}
+	out, err := exec.Command("setarch", "-R", "cat", "/proc/self/personality").CombinedOutput()
+	if err != nil {
+		t.Skipf("setarch -R cannot change the personality here: %v: %s", err, out)
+	}
+}
+
+// runReal starts exe under setarch -R with exactly env and args and
+// returns what it printed.
+func runReal(t testing.TB, exe string, args, env []string) []phase {
+	t.Helper()
+	cmd := exec.Command("setarch", append([]string{"-R", exe}, args...)...)
+	cmd.Env = env
+	cmd.Dir = filepath.Dir(exe)
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("%s %v: %v\n%s%s", exe, args, err, out, stderr)
+	}
+	return parsePhases(t, out)
+}
+
+// runModel predicts the same phases.
+func runModel(t testing.TB, exe string, args, env []string) []phase {
+	t.Helper()
+	launch, err := linux.HostLaunch()
+	require.NoError(t, err)
+	launch.NoRandomize = true
+	var out []phase
+	for i := 0; i <= len(args); i++ {
+		p, err := linux.Layout(exe, linux.Draw{}, linux.Options{Launch: &launch, Filename: exe, Args: append([]string{exe}, args...), Env: env, Dlopen: args[:i], WorkDir: filepath.Dir(exe)})
+		require.NoError(t, err)
+		var ph phase
+		for _, l := range p.Maps() {
+			ph.Maps = append(ph.Maps, fmt.Sprintf("%x-%x %v %08x %s", uint64(l.Start), uint64(l.End), permString(l), l.Offset, l.Path))
+		}
+		for _, img := range p.Images {
+			ph.Images = append(ph.Images, fmt.Sprintf("%x %s", img.Bias, img.Path))
+		}
+		if i == 0 {
+			ph.TP = fmt.Sprintf("%x %x", uint64(p.TLS.TP), p.DTV)
+		}
+		out = append(out, ph)
+	}
+	return out
+}
+
+// requireSameLayout compares the model with the real run, phase by phase.
+func requireSameLayout(t testing.TB, exe string, args, env []string) {
+	t.Helper()
+	real := runReal(t, exe, args, env)
+	model := runModel(t, exe, args, env)
+	require.Len(t, model, len(real))
+	for i := range real {
+		what := "at main"
+		if i > 0 {
+			what = "after dlopen " + args[i-1]
+		}
+		require.Equal(t, strings.Join(real[i].Maps, "\n"), strings.Join(model[i].Maps, "\n"), "maps %s (env %q)", what, env)
+		require.Equal(t, real[i].Images, model[i].Images, "images %s", what)
+		require.Equal(t, real[i].TP, model[i].TP, "thread pointer %s", what)
+	}
+}
+
+// lib describes one generated shared library.
+type lib struct {
+	name     string   // libNAME.so
+	deps     []string // names of libraries it links against
+	tls      int      // bytes of __thread data (0: none)
+	tlsAlign int
+	rodata   int    // bytes of constant data (file size)
+	bss      int    // bytes of zero-fill data
+	flags    string // extra link flags
+	soname   bool
+}
+
+func (l lib) src() string {
+	var b strings.Builder
+	for _, d := range l.deps {
+		fmt.Fprintf(&b, "extern int f_%s(void);\n", d)
+	}
+	expr := "0"
+	for _, d := range l.deps {
+		expr += fmt.Sprintf(" + f_%s()", d)
+	}
+	if l.tls > 0 {
+		fmt.Fprintf(&b, "__thread char tls_%s[%d] __attribute__((aligned(%d))) = {1};\n", l.name, l.tls, l.tlsAlign)
+		expr += fmt.Sprintf(" + tls_%s[0]", l.name)
+	}
+	if l.rodata > 0 {
+		fmt.Fprintf(&b, "const char ro_%s[%d] = {1};\n", l.name, l.rodata)
+		expr += fmt.Sprintf(" + ro_%s[%d]", l.name, l.rodata-1)
+	}
+	if l.bss > 0 {
+		fmt.Fprintf(&b, "char bss_%s[%d];\n", l.name, l.bss)
+		expr += fmt.Sprintf(" + bss_%s[%d]", l.name, l.bss-1)
+	}
+	fmt.Fprintf(&b, "int f_%s(void) { return %s; }\n", l.name, expr)
+	return b.String()
+}
+
+// build compiles the libraries (dependencies first) and the probe linked
+// against mainDeps, into dir; it returns the probe's path.
+func build(t testing.TB, dir string, libs []lib, mainDeps []string, mainFlags string) string {
+	t.Helper()
+	cc := objtest.RequireCC(t, "gcc")
+	built := map[string]bool{}
+	var mu sync.Mutex
+	var pending []lib
+	pending = append(pending, libs...)
+	for len(pending) > 0 {
+		// Build every library whose dependencies exist, two at a time.
+		var ready, rest []lib
+		for _, l := range pending {
+			ok := true
+			for _, d := range l.deps {
+				if !built[d] {
+					ok = false
+				}
+			}
+			if ok {
+				ready = append(ready, l)
+			} else {
+				rest = append(rest, l)
+			}
+		}
+		require.NotEmpty(t, ready, "dependency cycle among %v", pending)
+		var wg sync.WaitGroup
+		errs := make([]error, len(ready))
+		sem := make(chan struct{}, 2)
+		for i, l := range ready {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				args := []string{"-shared", "-fPIC", "-O1", "-Wl,--no-as-needed"}
+				if len(l.deps) > 0 && !strings.Contains(l.flags, "-rpath") {
+					args = append(args, "-Wl,-rpath,"+dir)
+				}
+				if l.soname {
+					args = append(args, "-Wl,-soname,lib"+l.name+".so")
+				}
+				args = append(args, strings.Fields(l.flags)...)
+				libsArgs := []string{"-L" + dir}
+				for _, d := range l.deps {
+					libsArgs = append(libsArgs, "-l"+d)
+				}
+				_, errs[i] = objtest.Compile(cc, dir, "lib"+l.name+".so", l.src(), args, libsArgs)
+			}()
+		}
+		wg.Wait()
+		for i, l := range ready {
+			require.NoError(t, errs[i])
+			mu.Lock()
+			built[l.name] = true
+			mu.Unlock()
+		}
+		pending = rest
+	}
+	var decls, calls strings.Builder
+	for _, d := range mainDeps {
+		fmt.Fprintf(&decls, "extern int f_%s(void);\n", d)
+		fmt.Fprintf(&calls, "f_%s(); ", d)
+	}
+	src := fmt.Sprintf(probeSrc, decls.String(), calls.String())
+	libsArgs := []string{"-L" + dir, "-Wl,--no-as-needed"}
+	for _, d := range mainDeps {
+		libsArgs = append(libsArgs, "-l"+d)
+	}
+	libsArgs = append(libsArgs, "-ldl")
+	exe, err := objtest.Compile(cc, dir, "probe", src, append([]string{"-O1"}, strings.Fields(mainFlags)...), libsArgs)
+	require.NoError(t, err)
+	return exe
+}
+
+func TestLayoutMatchesTheKernelAndLdSo(t *testing.T) {
+	requireNoASLRRuns(t)
+	cases := []struct {
+		name      string
+		libs      []lib
+		main      []string
+		mainFlags string
+		env       func(dir string) []string
+		dlopen    []string
+	}{
+		{name: "libc only"},
+		{
+			name: "chain and diamond with RPATH",
+			libs: []lib{
+				{name: "qa", deps: []string{"qb", "qc"}, soname: true},
+				{name: "qb", deps: []string{"qd"}},
+				{name: "qc", deps: []string{"qd"}, tls: 100, tlsAlign: 32},
+				{name: "qd", bss: 100000},
+			},
+			main:      []string{"qa"},
+			mainFlags: "-Wl,-rpath,DIR -Wl,--disable-new-dtags",
+		},
+		{
+			name: "RUNPATH with $ORIGIN, empty and repeated elements",
+			libs: []lib{
+				{name: "r1", deps: []string{"r2"}, flags: "-Wl,-rpath,$ORIGIN -Wl,--enable-new-dtags"},
+				{name: "r2", flags: "-Wl,-rpath,/nonexistent:$ORIGIN -Wl,--disable-new-dtags"},
+			},
+			main:      []string{"r1"},
+			mainFlags: "-Wl,-rpath,$ORIGIN::DIR:$ORIGIN/ -Wl,--enable-new-dtags",
+		},
+		{
+			name: "LD_LIBRARY_PATH, LD_PRELOAD and GLIBC_TUNABLES",
+			libs: []lib{
+				{name: "p1", tls: 64, tlsAlign: 64},
+				{name: "p2"},
+				{name: "qm", deps: []string{"p2"}},
+			},
+			main: []string{"qm"},
+			env: func(dir string) []string {
+				return []string{"LD_LIBRARY_PATH=" + dir + ":/nonexistent:" + dir, "LD_PRELOAD=" + dir + "/libp1.so libp2.so", "GLIBC_TUNABLES=glibc.rtld.optional_static_tls=1024"}
+			},
+		},
+		{
+			name: "large libraries: THP alignment and 2 MiB p_align",
+			libs: []lib{
+				{name: "big", rodata: 3 << 20},
+				{name: "aligned", flags: "-Wl,-z,max-page-size=0x200000", bss: 1 << 20},
+				{name: "small", deps: []string{"big", "aligned"}},
+			},
+			main:      []string{"small"},
+			mainFlags: "-Wl,-rpath,DIR",
+		},
+		{
+			name: "non-PIE program with dlopens",
+			libs: []lib{
+				{name: "qx", deps: []string{"qy"}, rodata: 5000},
+				{name: "qy", tls: 40, tlsAlign: 8},
+				{name: "qz", bss: 3 << 20},
+			},
+			mainFlags: "-no-pie -Wl,-rpath,DIR",
+			dlopen:    []string{"libqx.so", "DIR/libqz.so"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := tempDir(t)
+			for i := range c.libs {
+				c.libs[i].flags = strings.ReplaceAll(c.libs[i].flags, "DIR", dir)
+			}
+			exe := build(t, dir, c.libs, c.main, strings.ReplaceAll(c.mainFlags, "DIR", dir))
+			env := []string{"PATH=/usr/bin:/bin"}
+			if c.env != nil {
+				env = append(env, c.env(dir)...)
+			}
+			var args []string
+			for _, d := range c.dlopen {
+				args = append(args, strings.ReplaceAll(d, "DIR", dir))
+			}
+			requireSameLayout(t, exe, args, env)
+		})
+	}
+}
+
+// tempDir is a fresh directory whose path has no characters that linker
+// flags or search paths treat specially (t.TempDir's holds the test name).
+func tempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "vasim-linux-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
