@@ -497,3 +497,12 @@ func (p *Namespace) ResetCache() {
 		p.mem.cacheMapped = false
 	}
 }
+
+// Resolver returns the resolver that loads the namespace.
+func (p *Namespace) Resolver() *Resolver { return p.r }
+
+// GlibcVersion returns the glibc release Detect found for the program's
+// interpreter (ok false when nothing was detected).
+func (r *Resolver) GlibcVersion() (GlibcVersion, bool) {
+	return r.version, !r.version.IsZero()
+}

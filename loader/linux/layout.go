@@ -271,9 +271,12 @@ func (p *Process) finishStartup(ns *ldso.Namespace, heap *rtld, x *Exec, opt Opt
 	if _, err := malloc(16 + 16*(ntls+63)); err != nil {
 		return err
 	}
-	v, err := glibcVersion(ns)
-	if err != nil {
-		return err
+	v, ok := ns.Resolver().GlibcVersion()
+	if !ok {
+		var err error
+		if v, err = glibcVersion(ns); err != nil {
+			return err
+		}
 	}
 	prof, err := tls.GlibcProfile(v, p.Kernel.Arch)
 	if err != nil {

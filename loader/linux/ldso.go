@@ -1,6 +1,7 @@
 package linux
 
 import (
+	"bytes"
 	"debug/elf"
 	"fmt"
 	"path/filepath"
@@ -246,63 +247,101 @@ func protectRELRO(mm *MM, img *Image) error {
 // unique-symbol table while relocating the search list at start-up
 // (elf/dl-lookup.c do_lookup_unique): names referenced by a dynamic
 // relocation (PLT ones only when bound now) whose first definition in the
-// search list is unique. C++ libraries (libstdc++) define them.
+// search list is unique. C++ libraries (libstdc++) define them. The
+// symbol tables are read raw and names compared without copying, since a
+// large program's libraries hold hundreds of thousands of symbols.
 func uniqueSymbols(objs []*ldso.Object) (int, error) {
-	type def struct {
-		bind  elf.SymBind
-		found bool
+	type table struct {
+		f        *elf.File
+		sym, str []byte
 	}
-	files := make([]*elf.File, len(objs))
+	tabs := make([]table, len(objs))
 	defer func() {
-		for _, f := range files {
-			if f != nil {
-				f.Close()
+		for _, t := range tabs {
+			if t.f != nil {
+				t.f.Close()
 			}
 		}
 	}()
-	defs := make([]map[string]elf.SymBind, len(objs))
-	anyUnique := false
+	// The names some object defines as unique.
+	unique := map[string]bool{}
 	for i, o := range objs {
 		f, err := elf.Open(o.HostPath)
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", o.Label(), err)
 		}
-		files[i] = f
-		syms, err := f.DynamicSymbols()
-		if err != nil && err != elf.ErrNoSymbols {
-			return 0, fmt.Errorf("%s: dynamic symbols: %w", o.Label(), err)
+		tabs[i].f = f
+		if f.Class != elf.ELFCLASS64 {
+			return 0, fmt.Errorf("%s: only 64-bit objects are modelled", o.Label())
 		}
-		d := map[string]elf.SymBind{}
-		for _, s := range syms {
-			if s.Section == elf.SHN_UNDEF {
-				continue
+		ds := f.SectionByType(elf.SHT_DYNSYM)
+		if ds == nil || ds.Link == 0 || int(ds.Link) >= len(f.Sections) {
+			continue
+		}
+		if tabs[i].sym, err = ds.Data(); err != nil {
+			return 0, fmt.Errorf("%s: .dynsym: %w", o.Label(), err)
+		}
+		if tabs[i].str, err = f.Sections[ds.Link].Data(); err != nil {
+			return 0, fmt.Errorf("%s: .dynstr: %w", o.Label(), err)
+		}
+		eachSym(f, tabs[i].sym, tabs[i].str, func(_ int, name []byte, bind elf.SymBind, defined bool) {
+			if defined && bind == stbGNUUnique {
+				unique[string(name)] = true
 			}
-			name, _, _ := strings.Cut(s.Name, "@")
-			if _, ok := d[name]; !ok {
-				d[name] = elf.ST_BIND(s.Info)
-				if elf.ST_BIND(s.Info) == stbGNUUnique {
-					anyUnique = true
+		})
+	}
+	if len(unique) == 0 {
+		return 0, nil
+	}
+	// Each object's first definition of those names.
+	defs := make([]map[string]elf.SymBind, len(objs))
+	for i, t := range tabs {
+		defs[i] = map[string]elf.SymBind{}
+		eachSym(t.f, t.sym, t.str, func(_ int, name []byte, bind elf.SymBind, defined bool) {
+			if defined && unique[string(name)] {
+				if _, ok := defs[i][string(name)]; !ok {
+					defs[i][string(name)] = bind
 				}
 			}
-		}
-		defs[i] = d
-	}
-	if !anyUnique {
-		return 0, nil
+		})
 	}
 	names := map[string]bool{}
 	for i, o := range objs {
-		refs, err := relocSymbols(files[i], o.Spec.ELF != nil && o.Spec.ELF.BindNow())
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", o.Label(), err)
+		t := tabs[i]
+		// The candidates' symbol indexes in this object.
+		cand := map[uint32]string{}
+		eachSym(t.f, t.sym, t.str, func(idx int, name []byte, _ elf.SymBind, _ bool) {
+			if unique[string(name)] {
+				cand[uint32(idx)] = string(name)
+			}
+		})
+		if len(cand) == 0 {
+			continue
 		}
-		for _, name := range refs {
-			for _, d := range defs {
-				if b, ok := d[name]; ok {
-					if b == stbGNUUnique {
-						names[name] = true
+		bindNow := o.Spec.ELF != nil && o.Spec.ELF.BindNow()
+		for _, sec := range t.f.Sections {
+			if sec.Type != elf.SHT_RELA || sec.Name == ".rela.plt" && !bindNow {
+				continue
+			}
+			if int(sec.Link) >= len(t.f.Sections) || t.f.Sections[sec.Link].Type != elf.SHT_DYNSYM {
+				continue
+			}
+			data, err := sec.Data()
+			if err != nil {
+				return 0, fmt.Errorf("%s: %s: %w", o.Label(), sec.Name, err)
+			}
+			for off := 0; off+24 <= len(data); off += 24 {
+				name, ok := cand[uint32(t.f.ByteOrder.Uint64(data[off+8:])>>32)]
+				if !ok {
+					continue
+				}
+				for _, d := range defs {
+					if b, ok := d[name]; ok {
+						if b == stbGNUUnique {
+							names[name] = true
+						}
+						break
 					}
-					break
 				}
 			}
 		}
@@ -313,36 +352,25 @@ func uniqueSymbols(objs []*ldso.Object) (int, error) {
 // stbGNUUnique is STB_GNU_UNIQUE (10), which debug/elf does not name.
 const stbGNUUnique elf.SymBind = 10
 
-// relocSymbols lists the symbol names the file's dynamic relocations
-// reference (.rela.plt only when bound now).
-func relocSymbols(f *elf.File, bindNow bool) ([]string, error) {
-	syms, err := f.DynamicSymbols()
-	if err != nil && err != elf.ErrNoSymbols {
-		return nil, err
-	}
-	var out []string
-	for _, sec := range f.Sections {
-		if sec.Type != elf.SHT_RELA || sec.Link == 0 || int(sec.Link) >= len(f.Sections) || f.Sections[sec.Link].Type != elf.SHT_DYNSYM {
+// eachSym walks raw Elf64_Sym entries (skipping the null symbol), giving
+// each one's index, name (aliasing str, any "@version" cut), binding and
+// whether it is defined.
+func eachSym(f *elf.File, sym, str []byte, fn func(idx int, name []byte, bind elf.SymBind, defined bool)) {
+	for idx, off := 1, 24; off+24 <= len(sym); idx, off = idx+1, off+24 {
+		nameOff := f.ByteOrder.Uint32(sym[off:])
+		if int(nameOff) >= len(str) {
 			continue
 		}
-		if sec.Name == ".rela.plt" && !bindNow {
-			continue
+		name := str[nameOff:]
+		if j := bytes.IndexByte(name, 0); j >= 0 {
+			name = name[:j]
 		}
-		data, err := sec.Data()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", sec.Name, err)
+		if j := bytes.IndexByte(name, '@'); j >= 0 {
+			name = name[:j]
 		}
-		for off := 0; off+24 <= len(data); off += 24 {
-			info := f.ByteOrder.Uint64(data[off+8:])
-			idx := info >> 32
-			if idx == 0 || int(idx) > len(syms) {
-				continue
-			}
-			name, _, _ := strings.Cut(syms[idx-1].Name, "@")
-			out = append(out, name)
-		}
+		shndx := f.ByteOrder.Uint16(sym[off+6:])
+		fn(idx, name, elf.SymBind(sym[off+4]>>4), shndx != uint16(elf.SHN_UNDEF))
 	}
-	return out, nil
 }
 
 // uniqueTable replays the unique-symbol table's allocations for n

@@ -3,6 +3,8 @@ package linux_test
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 	"github.com/vasim/vasim/loader/ldso"
 	"github.com/vasim/vasim/loader/linux"
 	"github.com/vasim/vasim/loader/objtest"
+	"pgregory.net/rapid"
 )
 
 // probeSrc is a program that prints its memory map and every loaded
@@ -402,4 +405,201 @@ func tempDir(t testing.TB) string {
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
+}
+
+// tracerSrc starts a program with randomisation off, stops it at its
+// entry point (after ld.so has loaded and relocated everything and run
+// the libraries' constructors) and prints its maps.
+const tracerSrc = `#define _GNU_SOURCE
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <sys/personality.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+extern char **environ;
+int main(int argc, char **argv) {
+	pid_t pid = fork();
+	if (pid == 0) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		if (personality(ADDR_NO_RANDOMIZE) == -1) _exit(126);
+		execve(argv[1], argv + 1, environ);
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) < 0 || !WIFSTOPPED(st)) return 1;
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/auxv", pid);
+	int fd = open(path, O_RDONLY);
+	Elf64_auxv_t av[64];
+	ssize_t n = read(fd, av, sizeof av);
+	close(fd);
+	unsigned long entry = 0;
+	for (int i = 0; i < n / (ssize_t)sizeof av[0]; i++)
+		if (av[i].a_type == AT_ENTRY) entry = av[i].a_un.a_val;
+	long word = ptrace(PTRACE_PEEKTEXT, pid, entry, 0);
+	ptrace(PTRACE_POKETEXT, pid, entry, (word & ~0xffL) | 0xcc);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	if (waitpid(pid, &st, 0) < 0 || !WIFSTOPPED(st) || WSTOPSIG(st) != SIGTRAP) { kill(pid, SIGKILL); return 2; }
+	snprintf(path, sizeof path, "/proc/%d/maps", pid);
+	FILE *f = fopen(path, "r");
+	char line[8192];
+	while (fgets(line, sizeof line, f)) fputs(line, stdout);
+	kill(pid, SIGKILL);
+	return 0;
+}
+`
+
+// mapsLines formats maps without devices and inodes, leaving out the brk
+// heap, which the libraries' constructors create with malloc before the
+// entry point and which the model does not run.
+func mapsLines(ls []linux.MapsLine) []string {
+	var out []string
+	for _, l := range ls {
+		if l.Path == "[heap]" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%x-%x %v %08x %s", uint64(l.Start), uint64(l.End), permString(l), l.Offset, l.Path))
+	}
+	return out
+}
+
+// TestRealProgramsLayout compares the model with programs installed on
+// this machine, stopped at their entry point with randomisation off: gdb
+// (59 libraries, C++, libpython) when it is installed, and the first
+// dynamically linked programs of /usr/bin that are not set-user-ID or
+// set-group-ID (the kernel randomises those whatever the personality).
+func TestRealProgramsLayout(t *testing.T) {
+	requireNoASLRRuns(t)
+	dir := tempDir(t)
+	tracer, err := objtest.Compile(objtest.RequireCC(t, "gcc"), dir, "tracer", tracerSrc, []string{"-O1"}, nil)
+	require.NoError(t, err)
+	var progs []string
+	if p, err := exec.LookPath("gdb"); err == nil {
+		progs = append(progs, p)
+	}
+	entries, err := os.ReadDir("/usr/bin")
+	require.NoError(t, err)
+	const sample = 40
+	for _, e := range entries {
+		if len(progs) > sample {
+			break
+		}
+		p := filepath.Join("/usr/bin", e.Name())
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 || fi.Mode()&0o111 == 0 {
+			continue
+		}
+		f, err := elf.Open(p)
+		if err != nil {
+			continue
+		}
+		interp := f.Progs != nil && hasInterp(f)
+		f.Close()
+		if interp {
+			progs = append(progs, p)
+		}
+	}
+	launch, err := linux.HostLaunch()
+	require.NoError(t, err)
+	launch.NoRandomize = true
+	for _, p := range progs {
+		cmd := exec.Command(tracer, p)
+		cmd.Env = []string{}
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			t.Logf("%s: the tracer could not stop it at its entry point (%v); skipped", p, err)
+			continue
+		}
+		real, err := linux.ParseMaps(bytes.NewReader(out), p)
+		require.NoError(t, err)
+		proc, err := linux.Layout(p, linux.Draw{}, linux.Options{Launch: &launch, Env: []string{}, WorkDir: dir})
+		require.NoError(t, err, p)
+		require.Equal(t, strings.Join(mapsLines(real), "\n"), strings.Join(mapsLines(proc.Maps()), "\n"), "%s (%d libraries)", p, len(proc.Images)-2)
+	}
+	t.Logf("%d programs match", len(progs))
+}
+
+func hasInterp(f *elf.File) bool {
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRandomProgramsLayout builds random programs (library graphs with
+// TLS, large constant data, bss, 2 MiB alignment, RPATH or RUNPATH,
+// SONAMEs; environments with LD_LIBRARY_PATH, LD_PRELOAD and
+// GLIBC_TUNABLES; dlopens at run time) and requires the model to match the
+// real run under setarch -R exactly: maps, biases, thread pointer, DTV.
+func TestRandomProgramsLayout(t *testing.T) {
+	requireNoASLRRuns(t)
+	objtest.RequireCC(t, "gcc")
+	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == "100" {
+		require.NoError(t, flag.Set("rapid.checks", "15")) // each case builds and runs a program
+		defer flag.Set("rapid.checks", "100")
+	}
+	rapid.Check(t, func(rt *rapid.T) {
+		dir := tempDir(t)
+		n := rapid.IntRange(1, 9).Draw(rt, "libraries")
+		libs := make([]lib, n)
+		for i := range libs {
+			l := lib{name: fmt.Sprintf("r%d", i), soname: rapid.Bool().Draw(rt, "soname")}
+			for j := i + 1; j < n; j++ {
+				if rapid.IntRange(0, 3).Draw(rt, "edge") == 0 {
+					l.deps = append(l.deps, fmt.Sprintf("r%d", j))
+				}
+			}
+			switch rapid.IntRange(0, 5).Draw(rt, "feature") {
+			case 1:
+				l.tls = rapid.IntRange(1, 3000).Draw(rt, "tls bytes")
+				l.tlsAlign = 1 << rapid.IntRange(0, 7).Draw(rt, "tls align log2")
+			case 2:
+				l.rodata = rapid.IntRange(1, 5<<20).Draw(rt, "rodata bytes")
+			case 3:
+				l.bss = rapid.IntRange(1, 5<<20).Draw(rt, "bss bytes")
+			case 4:
+				l.flags = "-Wl,-z,max-page-size=0x" + rapid.SampledFrom([]string{"10000", "200000"}).Draw(rt, "p_align")
+			}
+			if len(l.deps) > 0 && rapid.Bool().Draw(rt, "runpath") {
+				l.flags += " -Wl,-rpath,$ORIGIN -Wl,--enable-new-dtags"
+			}
+			libs[i] = l
+		}
+		var mainDeps, rest []string
+		for _, l := range libs {
+			if rapid.Bool().Draw(rt, "main needs") {
+				mainDeps = append(mainDeps, l.name)
+			} else {
+				rest = append(rest, l.name)
+			}
+		}
+		mainFlags := "-Wl,-rpath," + dir
+		if rapid.Bool().Draw(rt, "no-pie") {
+			mainFlags += " -no-pie"
+		}
+		exe := build(t, dir, libs, mainDeps, mainFlags)
+		env := []string{"HOME=/" + strings.Repeat("h", rapid.IntRange(0, 300).Draw(rt, "env padding"))}
+		if rapid.Bool().Draw(rt, "LD_LIBRARY_PATH") {
+			env = append(env, "LD_LIBRARY_PATH=/nonexistent:"+dir)
+		}
+		if len(libs) > 0 && rapid.IntRange(0, 3).Draw(rt, "LD_PRELOAD") == 0 {
+			env = append(env, "LD_PRELOAD=lib"+libs[len(libs)-1].name+".so")
+		}
+		if rapid.IntRange(0, 3).Draw(rt, "tunables") == 0 {
+			env = append(env, fmt.Sprintf("GLIBC_TUNABLES=glibc.rtld.optional_static_tls=%d", rapid.IntRange(0, 100000).Draw(rt, "optional")))
+		}
+		var args []string
+		for _, name := range rest {
+			if rapid.Bool().Draw(rt, "dlopen") {
+				args = append(args, filepath.Join(dir, "lib"+name+".so"))
+			}
+		}
+		requireSameLayout(t, exe, args, env)
+	})
 }
