@@ -32,6 +32,8 @@ const (
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// environ lists the environment (nil: os.Environ).
+	environ func() []string
 }
 
 // command is one subcommand. Each lives in its own file and registers
@@ -53,7 +55,7 @@ func register(c *command) {
 }
 
 func main() {
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ}
 	os.Exit(run(e, os.Args[1:]))
 }
 

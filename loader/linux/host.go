@@ -200,7 +200,8 @@ type MapsLine struct {
 }
 
 // String formats the line as the kernel does (fs/proc/task_mmu.c
-// show_map_vma), without padding before the path.
+// show_vma_header_prefix and show_map_vma): the fields, then the path
+// padded to column 74.
 func (l MapsLine) String() string {
 	share := 'p'
 	if l.Shared {
@@ -210,9 +211,12 @@ func (l MapsLine) String() string {
 	if dev == "" {
 		dev = "00:00"
 	}
-	s := fmt.Sprintf("%08x-%08x %s%c %08x %s %d", uint64(l.Start), uint64(l.End), l.Prot, share, l.Offset, dev, l.Inode)
+	s := fmt.Sprintf("%08x-%08x %s%c %08x %s %d ", uint64(l.Start), uint64(l.End), l.Prot, share, l.Offset, dev, l.Inode)
 	if l.Path != "" {
-		s += " " + l.Path
+		if pad := 73 - len(s); pad > 0 {
+			s += strings.Repeat(" ", pad)
+		}
+		s += l.Path
 	}
 	return s
 }

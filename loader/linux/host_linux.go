@@ -65,3 +65,16 @@ func fileSystem(path string) string {
 	}
 	return fmt.Sprintf("%#x", uint64(st.Type))
 }
+
+// fileID returns a file's device (as /proc/PID/maps prints it, major:minor
+// in hex) and inode, or "" when it cannot be read.
+func fileID(path string) (string, uint64) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return "", 0
+	}
+	dev := uint64(st.Dev)
+	major := (dev>>8)&0xfff | (dev>>32)&^0xfff
+	minor := dev&0xff | (dev>>12)&^0xff
+	return fmt.Sprintf("%02x:%02x", major, minor), st.Ino
+}

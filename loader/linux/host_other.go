@@ -11,3 +11,5 @@ func uname() (release, machine string, err error) {
 func stackLimit() (uint64, error) { return 8 << 20, nil }
 
 func fileSystem(string) string { return "" }
+
+func fileID(string) (string, uint64) { return "", 0 }

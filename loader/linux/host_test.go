@@ -1,12 +1,15 @@
 package linux_test
 
 import (
+	"encoding/json"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/linux"
 )
 
@@ -22,7 +25,8 @@ func TestParseMapsPathsWithSpaces(t *testing.T) {
 	require.Equal(t, uint64(325737), lines[0].Inode)
 	require.Equal(t, "[vvar]", lines[1].Path)
 	require.Equal(t, "", lines[2].Path)
-	require.Equal(t, "555555560000-555555581000 rw-p 00000000 00:00 0", lines[2].String())
+	require.Equal(t, "555555560000-555555581000 rw-p 00000000 00:00 0 ", lines[2].String())
+	require.Equal(t, strings.SplitN(text, "\n", 2)[0], lines[0].String(), "the kernel's padding")
 
 	_, err = linux.ParseMaps(strings.NewReader("zz-10 r--p 0 0 0\n"), "bad")
 	require.ErrorContains(t, err, "bad line 1")
@@ -39,7 +43,7 @@ func TestHostKernelMatchesThisMachine(t *testing.T) {
 	require.Equal(t, uint64(os.Getpagesize()), k.PageSize)
 	b, err := os.ReadFile("/proc/sys/vm/mmap_rnd_bits")
 	require.NoError(t, err)
-	require.Equal(t, strings.TrimSpace(string(b)), itoa(k.MmapRndBits))
+	require.Equal(t, strings.TrimSpace(string(b)), strconv.Itoa(k.MmapRndBits))
 	require.NoError(t, k.Validate())
 	maps, err := os.ReadFile("/proc/self/maps")
 	require.NoError(t, err)
@@ -50,16 +54,40 @@ func TestHostKernelMatchesThisMachine(t *testing.T) {
 	t.Logf("host kernel: %+v", k)
 }
 
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }
+func TestKernelProfileRoundTrips(t *testing.T) {
+	k, err := linux.DefaultKernel(loader.ArchX86_64)
+	require.NoError(t, err)
+	data, err := json.Marshal(k)
+	require.NoError(t, err)
+	require.Contains(t, string(data), `"mmap_rnd_bits":28`)
+	require.Contains(t, string(data), `"prot":"r-x"`)
+	back, err := linux.DecodeKernel(data, "profile", linux.Kernel{})
+	require.NoError(t, err)
+	require.Equal(t, k, back)
 
-func fmtInt(n int) string {
-	if n == 0 {
-		return "0"
+	// A partial document overrides only what it names.
+	k2, err := linux.DecodeKernel([]byte(`{"mmap_rnd_bits": 32}`), "p", k)
+	require.NoError(t, err)
+	require.Equal(t, 32, k2.MmapRndBits)
+	require.Equal(t, k.VDSO, k2.VDSO)
+
+	// An architecture change starts from that architecture's defaults.
+	arm, err := linux.DecodeKernel([]byte(`{"arch": "arm64", "mmap_rnd_bits": 33}`), "p", k)
+	require.NoError(t, err)
+	require.Equal(t, loader.ArchAArch64, arm.Arch)
+	require.Equal(t, 48, arm.VABits)
+
+	for doc, want := range map[string]string{
+		`{"mmap_rnd_bits": 40}`:                                       "mmap_rnd_bits: 40",
+		`{"mmap_rnd_bits": 28, "mmap_rnd_bits": 29}`:                  "mmap_rnd_bits",
+		`{"page_sise": 4096}`:                                         "page_sise",
+		`{"vdso": [{"name": "[vdso]", "size": 4096, "prot": "rwz"}]}`: "vdso[0].prot",
+		`{"arch": "sparc"}`:                                           "sparc",
+		`{"va_bits": 52}`:                                             "va_bits",
+		`[1]`:                                                         "profile",
+	} {
+		_, err := linux.DecodeKernel([]byte(doc), "profile.json", k)
+		require.ErrorContains(t, err, want, doc)
+		require.ErrorContains(t, err, "profile.json", doc)
 	}
-	s := ""
-	for n > 0 {
-		s = string(rune('0'+n%10)) + s
-		n /= 10
-	}
-	return s
 }

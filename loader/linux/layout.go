@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/elfspec"
@@ -83,13 +84,23 @@ type Process struct {
 	DTV uint64
 	// Namespace is ld.so's view: the objects, how each was found.
 	Namespace *ldso.Namespace
+	sysroot   string
 }
 
 // Space returns the mappings.
 func (p *Process) Space() *vaspace.Space { return p.mm.space }
 
-// Maps renders the layout as /proc/PID/maps shows it.
-func (p *Process) Maps() []MapsLine { return MapsOf(p.mm.space, p.mm.startBrk, p.mm.brk) }
+// Maps renders the layout as /proc/PID/maps shows it, with the device
+// and inode of each file read from the file.
+func (p *Process) Maps() []MapsLine {
+	ls := MapsOf(p.mm.space, p.mm.startBrk, p.mm.brk)
+	for i := range ls {
+		if strings.HasPrefix(ls[i].Path, "/") {
+			ls[i].Dev, ls[i].Inode = fileID(p.sysroot + ls[i].Path)
+		}
+	}
+	return ls
+}
 
 // ErrStart classifies a program that would not reach main: a library
 // cannot be found, or the layout does not fit.
@@ -117,15 +128,119 @@ func HostLaunch() (Launch, error) {
 	return Launch{StackLimit: lim}, nil
 }
 
-// Layout predicts where everything of the program exe lands at one draw:
-// the kernel's exec, then glibc's ld.so loading the libraries in its
-// order with its own allocations in between (glibc 2.36 x86_64), up to
-// main, then the dlopens.
-func Layout(exe string, d Draw, opt Options) (*Process, error) {
+// Program is a program prepared for placement: its libraries resolved,
+// its files read and ld.so's start-up recorded as the sequence of its
+// memory operations, so that a layout at any draw only replays that
+// sequence through the kernel's placement. Prepare builds one; Layout
+// places it.
+type Program struct {
+	exe    string
+	k      Kernel
+	launch Launch
+	in     ExecInput
+	opt    Options
+	// ns is ld.so's view of the objects; nil for a static program.
+	ns *ldso.Namespace
+	// ops is what ld.so did to memory, in order.
+	ops []op
+	// interpEnd is ld.so's _end relative to its load bias.
+	interpEnd uint64
+	// tlsOp and dtvOp are the ops whose allocations hold the initial
+	// thread's TLS block and its DTV; tlsProfile and tlsStatic place the
+	// block in the former.
+	tlsOp, dtvOp int
+	tlsProfile   tls.Profile
+	tlsStatic    tls.StaticInfo
+	// order lists the loaded objects in link-map order (not the program).
+	order []*ldso.Object
+	// paths caches the file names and file systems of the objects.
+	realPath func(string) string
+	fsOf     func(string) string
+}
+
+// opKind is one kind of operation ld.so performs on memory.
+type opKind uint8
+
+const (
+	opMalloc opKind = iota
+	opFree
+	opRealloc
+	opMapCache
+	opUnmapCache
+	opMapObject
+	opRELRO
+	opHeap
+)
+
+// op is one recorded operation. ref names an earlier op whose result it
+// uses (the block freed or grown); obj is the object mapped or protected
+// (nil: the program; interp: ld.so).
+type op struct {
+	kind opKind
+	n    uint64
+	ref  int
+	obj  *ldso.Object
+	img  int // for opRELRO: the index in the layout's Images
+}
+
+// Prepare resolves and records exe for placement (see Program).
+func Prepare(exe string, opt Options) (*Program, error) {
 	k, launch, err := opt.settings()
 	if err != nil {
 		return nil, err
 	}
+	fsOf := opt.FileSystem
+	if fsOf == nil {
+		fsOf = fileSystem
+	}
+	pr := &Program{exe: exe, k: k, launch: launch, opt: opt, realPath: memo(realPathIn(opt.Sysroot)), fsOf: memo(fsOf)}
+	host := func(p string) string {
+		if opt.Sysroot != "" && strings.HasPrefix(p, "/") {
+			return opt.Sysroot + p
+		}
+		return p
+	}
+	hostExe := host(exe)
+	exeSpec, err := elfspec.Read(hostExe)
+	if err != nil {
+		return nil, err
+	}
+	if exeSpec.ELF.Machine != machineOf(k.Arch) {
+		return nil, fmt.Errorf("linux: %s is for %v, the kernel profile for %v", exe, exeSpec.ELF.Machine, k.Arch)
+	}
+	in := ExecInput{Exe: exeSpec, ExeFile: File{Path: pr.realPath(hostExe), FS: pr.fsOf(hostExe)}, Filename: opt.Filename, Args: opt.Args, Env: opt.Env, Launch: launch}
+	if in.Filename == "" {
+		in.Filename = exe
+	}
+	if in.Args == nil {
+		in.Args = []string{in.Filename}
+	}
+	if ip := exeSpec.ELF.Interp; ip != "" {
+		if ldso.FlavorOf(ip) == ldso.FlavorMusl {
+			return nil, fmt.Errorf("linux: %s is a musl program: only glibc's ld.so is placed", exe)
+		}
+		if in.Interp, err = elfspec.Read(host(ip)); err != nil {
+			return nil, fmt.Errorf("linux: interpreter of %s: %w", exe, err)
+		}
+		in.InterpFile = File{Path: pr.realPath(host(ip)), FS: pr.fsOf(host(ip))}
+		for _, s := range in.Interp.Segments {
+			pr.interpEnd = max(pr.interpEnd, s.VMAddr+s.VMSize)
+		}
+	}
+	pr.in = in
+	if in.Interp == nil {
+		return pr, nil
+	}
+	if _, err := os.Stat(host("/etc/ld.so.preload")); err == nil {
+		return nil, fmt.Errorf("linux: %s exists: ld.so's handling of it is not modelled", host("/etc/ld.so.preload"))
+	}
+	// Record ld.so's start-up by running it once, at the zero draw.
+	x, err := execute(&pr.k, in, Draw{})
+	if err != nil {
+		return nil, &StartError{Program: exe, Message: err.Error()}
+	}
+	heap := pr.newRTLD(x)
+	heap.record = &pr.ops
 	r, err := ldso.NewResolver(opt.Sysroot)
 	if err != nil {
 		return nil, err
@@ -142,101 +257,139 @@ func Layout(exe string, d Draw, opt Options) (*Process, error) {
 		}
 	}
 	r.MemoryOptions = ldso.MemoryOptions{Tunables: tunables, VDSO: len(k.VDSO) > 0}
-
-	hostExe := r.Sysroot + exe
-	if r.Sysroot == "" {
-		hostExe = exe
-	}
-	exeSpec, err := elfspec.Read(hostExe)
-	if err != nil {
-		return nil, err
-	}
-	if exeSpec.ELF.Machine != machineOf(k.Arch) {
-		return nil, fmt.Errorf("linux: %s is for %v, the kernel profile for %v", exe, exeSpec.ELF.Machine, k.Arch)
-	}
-	fsOf := opt.FileSystem
-	if fsOf == nil {
-		fsOf = fileSystem
-	}
-	realPath := realPathIn(opt.Sysroot)
-	in := ExecInput{Exe: exeSpec, ExeFile: File{Path: realPath(hostExe), FS: fsOf(hostExe)}, Filename: opt.Filename, Args: opt.Args, Env: opt.Env, Launch: launch}
-	if in.Filename == "" {
-		in.Filename = exe
-	}
-	if in.Args == nil {
-		in.Args = []string{in.Filename}
-	}
-	var interpHost string
-	if ip := exeSpec.ELF.Interp; ip != "" {
-		interpHost = ip
-		if opt.Sysroot != "" {
-			interpHost = opt.Sysroot + ip
-		}
-		if in.Interp, err = elfspec.Read(interpHost); err != nil {
-			return nil, fmt.Errorf("linux: interpreter of %s: %w", exe, err)
-		}
-		if f := ldso.FlavorOf(ip); f == ldso.FlavorMusl {
-			return nil, fmt.Errorf("linux: %s is a musl program: only glibc's ld.so is placed", exe)
-		}
-		in.InterpFile = File{Path: realPath(interpHost), FS: fsOf(interpHost)}
-	}
-	x, err := execute(&k, in, d)
-	if err != nil {
-		return nil, &StartError{Program: exe, Message: err.Error()}
-	}
-	p := &Process{Kernel: k, Launch: launch, Draw: d, Randomized: k.Randomized(launch), mm: x.MM, Stack: x.Stack, SP: x.SP, BrkStart: x.BrkStart, MmapBase: x.MM.MmapBase()}
-	if !p.Randomized {
-		p.Draw = Draw{}
-	}
-	if x.Interp == nil {
-		// A static program: nothing but the kernel's mappings.
-		p.Images = append(p.Images, x.Exe)
-		if x.VDSO != nil {
-			p.Images = append(p.Images, x.VDSO)
-		}
-		return p, nil
-	}
-	if _, err := os.Stat(r.Sysroot + "/etc/ld.so.preload"); err == nil {
-		return nil, fmt.Errorf("linux: %s/etc/ld.so.preload exists: ld.so's handling of it is not modelled", r.Sysroot)
-	}
-	var end uint64
-	for _, s := range in.Interp.Segments {
-		end = max(end, x.Interp.Bias+s.VMAddr+s.VMSize)
-	}
-	heap := &rtld{mm: x.MM, end: end, images: map[*ldso.Object]*Image{}, realPath: realPath, fsOf: fsOf, cachePath: "/etc/ld.so.cache"}
-	if r.Cache != nil {
-		heap.cachePath = realPath(r.Cache.Path)
-	}
 	r.Memory = heap
+	if r.Cache != nil {
+		heap.cachePath = pr.realPath(r.Cache.Path)
+	}
 	ns, err := r.LoadProgram(exe)
 	if err != nil {
 		return nil, fmt.Errorf("linux: %s: %w", exe, err)
 	}
-	p.Namespace = ns
+	pr.ns = ns
 	if len(ns.Missing) > 0 {
 		return nil, &StartError{Program: exe, Message: "error while loading shared libraries: " + ns.Missing[0].Message()}
 	}
-	if err := p.finishStartup(ns, heap, x, opt); err != nil {
+	if err := pr.finishStartup(heap, x); err != nil {
 		return nil, err
 	}
 	for _, name := range opt.Dlopen {
-		if err := p.dlopen(ns, heap, name); err != nil {
+		if err := pr.dlopen(heap, name); err != nil {
 			return nil, err
 		}
+	}
+	return pr, nil
+}
+
+// Namespace returns ld.so's view of the program's objects (nil for a
+// static program).
+func (pr *Program) Namespace() *ldso.Namespace { return pr.ns }
+
+// Kernel returns the kernel profile the program is placed with.
+func (pr *Program) Kernel() Kernel { return pr.k }
+
+// Launch returns the launch settings.
+func (pr *Program) Launch() Launch { return pr.launch }
+
+// Layout predicts where everything of the program exe lands at one draw:
+// the kernel's exec, then glibc's ld.so loading the libraries in its
+// order with its own allocations in between (glibc 2.36 x86_64), up to
+// main, then the dlopens. It is Prepare followed by Program.Layout.
+func Layout(exe string, d Draw, opt Options) (*Process, error) {
+	pr, err := Prepare(exe, opt)
+	if err != nil {
+		return nil, err
+	}
+	return pr.Layout(d)
+}
+
+// Layout places the program at draw d.
+func (pr *Program) Layout(d Draw) (*Process, error) {
+	x, err := execute(&pr.k, pr.in, d)
+	if err != nil {
+		return nil, &StartError{Program: pr.exe, Message: err.Error()}
+	}
+	p := &Process{Kernel: pr.k, Launch: pr.launch, Draw: d, Randomized: pr.k.Randomized(pr.launch), mm: x.MM, Stack: x.Stack, SP: x.SP, BrkStart: x.BrkStart, MmapBase: x.MM.MmapBase(), Namespace: pr.ns, sysroot: pr.opt.Sysroot}
+	if !p.Randomized {
+		p.Draw = Draw{}
+	}
+	p.Images = append(p.Images, x.Exe)
+	if x.VDSO != nil {
+		p.Images = append(p.Images, x.VDSO)
+	}
+	if x.Interp == nil {
+		return p, nil
+	}
+	heap := pr.newRTLD(x)
+	results := make([]uint64, len(pr.ops))
+	for i, o := range pr.ops {
+		var err error
+		switch o.kind {
+		case opMalloc:
+			results[i], err = heap.Malloc(o.n)
+		case opFree:
+			heap.Free(results[o.ref])
+		case opRealloc:
+			var from uint64
+			if o.ref >= 0 {
+				from = results[o.ref]
+			}
+			results[i], err = heap.Realloc(from, o.n)
+		case opMapCache:
+			err = heap.MapCache(o.n)
+		case opUnmapCache:
+			err = heap.unmapCache()
+		case opMapObject:
+			err = heap.MapObject(o.obj)
+		case opRELRO:
+			img := x.Exe
+			switch {
+			case o.obj == pr.ns.Interp:
+				img = x.Interp
+			case o.obj != nil:
+				img = heap.images[o.obj]
+			}
+			err = protectRELRO(x.MM, img)
+		case opHeap:
+			err = createHeap(x.MM)
+		}
+		if err != nil {
+			return nil, &StartError{Program: pr.exe, Message: err.Error()}
+		}
+	}
+	for _, o := range pr.order {
+		img := heap.images[o]
+		if o == pr.ns.Interp {
+			img = x.Interp
+			img.Path = o.Path
+		}
+		p.Images = append(p.Images, img)
+	}
+	if p.TLS, err = pr.tlsProfile.InitialThreadBlock(pr.tlsStatic, vaspace.Addr(results[pr.tlsOp]), pr.k.PageSize); err != nil {
+		return nil, err
+	}
+	p.DTV = results[pr.dtvOp] + 16
+	if err := p.growStack(pr.opt.StackUse); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
-// finishStartup replays the rest of ld.so's start-up (glibc 2.36
+// newRTLD returns ld.so's memory state for a process just exec'd.
+func (pr *Program) newRTLD(x *Exec) *rtld {
+	return &rtld{mm: x.MM, end: x.Interp.Bias + pr.interpEnd, images: map[*ldso.Object]*Image{}, realPath: pr.realPath, fsOf: pr.fsOf, cachePath: "/etc/ld.so.cache"}
+}
+
+// finishStartup records the rest of ld.so's start-up (glibc 2.36
 // elf/rtld.c dl_main after the libraries are mapped): the version tables,
 // the TLS slot list, the initial thread's TLS block and DTV, the unique
 // symbol table, _dl_find_object's table, the cache unmapped, RELRO
-// protected; then the stack as start-up leaves it.
-func (p *Process) finishStartup(ns *ldso.Namespace, heap *rtld, x *Exec, opt Options) error {
+// protected.
+func (pr *Program) finishStartup(heap *rtld, x *Exec) error {
+	ns := pr.ns
 	malloc := func(n uint64) (uint64, error) { return heap.Malloc(n) }
 	// elf/dl-version.c: the program, the vDSO, then the rest of the
 	// search list, each with a table sized by its largest version index.
-	vdsoIdx := opt.VDSOVersionIndex
+	vdsoIdx := pr.opt.VDSOVersionIndex
 	if vdsoIdx == 0 {
 		vdsoIdx = 2
 	}
@@ -278,12 +431,12 @@ func (p *Process) finishStartup(ns *ldso.Namespace, heap *rtld, x *Exec, opt Opt
 			return err
 		}
 	}
-	prof, err := tls.GlibcProfile(v, p.Kernel.Arch)
+	prof, err := tls.GlibcProfile(v, pr.k.Arch)
 	if err != nil {
 		return err
 	}
 	tun := tls.DefaultTunables()
-	if t, ok := envMap(opt.Env)["GLIBC_TUNABLES"]; ok {
+	if t, ok := envMap(pr.opt.Env)["GLIBC_TUNABLES"]; ok {
 		if tun, err = tls.ParseTunables(t); err != nil {
 			return err
 		}
@@ -292,23 +445,19 @@ func (p *Process) finishStartup(ns *ldso.Namespace, heap *rtld, x *Exec, opt Opt
 	if err != nil {
 		return &StartError{Program: ns.Main.Program, Message: err.Error()}
 	}
-	st := g.Static()
-	probe, err := prof.InitialThreadBlock(st, 0, p.Kernel.PageSize)
+	pr.tlsProfile, pr.tlsStatic = prof, g.Static()
+	probe, err := prof.InitialThreadBlock(pr.tlsStatic, 0, pr.k.PageSize)
 	if err != nil {
 		return err
 	}
-	at, err := malloc(probe.Alloc.Len())
-	if err != nil {
+	pr.tlsOp = len(pr.ops)
+	if _, err := malloc(probe.Alloc.Len()); err != nil {
 		return err
 	}
-	if p.TLS, err = prof.InitialThreadBlock(st, vaspace.Addr(at), p.Kernel.PageSize); err != nil {
+	pr.dtvOp = len(pr.ops)
+	if _, err := malloc(16 * (ntls + 16)); err != nil {
 		return err
 	}
-	dtv, err := malloc(16 * (ntls + 16))
-	if err != nil {
-		return err
-	}
-	p.DTV = dtv + 16
 	// Relocation: the unique-symbol table.
 	n, err := uniqueSymbols(ns.SearchList)
 	if err != nil {
@@ -323,7 +472,7 @@ func (p *Process) finishStartup(ns *ldso.Namespace, heap *rtld, x *Exec, opt Opt
 	if x.VDSO != nil {
 		nobj++
 	}
-	if !contiguous(ns.Main.Spec, p.Kernel.PageSize) {
+	if !contiguous(ns.Main.Spec, pr.k.PageSize) {
 		nobj += uint64(len(ns.Main.Spec.Segments))
 	}
 	if _, err := malloc(32 * nobj); err != nil {
@@ -333,57 +482,52 @@ func (p *Process) finishStartup(ns *ldso.Namespace, heap *rtld, x *Exec, opt Opt
 		return err
 	}
 	ns.ResetCache()
-	// Images in link-map order, RELRO.
-	p.Images = append(p.Images, x.Exe)
-	if x.VDSO != nil {
-		p.Images = append(p.Images, x.VDSO)
-	}
-	for _, o := range ns.Objects[1:] {
-		img := heap.images[o]
-		if o == ns.Interp {
-			img = x.Interp
-			img.Path = o.Path
+	// RELRO, object by object.
+	pr.order = append(pr.order, ns.Objects[1:]...)
+	for _, o := range ns.Objects {
+		obj := o
+		if o.IsMain() {
+			obj = nil
 		}
-		if img == nil {
-			return fmt.Errorf("linux: %s was loaded but not mapped", o.Label())
-		}
-		p.Images = append(p.Images, img)
-	}
-	for _, img := range p.Images {
-		if img.Spec != nil {
-			if err := protectRELRO(p.mm, img); err != nil {
-				return err
-			}
-		}
-	}
-	// The stack as start-up leaves it.
-	use := opt.StackUse
-	if use == 0 {
-		use = DefaultStackUse
-	}
-	if low := alignDown(p.SP-use, p.Kernel.PageSize); low < uint64(p.Stack.Start) {
-		grown := vaspace.Mapping{Range: vaspace.Range{Start: vaspace.Addr(low), End: p.Stack.Start}, Name: "[stack]", Prot: vaspace.ProtRW, Kind: vaspace.KindStack}
-		m, _ := p.mm.space.At(p.Stack.Start)
-		grown.Prot = m.Prot
-		if err := p.mm.space.Unmap(p.Stack); err != nil {
+		if err := heap.relro(obj, x, pr.ns.Interp); err != nil {
 			return err
 		}
-		p.Stack.Start = grown.Start
-		grown.Range = p.Stack
-		if err := p.mm.space.Map(grown); err != nil {
-			return fmt.Errorf("linux: the stack grows into %w", err)
-		}
-		p.mm.stack = p.Stack
 	}
 	return nil
 }
 
-// dlopen loads a library after main started: the objects it needs mapped
+// growStack grows the stack VMA down to what start-up touches below the
+// initial stack pointer (Options.StackUse).
+func (p *Process) growStack(use uint64) error {
+	if use == 0 {
+		use = DefaultStackUse
+	}
+	low := alignDown(p.SP-use, p.Kernel.PageSize)
+	if low >= uint64(p.Stack.Start) {
+		return nil
+	}
+	m, ok := p.mm.space.At(p.Stack.Start)
+	if !ok {
+		return fmt.Errorf("linux: the stack %v is not mapped", p.Stack)
+	}
+	if err := p.mm.space.Unmap(p.Stack); err != nil {
+		return err
+	}
+	p.Stack.Start = vaspace.Addr(low)
+	m.Range = p.Stack
+	if err := p.mm.space.Map(m); err != nil {
+		return fmt.Errorf("linux: the stack grows into %w", err)
+	}
+	p.mm.stack = p.Stack
+	return nil
+}
+
+// dlopen records a dlopen after main started: the objects it needs mapped
 // by ld.so as at start-up (the cache mapped again for the lookups and
 // unmapped at the end), RELRO protected, and libc's heap created by the
-// first malloc (brk to start_brk + 132 KiB: glibc's M_TOP_PAD of 128 KiB
-// plus the request).
-func (p *Process) dlopen(ns *ldso.Namespace, heap *rtld, name string) error {
+// first malloc.
+func (pr *Program) dlopen(heap *rtld, name string) error {
+	ns := pr.ns
 	res := ns.Dlopen(name, ns.Main)
 	if err := ns.MemoryError(); err != nil {
 		return err
@@ -400,23 +544,42 @@ func (p *Process) dlopen(ns *ldso.Namespace, heap *rtld, name string) error {
 	}
 	ns.ResetCache()
 	for _, o := range res.New {
-		img := heap.images[o]
-		if img == nil {
-			return fmt.Errorf("linux: %s was loaded but not mapped", o.Label())
-		}
-		p.Images = append(p.Images, img)
-		if err := protectRELRO(p.mm, img); err != nil {
+		pr.order = append(pr.order, o)
+		if err := heap.relro(o, nil, nil); err != nil {
 			return err
 		}
 	}
-	if p.mm.brk == p.mm.startBrk {
-		p.mm.brk = p.mm.startBrk + 0x21000
-		h := vaspace.Mapping{Range: vaspace.Range{Start: vaspace.Addr(p.mm.startBrk), End: vaspace.Addr(p.mm.brk)}, Name: "[heap]", Prot: vaspace.ProtRW, Kind: vaspace.KindHeap}
-		if err := p.mm.space.Map(h); err != nil {
-			return fmt.Errorf("linux: the heap at %v: %w", h.Range, err)
-		}
+	return heap.heap()
+}
+
+// createHeap is glibc malloc's first brk: start_brk + 132 KiB (M_TOP_PAD
+// of 128 KiB plus the request, page-rounded).
+func createHeap(mm *MM) error {
+	if mm.brk != mm.startBrk {
+		return nil
+	}
+	mm.brk = mm.startBrk + 0x21000
+	h := vaspace.Mapping{Range: vaspace.Range{Start: vaspace.Addr(mm.startBrk), End: vaspace.Addr(mm.brk)}, Name: "[heap]", Prot: vaspace.ProtRW, Kind: vaspace.KindHeap, Flags: FlagAccount}
+	if err := mm.space.Map(h); err != nil {
+		return fmt.Errorf("the heap at %v: %w", h.Range, err)
 	}
 	return nil
+}
+
+// memo caches a function of a path.
+func memo(f func(string) string) func(string) string {
+	var mu sync.Mutex
+	m := map[string]string{}
+	return func(p string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		if v, ok := m[p]; ok {
+			return v
+		}
+		v := f(p)
+		m[p] = v
+		return v
+	}
 }
 
 // contiguous reports whether the image's segments follow each other

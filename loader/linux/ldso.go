@@ -32,6 +32,35 @@ type rtld struct {
 	// realPath maps a host path to the path /proc/PID/maps shows.
 	realPath func(host string) string
 	fsOf     func(host string) string
+	// record, when set, receives every operation (see Program), and
+	// blocks maps an address to the op that allocated it.
+	record *[]op
+	blocks map[uint64]int
+}
+
+// log records an operation when recording.
+func (r *rtld) log(o op) {
+	if r.record != nil {
+		*r.record = append(*r.record, o)
+	}
+}
+
+// refOf is the op that allocated block p (-1 when none did).
+func (r *rtld) refOf(p uint64) int {
+	if i, ok := r.blocks[p]; ok && p != 0 {
+		return i
+	}
+	return -1
+}
+
+// noteBlock remembers that the op just logged allocated p.
+func (r *rtld) noteBlock(p uint64) {
+	if r.record != nil {
+		if r.blocks == nil {
+			r.blocks = map[uint64]int{}
+		}
+		r.blocks[p] = len(*r.record) - 1
+	}
 }
 
 // mallocAlignment is MALLOC_ALIGNMENT on x86_64 (and aarch64):
@@ -44,6 +73,13 @@ const mallocAlignment = 16
 // page plus one page, abandoning the old chunk unless the new one lies
 // just above it.
 func (r *rtld) Malloc(n uint64) (uint64, error) {
+	r.log(op{kind: opMalloc, n: n})
+	p, err := r.malloc(n)
+	r.noteBlock(p)
+	return p, err
+}
+
+func (r *rtld) malloc(n uint64) (uint64, error) {
 	page := r.mm.k.PageSize
 	if r.allocEnd == 0 {
 		r.allocPtr = r.end
@@ -72,24 +108,29 @@ func (r *rtld) Malloc(n uint64) (uint64, error) {
 
 // Free is __minimal_free: only the last block is given back.
 func (r *rtld) Free(p uint64) {
-	if p == r.last {
+	r.log(op{kind: opFree, ref: r.refOf(p)})
+	if p == r.last && p != 0 {
 		r.allocPtr = r.last
 	}
 }
 
 // Realloc is __minimal_realloc, which only ever grows the last block.
 func (r *rtld) Realloc(p, n uint64) (uint64, error) {
+	r.log(op{kind: opRealloc, n: n, ref: r.refOf(p)})
 	if p != 0 {
 		if p != r.last {
 			return 0, fmt.Errorf("ld.so: realloc of %#x, which is not the last block %#x", p, r.last)
 		}
 		r.allocPtr = r.last
 	}
-	return r.Malloc(n)
+	q, err := r.malloc(n)
+	r.noteBlock(q)
+	return q, err
 }
 
 // MapCache maps ld.so.cache read-only, anywhere.
 func (r *rtld) MapCache(size uint64) error {
+	r.log(op{kind: opMapCache, n: size})
 	f := &File{Path: r.cachePath, FS: r.fsOf(r.cachePath)}
 	m, err := r.mm.Mmap(MmapRequest{Len: size, File: f, Mapping: vaspace.Mapping{Name: r.cachePath, Prot: vaspace.ProtRead, Kind: vaspace.KindFile}})
 	if err != nil {
@@ -101,6 +142,7 @@ func (r *rtld) MapCache(size uint64) error {
 
 // unmapCache is _dl_unload_cache.
 func (r *rtld) unmapCache() error {
+	r.log(op{kind: opUnmapCache})
 	if r.cache.IsEmpty() {
 		return nil
 	}
@@ -118,6 +160,7 @@ func (r *rtld) unmapCache() error {
 // place, and each segment's zero-fill pages beyond its file part mapped
 // anonymous.
 func (r *rtld) MapObject(o *ldso.Object) error {
+	r.log(op{kind: opMapObject, obj: o})
 	img, err := r.mapSegments(o.Spec, o.HostPath)
 	if err != nil {
 		return fmt.Errorf("ld.so: mapping %s: %w", o.Path, err)
@@ -225,6 +268,31 @@ func (r *rtld) mapSegments(s *loader.ImageSpec, host string) (*Image, error) {
 		}
 	}
 	return &Image{File: path, Bias: base, Span: vaspace.Range{Start: vaspace.Addr(start), End: vaspace.Addr(alignUp(start+maplength, page))}, Spec: s, Group: GroupMmap}, nil
+}
+
+// relro records and applies RELRO for obj (nil: the program, interp:
+// ld.so, else a mapped library).
+func (r *rtld) relro(obj *ldso.Object, x *Exec, interp *ldso.Object) error {
+	r.log(op{kind: opRELRO, obj: obj})
+	var img *Image
+	switch {
+	case obj == nil:
+		img = x.Exe
+	case obj == interp:
+		img = x.Interp
+	default:
+		img = r.images[obj]
+	}
+	if img == nil {
+		return fmt.Errorf("linux: %s was loaded but not mapped", obj.Label())
+	}
+	return protectRELRO(r.mm, img)
+}
+
+// heap records and performs libc malloc's first brk.
+func (r *rtld) heap() error {
+	r.log(op{kind: opHeap})
+	return createHeap(r.mm)
 }
 
 // protectRELRO is _dl_protect_relro: after relocation the PT_GNU_RELRO

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vasim/vasim/loader/linux"
+	"github.com/vasim/vasim/loader/objtest"
+)
+
+// mapsProgram builds a program that prints its maps as main starts.
+func mapsProgram(t *testing.T) string {
+	t.Helper()
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("places a Linux x86_64 program")
+	}
+	return objtest.Program(t, t.TempDir(), "maps", `#include <fcntl.h>
+#include <unistd.h>
+static char buf[1 << 16];
+int main(void) {
+	int fd = open("/proc/self/maps", O_RDONLY);
+	ssize_t n, t = 0;
+	while ((n = read(fd, buf + t, sizeof buf - t)) > 0) t += n;
+	write(1, buf, t);
+	return 0;
+}
+`, nil)
+}
+
+// TestLayoutCommandMatchesSetarch runs vasim layout --no-aslr --json and
+// the program under setarch -R with the same (empty) environment, and
+// requires the same maps, line for line, and the vDSO named as ld.so
+// names it.
+func TestLayoutCommandMatchesSetarch(t *testing.T) {
+	exe := mapsProgram(t)
+	cmd := exec.Command("setarch", "-R", exe)
+	cmd.Env = []string{}
+	cmd.Dir = filepath.Dir(exe)
+	real, err := cmd.Output()
+	if err != nil {
+		t.Skipf("setarch -R cannot run the program here: %v", err)
+	}
+	code, out, errs := runCmd(t, "layout", "--exe", exe, "--no-aslr", "--clean-env", "--cwd", filepath.Dir(exe), "--json")
+	require.Equal(t, exitOK, code, errs)
+	var o struct {
+		Images []struct {
+			Path string `json:"path"`
+			Base string `json:"base"`
+		} `json:"images"`
+		Mappings []struct {
+			Start, End, Perms, Offset, Path string
+		} `json:"mappings"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	lines, err := linux.ParseMaps(bytes.NewReader(real), exe)
+	require.NoError(t, err)
+	require.Len(t, o.Mappings, len(lines))
+	for i, l := range lines {
+		m := o.Mappings[i]
+		require.Equal(t, l.Start.String(), m.Start, "mapping %d", i)
+		require.Equal(t, l.End.String(), m.End, "mapping %d", i)
+		require.Equal(t, l.Path, m.Path, "mapping %d", i)
+		require.Equal(t, permsOf(l), m.Perms, "mapping %d", i)
+	}
+	require.Equal(t, exe, o.Images[0].Path)
+	require.Equal(t, "0x555555554000", o.Images[0].Base)
+	require.Equal(t, "linux-vdso.so.1", o.Images[1].Path)
+
+	// The text form prints the same lines as /proc/PID/maps.
+	code, text, errs := runCmd(t, "layout", "--exe", exe, "--no-aslr", "--clean-env", "--cwd", filepath.Dir(exe))
+	require.Equal(t, exitOK, code, errs)
+	require.Contains(t, text, strings.SplitN(string(real), "\n", 2)[0])
+}
+
+func TestReserveCommand(t *testing.T) {
+	exe := mapsProgram(t)
+	at := func(bits string, extra ...string) (int, map[string]any, string) {
+		args := append([]string{"reserve", "--exe", exe, "--preset", "tsan-x86_64-old", "--clean-env", "--mmap-rnd-bits", bits, "--json"}, extra...)
+		code, out, errs := runCmd(t, args...)
+		var o map[string]any
+		if code != exitUsage {
+			require.NoError(t, json.Unmarshal([]byte(out), &o), errs)
+		}
+		return code, o, errs
+	}
+	code, o, errs := at("28")
+	require.Equal(t, exitOK, code, errs)
+	require.Equal(t, 0.0, o["probability"])
+	require.Equal(t, 29.0, o["first_failing_bits"], "old TSan starts failing above 28 bits")
+	code, o, _ = at("32", "--fail-above", "0.5")
+	require.Equal(t, exitFailure, code)
+	require.Greater(t, o["probability"].(float64), 0.9)
+	require.NotEmpty(t, o["culprits"])
+
+	code, _, errs = runCmd(t, "reserve", "--exe", exe, "--range", "0x1000-0x2000x")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, `--range "0x1000-0x2000x"`)
+	code, _, errs = runCmd(t, "reserve", "--exe", exe)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "give --range, --allow or --preset")
+	code, _, errs = runCmd(t, "reserve", "--exe", exe, "--preset", "tsan-x86_64", "--mmap-rnd-bits", "40")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "mmap_rnd_bits")
+
+	// A preset for another architecture is refused.
+	prof := filepath.Join(t.TempDir(), "kernel.json")
+	require.NoError(t, os.WriteFile(prof, []byte(`{"arch": "aarch64"}`), 0o644))
+	code, _, errs = runCmd(t, "reserve", "--exe", exe, "--preset", "tsan-x86_64", "--kernel", prof)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "aarch64")
+}
+
+func TestLayoutCommandErrors(t *testing.T) {
+	code, _, errs := runCmd(t, "layout", "--no-aslr", "--seed", "3", "--exe", "/bin/true")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "exclude each other")
+	code, _, errs = runCmd(t, "layout")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "--exe is required")
+	code, _, errs = runCmd(t, "layout", "--exe", "/nonexistent/prog")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "/nonexistent/prog")
+	code, _, errs = runCmd(t, "layout", "--exe", "/bin/true", "--env", "NOEQUALS")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, `--env "NOEQUALS"`)
+}
