@@ -12,14 +12,19 @@
 //     sets, placed images, file errors) and, in its subpackages, readers
 //     for ELF, Mach-O and JSON specs (elfspec, machospec, jsonspec),
 //     library resolution as glibc's ld.so and dyld4 do it (ldso, dyld),
-//     and the macOS arm64 placement model (macos) that writes a
+//     the macOS arm64 placement model (macos) that writes a
 //     vaspace.Space and can also describe every layout the launch's random
-//     slides produce (slide, place). Built-in cases such as
+//     slides produce (slide, place), and the Linux placement model (linux:
+//     the kernel's exec and mmap, glibc ld.so's start-up, dlopen; the
+//     groups the kernel's random draws move). Built-in cases such as
 //     chromium-browser-tests live in loader/scenario.
 //   - [github.com/vasim/vasim/xzone]: libmalloc's XZone range-group
 //     reservation on macOS arm64; which entropy slots collide with a layout
 //     and the exact probability of aborting in __malloc_init, for one
 //     layout or summed over every slide of the placement model.
+//   - [github.com/vasim/vasim/reserve]: the exact probability that a
+//     randomised Linux layout is in the way of fixed ranges (sanitizer
+//     shadow memory and application ranges, emulator reservations).
 //   - [github.com/vasim/vasim/tls]: static TLS budgets of glibc (by
 //     version and architecture), musl, FreeBSD rtld and bionic; whether
 //     each dlopen fits, why not, and the smallest fix.

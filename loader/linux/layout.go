@@ -102,6 +102,22 @@ func (p *Process) Maps() []MapsLine {
 	return ls
 }
 
+// Mmap places one more mapping in the process as mmap(2) without
+// MAP_FIXED would now (a sanitizer's or JIT's reservation, a later
+// allocation), and returns it.
+func (p *Process) Mmap(req MmapRequest) (vaspace.Mapping, error) { return p.mm.Mmap(req) }
+
+// Clone returns an independent copy of the process to place more into
+// (vaspace.Space.Clone is O(1)).
+func (p *Process) Clone() *Process {
+	c := *p
+	mm := *p.mm
+	mm.space = p.mm.space.Clone()
+	c.mm = &mm
+	c.Images = append([]*Image(nil), p.Images...)
+	return &c
+}
+
 // ErrStart classifies a program that would not reach main: a library
 // cannot be found, or the layout does not fit.
 var ErrStart = errors.New("the program does not start")
