@@ -154,6 +154,7 @@ type layoutJSON struct {
 	BrkStart   vaspace.Addr    `json:"brk_start"`
 	TP         vaspace.Addr    `json:"thread_pointer,omitempty"`
 	TLSPages   *vaspace.Range  `json:"initial_tls_pages,omitempty"`
+	Notes      []string        `json:"notes,omitempty"`
 	Images     []layoutImage   `json:"images"`
 	Mappings   []layoutMapping `json:"mappings"`
 }
@@ -188,7 +189,7 @@ func runLayout(e *env, args []string) int {
 	if err != nil {
 		return bad("%v", err)
 	}
-	out := layoutJSON{Program: lf.exe, Randomized: p.Randomized, Draw: p.Draw, Kernel: p.Kernel, MmapBase: vaspace.Addr(p.MmapBase), Stack: p.Stack, BrkStart: vaspace.Addr(p.BrkStart)}
+	out := layoutJSON{Program: lf.exe, Randomized: p.Randomized, Draw: p.Draw, Kernel: p.Kernel, MmapBase: vaspace.Addr(p.MmapBase), Stack: p.Stack, BrkStart: vaspace.Addr(p.BrkStart), Notes: pr.Notes}
 	if p.TLS.TP != 0 {
 		out.TP = p.TLS.TP
 		pages := p.TLS.Pages
@@ -249,6 +250,9 @@ func printLayout(w io.Writer, o layoutJSON, p *linux.Process) {
 	if o.TLSPages != nil {
 		fmt.Fprintf(w, "initial thread: thread pointer %v, static TLS and TCB on pages %v\n", o.TP, *o.TLSPages)
 	}
+	for _, n := range o.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 	fmt.Fprintln(w)
 	for _, m := range p.Maps() {
 		fmt.Fprintln(w, m)
@@ -288,6 +292,7 @@ type reserveJSON struct {
 	ByBits      []reserveBits      `json:"by_mmap_rnd_bits"`
 	FirstBits   int                `json:"first_failing_bits,omitempty"`
 	Message     string             `json:"runtime_message,omitempty"`
+	Notes       []string           `json:"notes,omitempty"`
 }
 
 func runReserve(e *env, args []string) int {
@@ -353,7 +358,7 @@ func runReserve(e *env, args []string) int {
 	if err != nil {
 		return bad("%v", err)
 	}
-	out := reserveJSON{Program: lf.exe, Preset: preset.Name, Bits: res.Bits, Probability: res.Float(), Exact: res.Probability.RatString(), Groups: map[string]float64{}, Message: preset.Message}
+	out := reserveJSON{Program: lf.exe, Preset: preset.Name, Bits: res.Bits, Probability: res.Float(), Exact: res.Probability.RatString(), Groups: map[string]float64{}, Message: preset.Message, Notes: pr.Notes}
 	for g, p := range res.Groups {
 		f, _ := p.Float64()
 		out.Groups[g.String()] = f
@@ -417,6 +422,9 @@ func printReserve(w io.Writer, o reserveJSON) {
 			}
 			fmt.Fprintf(w, "  %8s  %s [%v, %v) %s (%s)\n", pct(c.Probability), shown(ownerOr(c.Owner, c.Name)), c.Start, c.End, where, c.MovedBy)
 		}
+	}
+	for _, n := range o.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	fmt.Fprintln(w, "\nby vm.mmap_rnd_bits:")
 	for _, b := range o.ByBits {

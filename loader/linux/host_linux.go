@@ -78,3 +78,14 @@ func fileID(path string) (string, uint64) {
 	minor := dev&0xff | (dev>>12)&^0xff
 	return fmt.Sprintf("%02x:%02x", major, minor), st.Ino
 }
+
+// changesCredentials reports whether executing path changes the
+// process's effective user or group (a set-ID bit naming someone else).
+func changesCredentials(path string) bool {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return false
+	}
+	return st.Mode&syscall.S_ISUID != 0 && int(st.Uid) != syscall.Geteuid() ||
+		st.Mode&syscall.S_ISGID != 0 && int(st.Gid) != syscall.Getegid()
+}

@@ -172,6 +172,9 @@ type Program struct {
 	// paths caches the file names and file systems of the objects.
 	realPath func(string) string
 	fsOf     func(string) string
+	// Notes say where the model departs from what was asked (a set-ID
+	// program is randomised whatever the personality).
+	Notes []string
 }
 
 // opKind is one kind of operation ld.so performs on memory.
@@ -224,6 +227,18 @@ func Prepare(exe string, opt Options) (*Program, error) {
 	if exeSpec.ELF.Machine != machineOf(k.Arch) {
 		return nil, fmt.Errorf("linux: %s is for %v, the kernel profile for %v", exe, exeSpec.ELF.Machine, k.Arch)
 	}
+	// A set-user-ID or set-group-ID program that changes the credentials
+	// runs with ADDR_NO_RANDOMIZE cleared (PER_CLEAR_ON_SETID) and
+	// AT_SECURE, in which ld.so ignores LD_LIBRARY_PATH and LD_PRELOAD.
+	secure := changesCredentials(hostExe)
+	if secure {
+		if launch.NoRandomize {
+			pr.Notes = append(pr.Notes, "the program is set-user-ID or set-group-ID: the kernel clears ADDR_NO_RANDOMIZE at exec, so it is placed randomised")
+		}
+		launch.NoRandomize = false
+		pr.launch = launch
+		pr.Notes = append(pr.Notes, "secure mode (AT_SECURE): LD_LIBRARY_PATH and LD_PRELOAD are ignored (glibc still honours slash-free LD_PRELOAD names of set-ID libraries in the system directories, which the model does not)")
+	}
 	in := ExecInput{Exe: exeSpec, ExeFile: File{Path: pr.realPath(hostExe), FS: pr.fsOf(hostExe)}, Filename: opt.Filename, Args: opt.Args, Env: opt.Env, Launch: launch}
 	if in.Filename == "" {
 		in.Filename = exe
@@ -264,8 +279,10 @@ func Prepare(exe string, opt Options) (*Program, error) {
 	r.Flavor = ldso.FlavorGlibc
 	r.WorkDir = opt.WorkDir
 	env := envMap(opt.Env)
-	r.LibraryPath = env["LD_LIBRARY_PATH"]
-	r.Preload = strings.FieldsFunc(env["LD_PRELOAD"], func(c rune) bool { return c == ' ' || c == ':' })
+	if !secure {
+		r.LibraryPath = env["LD_LIBRARY_PATH"]
+		r.Preload = strings.FieldsFunc(env["LD_PRELOAD"], func(c rune) bool { return c == ' ' || c == ':' })
+	}
 	var tunables []string
 	for _, kv := range opt.Env {
 		if v, ok := strings.CutPrefix(kv, "GLIBC_TUNABLES="); ok {
