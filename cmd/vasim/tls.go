@@ -13,7 +13,7 @@ func init() {
 	register(&command{
 		name:    "tls",
 		summary: "predict whether dlopen fails with \"cannot allocate memory in static TLS block\", and the fix",
-		usage:   "vasim tls --exe PATH [--dlopen LIB]... [--tunables STR] [--glibc VERSION] [--loader glibc|musl|freebsd|bionic] [--sysroot DIR] [--json]",
+		usage:   "vasim tls --exe PATH [--dlopen LIB]... [--tunables STR] [--glibc VERSION] [--loader glibc|musl|freebsd|bionic] [--sysroot DIR] [--json]\n       vasim tls pages --exe PATH [--no-aslr | --seed N] [--probe OFFSET]... [--json]",
 		run:     runTLS,
 	})
 }
@@ -78,6 +78,9 @@ type tlsJSON struct {
 }
 
 func runTLS(e *env, args []string) int {
+	if len(args) > 0 && args[0] == "pages" {
+		return runTLSPages(e, args[1:])
+	}
 	fs := newFlags(e, "tls")
 	exe := fs.String("exe", "", "the program whose process is modelled (required)")
 	var dlopens stringList

@@ -80,8 +80,9 @@ type Process struct {
 	TLS tls.InitialBlock
 	// DTV is the initial thread's dynamic thread vector as its TCB points
 	// to it (one entry past glibc's allocation, elf/dl-tls.c
-	// allocate_dtv).
-	DTV uint64
+	// allocate_dtv), and DTVAlloc that allocation.
+	DTV      uint64
+	DTVAlloc vaspace.Range
 	// Namespace is ld.so's view: the objects, how each was found.
 	Namespace *ldso.Namespace
 	sysroot   string
@@ -401,6 +402,7 @@ func (pr *Program) Layout(d Draw) (*Process, error) {
 		return nil, err
 	}
 	p.DTV = results[pr.dtvOp] + 16
+	p.DTVAlloc = vaspace.Range{Start: vaspace.Addr(results[pr.dtvOp]), End: vaspace.Addr(results[pr.dtvOp] + pr.ops[pr.dtvOp].n)}
 	if err := p.growStack(pr.opt.StackUse); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/vasim/vasim/loader/ldso"
 	"github.com/vasim/vasim/loader/linux"
 	"github.com/vasim/vasim/loader/objtest"
+	"github.com/vasim/vasim/tls"
+	"github.com/vasim/vasim/vaspace"
 	"pgregory.net/rapid"
 )
 
@@ -602,4 +604,86 @@ func TestRandomProgramsLayout(t *testing.T) {
 		}
 		requireSameLayout(t, exe, args, env)
 	})
+}
+
+// TestInitialTLSPagesMatchRealProcess builds programs whose libraries
+// hold initial-exec TLS from a few bytes to tens of KiB, runs them under
+// setarch -R, and requires the thread pointer, the static TLS range
+// (from _dl_get_tls_static_info), the DTV and the page set a
+// compartmentalising loader must share to be exactly the model's.
+func TestInitialTLSPagesMatchRealProcess(t *testing.T) {
+	requireNoASLRRuns(t)
+	cc := objtest.RequireCC(t, "gcc")
+	for _, sizes := range [][]int{{8}, {1000, 24}, {5000}, {20000, 3000}, {60000}} {
+		t.Run(fmt.Sprint(sizes), func(t *testing.T) {
+			dir := tempDir(t)
+			var names []string
+			for i, n := range sizes {
+				name := fmt.Sprintf("ie%d", i)
+				src := fmt.Sprintf("__thread char v_%s[%d] __attribute__((tls_model(\"initial-exec\"))) = {1};\nint f_%s(void) { return v_%s[%d]; }\n", name, n, name, name, n-1)
+				_, err := objtest.Compile(cc, dir, "lib"+name+".so", src, []string{"-shared", "-fPIC", "-O1"}, nil)
+				require.NoError(t, err)
+				names = append(names, name)
+			}
+			var decls, calls strings.Builder
+			libs := []string{"-L" + dir, "-Wl,-rpath," + dir, "-Wl,--no-as-needed"}
+			for _, n := range names {
+				fmt.Fprintf(&decls, "extern int f_%s(void);\n", n)
+				fmt.Fprintf(&calls, "f_%s(); ", n)
+				libs = append(libs, "-l"+n)
+			}
+			src := fmt.Sprintf(`#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+%s
+volatile int never;
+int main(void) {
+	unsigned long tp, dtv;
+	__asm__("mov %%%%fs:0, %%0" : "=r"(tp));
+	__asm__("mov %%%%fs:8, %%0" : "=r"(dtv));
+	void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
+	size_t size, align;
+	info(&size, &align);
+	if (never) { %s }
+	printf("%%lx %%lx %%zu %%zu\n", tp, dtv, size, align);
+	return 0;
+}
+`, decls.String(), calls.String())
+			exe, err := objtest.Compile(cc, dir, "tlsprobe", src, []string{"-O1"}, append(libs, "-ldl"))
+			require.NoError(t, err)
+			cmd := exec.Command("setarch", "-R", exe)
+			cmd.Env = []string{}
+			out, err := cmd.Output()
+			require.NoError(t, err)
+			var tp, dtv, size, align uint64
+			_, err = fmt.Sscanf(string(out), "%x %x %d %d", &tp, &dtv, &size, &align)
+			require.NoError(t, err, "%s", out)
+
+			launch, err := linux.HostLaunch()
+			require.NoError(t, err)
+			launch.NoRandomize = true
+			p, err := linux.Layout(exe, linux.Draw{}, linux.Options{Launch: &launch, Env: []string{}, WorkDir: dir})
+			require.NoError(t, err)
+			require.Equal(t, tp, uint64(p.TLS.TP), "thread pointer")
+			tcb := uint64(p.TLS.TCB.Len())
+			real := vaspace.Range{Start: vaspace.Addr(tp - (size - tcb)), End: vaspace.Addr(tp)}
+			require.Equal(t, real, p.TLS.Static, "static TLS range (dl_tls_static_size %d, align %d)", size, align)
+			require.Equal(t, dtv, p.DTV, "DTV")
+			// The pages: the static range and TCB rounded outward, and the
+			// DTV's pages.
+			page := p.Kernel.PageSize
+			want := map[vaspace.Addr]bool{}
+			for a := real.Start.RoundDown(page); a < vaspace.Addr(tp+tcb); a += vaspace.Addr(page) {
+				want[a] = true
+			}
+			for a := vaspace.Addr(dtv - 16).RoundDown(page); a < p.DTVAlloc.End; a += vaspace.Addr(page) {
+				want[a] = true
+			}
+			got := map[vaspace.Addr]bool{}
+			for _, a := range tls.ExactPages(p.TLS, p.DTVAlloc, page) {
+				got[a] = true
+			}
+			require.Equal(t, want, got, "pages")
+		})
+	}
 }

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/vasim/vasim/loader/linux"
+	"github.com/vasim/vasim/tls"
+	"github.com/vasim/vasim/vaspace"
+)
+
+type tlsPagesStrategy struct {
+	Name     string          `json:"name"`
+	Pages    []vaspace.Addr  `json:"pages"`
+	Extra    []vaspace.Addr  `json:"extra_pages"`
+	Missed   []vaspace.Addr  `json:"missed_pages"`
+	Covers   map[string]bool `json:"covers"`
+	OneCall  string          `json:"one_call_error,omitempty"`
+	Unmapped []vaspace.Addr  `json:"unmapped_pages,omitempty"`
+}
+
+type tlsPagesJSON struct {
+	Program    string             `json:"program"`
+	Randomized bool               `json:"randomized"`
+	MovedBy    string             `json:"moved_by,omitempty"`
+	TP         vaspace.Addr       `json:"tp"`
+	StaticTLS  vaspace.Range      `json:"static_tls"`
+	TCB        vaspace.Range      `json:"tcb"`
+	Block      vaspace.Range      `json:"allocation"`
+	DTV        vaspace.Range      `json:"dtv"`
+	DTVPage    vaspace.Addr       `json:"dtv_page"`
+	Pages      []vaspace.Addr     `json:"pages"`
+	Strategies []tlsPagesStrategy `json:"strategies"`
+	Notes      []string           `json:"notes,omitempty"`
+}
+
+// runTLSPages is "vasim tls pages": where the initial thread's static TLS,
+// TCB and DTV are in a Linux process placed by the Linux model, the pages
+// a compartmentalising loader must share, and how the rules IA2 tried
+// compare.
+func runTLSPages(e *env, args []string) int {
+	fs := newFlags(e, "tls pages")
+	var lf launchFlags
+	lf.register(fs)
+	noASLR := fs.Bool("no-aslr", false, "place as setarch -R runs it: no randomisation")
+	seed := fs.String("seed", "", "draw the kernel's random inputs from this seed (default: every input at its lowest value)")
+	var probes listFlag
+	fs.Var(&probes, "probe", "an offset from the thread pointer whose coverage to report, e.g. -0x4018 (PartitionAlloc's bookkeeping; repeatable; default -0x4018)")
+	asJSON := fs.Bool("json", false, "print a machine-readable result")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	bad := usageErr(e, "tls pages")
+	if *noASLR && *seed != "" {
+		return bad("--no-aslr and --seed exclude each other")
+	}
+	if len(probes) == 0 {
+		probes = listFlag{"-0x4018"}
+	}
+	var offsets []int64
+	for _, s := range probes {
+		n, err := strconv.ParseInt(s, 0, 64)
+		if err != nil {
+			return bad("--probe %q: want an offset like -0x4018", s)
+		}
+		offsets = append(offsets, n)
+	}
+	pr, err := lf.prepare(e, *noASLR, 0)
+	if err != nil {
+		return bad("%v", err)
+	}
+	var d linux.Draw
+	if *seed != "" {
+		n, err := strconv.ParseUint(*seed, 0, 64)
+		if err != nil {
+			return bad("--seed %q: want a number", *seed)
+		}
+		d = drawFrom(pr, n)
+	}
+	p, err := pr.Layout(d)
+	if err != nil {
+		return bad("%v", err)
+	}
+	if p.TLS.TP == 0 {
+		return bad("%s is not dynamically linked: its initial TLS block is set up by libc, which the model does not place", lf.exe)
+	}
+	page := p.Kernel.PageSize
+	out := tlsPagesJSON{Program: lf.exe, Randomized: p.Randomized, TP: p.TLS.TP, StaticTLS: p.TLS.Static, TCB: p.TLS.TCB, Block: p.TLS.Alloc, DTV: p.DTVAlloc, DTVPage: p.DTVAlloc.Start.RoundDown(page), Pages: tls.ExactPages(p.TLS, p.DTVAlloc, page), Notes: pr.Notes}
+	if p.Randomized {
+		out.MovedBy = linux.GroupMmap.String()
+	}
+	var addrs []vaspace.Addr
+	for _, off := range offsets {
+		addrs = append(addrs, vaspace.Addr(int64(p.TLS.TP)+off))
+	}
+	for _, r := range tls.ComparePages(p.TLS, p.DTVAlloc, p.Space(), addrs, tls.Strategies) {
+		js := tlsPagesStrategy{Name: r.Strategy.Name, Pages: r.Pages, Extra: r.Extra, Missed: r.Missed, Covers: map[string]bool{}, Unmapped: r.Unmapped}
+		for i, a := range addrs {
+			js.Covers[probes[i]] = r.Covers[a]
+		}
+		if r.OneCall != nil {
+			js.OneCall = r.OneCall.Error()
+		}
+		out.Strategies = append(out.Strategies, js)
+	}
+	if *asJSON {
+		if err := writeJSON(e.stdout, out); err != nil {
+			return bad("%v", err)
+		}
+		return exitOK
+	}
+	printTLSPages(e.stdout, out, probes)
+	return exitOK
+}
+
+func printTLSPages(w io.Writer, o tlsPagesJSON, probes []string) {
+	how := "randomisation off"
+	if o.Randomized {
+		how = "randomised: the block moves with the " + o.MovedBy
+	}
+	fmt.Fprintf(w, "%s, initial thread (%s):\n", shown(o.Program), how)
+	fmt.Fprintf(w, "  thread pointer   %v\n", o.TP)
+	fmt.Fprintf(w, "  static TLS       %v (%s)\n", o.StaticTLS, vaspace.Size(o.StaticTLS.Len()))
+	fmt.Fprintf(w, "  TCB              %v\n", o.TCB)
+	fmt.Fprintf(w, "  ld.so allocation %v\n", o.Block)
+	fmt.Fprintf(w, "  DTV              %v (page %v)\n", o.DTV, o.DTVPage)
+	var ps []string
+	for _, p := range o.Pages {
+		ps = append(ps, p.String())
+	}
+	fmt.Fprintf(w, "  pages to share   %s\n", strings.Join(ps, " "))
+	for _, n := range o.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintln(w)
+	for _, s := range o.Strategies {
+		fmt.Fprintf(w, "%s: %d pages, %d shared for no reason, %d missed", s.Name, len(s.Pages), len(s.Extra), len(s.Missed))
+		for _, p := range probes {
+			if s.Covers[p] {
+				fmt.Fprintf(w, "; covers tp%s", p)
+			} else {
+				fmt.Fprintf(w, "; does not cover tp%s", p)
+			}
+		}
+		fmt.Fprintln(w)
+		if s.OneCall != "" {
+			fmt.Fprintf(w, "  one pkey_mprotect over the interval fails (ENOMEM): %s; a page-by-page walk skips %d unmapped pages\n", s.OneCall, len(s.Unmapped))
+		}
+	}
+}
