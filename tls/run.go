@@ -3,6 +3,7 @@ package tls
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/vasim/vasim/loader/ldso"
 )
@@ -225,7 +226,13 @@ func Run(sc Program) (*Result, error) {
 			return nil, fmt.Errorf("tls: LD_AUDIT %s: %s (needed by %s): %w", name, m.Name, m.NeededBy, m.Err)
 		}
 		if dr.Root == nil || len(dr.Missing) > 0 {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("LD_AUDIT %s: not found; ld.so ignores it", name))
+			// ld.so's words (elf/rtld.c load_audit_module): "object
+			// '%s' cannot be loaded as audit interface: %s; ignored."
+			why := "cannot open shared object file"
+			if len(dr.Missing) > 0 {
+				why = auditReason(dr.Missing[0])
+			}
+			res.Warnings = append(res.Warnings, fmt.Sprintf("LD_AUDIT: object '%s' cannot be loaded as audit interface: %s; ld.so ignores it", name, why))
 			continue
 		}
 		list, err := convAllIn(map[*ldso.Object]*Module{}, dr.SearchList)
@@ -339,4 +346,22 @@ func unreadable(missing []ldso.MissingLibrary) *ldso.MissingLibrary {
 		}
 	}
 	return nil
+}
+
+// auditReason is the reason glibc gives for an audit module it cannot
+// load: its dlerror text without the file name ("invalid ELF header",
+// "cannot read file data", "cannot open shared object file").
+func auditReason(m ldso.MissingLibrary) string {
+	var le *ldso.LoadError
+	if errors.As(m.Err, &le) {
+		msg := le.Message
+		if i := strings.Index(msg, ": Is a directory"); i >= 0 {
+			msg = msg[:i] // glibc prints the reason without errno's text here
+		}
+		return msg
+	}
+	if m.Err != nil {
+		return m.Err.Error()
+	}
+	return "cannot open shared object file"
 }

@@ -334,3 +334,40 @@ func TestTLSNotFoundJSON(t *testing.T) {
 	assert.NotContains(t, d, "bytes_free")
 	assert.NotContains(t, d, "preload_fixes")
 }
+
+// Audit modules ld.so cannot load are reported with glibc's reason
+// (elf/rtld.c: "cannot be loaded as audit interface: invalid ELF header;
+// ignored."), and a sysroot's truncated libc.so.6 is named with what is
+// wrong with it, not as missing.
+func TestTLSUnloadableAuditAndTruncatedLibc(t *testing.T) {
+	exe := objtest.Program(t, t.TempDir(), "app", "int main(void) { return 0; }\n", nil)
+	code, out, errs := runVasim(t, map[string]string{"LD_AUDIT": "/dev/zero:" + t.TempDir()}, "tls", "--exe", exe)
+	require.Equal(t, exitOK, code, errs)
+	assert.Contains(t, out, "object '/dev/zero' cannot be loaded as audit interface: invalid ELF header")
+	assert.Contains(t, out, "cannot be loaded as audit interface: cannot read file data")
+
+	root := t.TempDir()
+	for _, d := range []string{"app", "lib64", "lib/x86_64-linux-gnu"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+	}
+	copyFile := func(from, to string, limit int64) {
+		data, err := os.ReadFile(from)
+		require.NoError(t, err)
+		if limit > 0 {
+			data = data[:limit]
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(root, to), data, 0o755))
+	}
+	copyFile(exe, "app/app", 0)
+	interp, err := filepath.EvalSymlinks("/lib64/ld-linux-x86-64.so.2")
+	if err != nil {
+		t.Skip("no x86_64 glibc loader here")
+	}
+	copyFile(interp, "lib64/ld-linux-x86-64.so.2", 0)
+	copyFile("/lib/x86_64-linux-gnu/libc.so.6", "lib/x86_64-linux-gnu/libc.so.6", 1000)
+	code, _, errs = runVasim(t, nil, "tls", "--exe", "/app/app", "--sysroot", root)
+	require.NotEqual(t, exitOK, code)
+	assert.Contains(t, errs, "libc.so.6: ")
+	assert.Contains(t, errs, "runs past the end of the file")
+	assert.NotContains(t, errs, "No such file")
+}

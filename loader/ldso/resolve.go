@@ -273,6 +273,11 @@ func (m MissingLibrary) Message() string {
 	if isLoad {
 		return le.Error()
 	}
+	if m.Err != nil {
+		// A file vasim cannot read as an object (truncated, hostile):
+		// say what is wrong with it rather than that it is missing.
+		return m.Name + ": " + m.Err.Error()
+	}
 	return m.Name + ": cannot open shared object file: No such file or directory"
 }
 
