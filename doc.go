@@ -27,7 +27,11 @@
 //     shadow memory and application ranges, emulator reservations).
 //   - [github.com/vasim/vasim/tls]: static TLS budgets of glibc (by
 //     version and architecture), musl, FreeBSD rtld and bionic; whether
-//     each dlopen fits, why not, and the smallest fix.
+//     each dlopen fits, why not, and the smallest fix; the initial
+//     thread's TLS pages and the rules for sharing them.
+//   - [github.com/vasim/vasim/tsd]: macOS thread-specific data and the
+//     allocators (mimalloc v3) that keep per-thread heaps in it, simulated
+//     over a schedule to find instances reading each other's heap.
 //
 // The command line, cmd/vasim, only parses flags, calls these packages and
 // prints. The examples directory holds one runnable program per real-world

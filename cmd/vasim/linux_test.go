@@ -131,3 +131,25 @@ func TestLayoutCommandErrors(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errs, `--env "NOEQUALS"`)
 }
+
+func TestTSDCommand(t *testing.T) {
+	code, out, errs := runCmd(t, "tsd")
+	require.Equal(t, exitFailure, code, errs)
+	require.Contains(t, out, "addon-b.node finds addon-a.node's heap in its slot")
+	code, out, _ = runCmd(t, "tsd", "--model", "thread-local")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, out, "no instance reads another's heap pointer")
+	code, out, _ = runCmd(t, "tsd", "--scenario", "rayon-after-exit", "--json")
+	require.Equal(t, exitFailure, code)
+	var o map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	require.Equal(t, 1.0, o["counts"].(map[string]any)["malloc returned NULL"])
+	code, _, errs = runCmd(t, "tsd", "--scenario", "nope")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "two-napi-addons")
+	f := filepath.Join(t.TempDir(), "s.json")
+	require.NoError(t, os.WriteFile(f, []byte(`{"instances": [{"name": "a", "model": "fixed-slot", "slots": [1]}]}`), 0o644))
+	code, _, errs = runCmd(t, "tsd", "--file", f)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "s.json")
+}
