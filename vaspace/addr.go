@@ -68,8 +68,8 @@ func (a Addr) IsAligned(align uint64) bool {
 // End < Start is malformed; operations that take a Range reject it with
 // ErrBadRange. The empty range has Start == End.
 type Range struct {
-	Start Addr
-	End   Addr
+	Start Addr `json:"start"`
+	End   Addr `json:"end"`
 }
 
 // RangeOf returns [start, start+size) and whether the end did not overflow.

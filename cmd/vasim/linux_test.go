@@ -153,3 +153,35 @@ func TestTSDCommand(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errs, "s.json")
 }
+
+// vasim tls pages --json names the thread pointer the real process has
+// under setarch -R, and the documented keys.
+func TestTLSPagesCommand(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("places a Linux x86_64 program")
+	}
+	dir := t.TempDir()
+	exe := objtest.Program(t, dir, "tp", `#include <stdio.h>
+int main(void) { unsigned long tp; __asm__("mov %%fs:0, %0" : "=r"(tp)); printf("0x%lx\n", tp); return 0; }
+`, nil)
+	cmd := exec.Command("setarch", "-R", exe)
+	cmd.Env = []string{}
+	cmd.Dir = dir
+	real, err := cmd.Output()
+	if err != nil {
+		t.Skipf("setarch -R cannot run the program here: %v", err)
+	}
+	code, out, errs := runCmd(t, "tls", "pages", "--exe", exe, "--no-aslr", "--clean-env", "--cwd", dir, "--json")
+	require.Equal(t, exitOK, code, errs)
+	var o struct {
+		TP        string            `json:"tp"`
+		StaticTLS map[string]string `json:"static_tls"`
+		Pages     []string          `json:"pages"`
+		DTVPage   string            `json:"dtv_page"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	require.Equal(t, strings.TrimSpace(string(real)), o.TP)
+	require.Equal(t, o.TP, o.StaticTLS["end"], "variant II: static TLS ends at tp")
+	require.NotEmpty(t, o.Pages)
+	require.Contains(t, o.Pages, o.DTVPage)
+}
