@@ -280,6 +280,12 @@ func Prepare(exe string, opt Options) (*Program, error) {
 	r.Flavor = ldso.FlavorGlibc
 	r.WorkDir = opt.WorkDir
 	env := envMap(opt.Env)
+	if a := env["LD_AUDIT"]; a != "" && !secure {
+		return nil, fmt.Errorf("linux: LD_AUDIT=%s: ld.so's start-up with audit modules (dlmopen namespaces, allocations moved before the libraries) is not placed by this model", a)
+	}
+	if r.Cache != nil && len(r.Cache.HWCapsSubdirs) > 0 {
+		return nil, fmt.Errorf("linux: %s has glibc-hwcaps entries, whose lookup allocates in ld.so in a way this model does not replay", r.Cache.Path)
+	}
 	if !secure {
 		r.LibraryPath = env["LD_LIBRARY_PATH"]
 		r.Preload = strings.FieldsFunc(env["LD_PRELOAD"], func(c rune) bool { return c == ' ' || c == ':' })
