@@ -7,13 +7,14 @@ import (
 
 	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/tls"
+	"github.com/vasim/vasim/tls/tlscase"
 )
 
 func init() {
 	register(&command{
 		name:    "tls",
 		summary: "predict whether dlopen fails with \"cannot allocate memory in static TLS block\", and the fix",
-		usage:   "vasim tls --exe PATH [--dlopen LIB]... [--tunables STR] [--glibc VERSION] [--loader glibc|musl|freebsd|bionic] [--sysroot DIR] [--json]\n       vasim tls pages --exe PATH [--no-aslr | --seed N] [--probe OFFSET]... [--json]",
+		usage:   "vasim tls --exe PATH [--dlopen LIB]... [--tunables STR] [--glibc VERSION] [--loader glibc|musl|freebsd|bionic] [--sysroot DIR] [--json]\n       vasim tls (--scenario NAME | --case FILE) [--json]\n       vasim tls pages --exe PATH [--no-aslr | --seed N] [--probe OFFSET]... [--json]",
 		run:     runTLS,
 	})
 }
@@ -90,12 +91,20 @@ func runTLS(e *env, args []string) int {
 	loaderName := fs.String("loader", "", "loader model: "+strings.Join(tls.Loaders[:len(tls.Loaders)-1], ", ")+" or "+tls.Loaders[len(tls.Loaders)-1]+" (default: glibc or musl, from the program's interpreter)")
 	sysroot := fs.String("sysroot", "", "resolve paths inside this directory (a foreign tree)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	caseName := fs.String("scenario", "", "a built-in case from a published report (see vasim scenarios): "+strings.Join(tlscase.Names(), ", "))
+	caseFile := fs.String("case", "", "a case document (vasim scenarios --dump NAME prints one; - reads standard input)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	bad := usageErr(e, "tls")
+	if *caseName != "" || *caseFile != "" {
+		if *exe != "" || *caseName != "" && *caseFile != "" {
+			return bad("give one of --exe, --scenario and --case")
+		}
+		return runTLSCase(e, *caseName, *caseFile, *asJSON)
+	}
 	if *exe == "" {
-		return bad("--exe is required")
+		return bad("--exe is required (or --scenario NAME, --case FILE)")
 	}
 	setup := tls.Setup{Exe: *exe, Dlopens: dlopens, Sysroot: *sysroot, Loader: *loaderName, Glibc: *glibcV, Env: tls.EnvFrom(e.getenv)}
 	if *tunables != "" {

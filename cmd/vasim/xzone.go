@@ -17,6 +17,7 @@ import (
 	"github.com/vasim/vasim/loader/macos"
 	"github.com/vasim/vasim/loader/scenario"
 	"github.com/vasim/vasim/loader/slide"
+	"github.com/vasim/vasim/tls/tlscase"
 	"github.com/vasim/vasim/vaspace"
 	"github.com/vasim/vasim/xzone"
 )
@@ -502,6 +503,15 @@ func runScenarios(e *env, args []string) int {
 		return code
 	}
 	if *dump != "" {
+		if c, err := tlscase.Load(*dump); err == nil {
+			b, err := c.Marshal()
+			if err != nil {
+				fmt.Fprintf(e.stderr, "vasim scenarios: %v\n", err)
+				return exitUsage
+			}
+			e.stdout.Write(b)
+			return exitOK
+		}
 		sc, err := scenario.Load(*dump)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "vasim scenarios: %v\n", err)
@@ -517,8 +527,15 @@ func runScenarios(e *env, args []string) int {
 	}
 	for _, n := range scenario.Names() {
 		sc, _ := scenario.Load(n)
-		fmt.Fprintf(e.stdout, "%s\n  %s\n", sc.Name, sc.Description)
+		fmt.Fprintf(e.stdout, "%s (vasim xzone --scenario)\n  %s\n", sc.Name, sc.Description)
 		for _, p := range sc.Published {
+			fmt.Fprintf(e.stdout, "  published: %s\n", p)
+		}
+	}
+	for _, n := range tlscase.Names() {
+		c, _ := tlscase.Load(n)
+		fmt.Fprintf(e.stdout, "%s (vasim tls --scenario; glibc %s %s)\n  %s\n", c.Name, c.Glibc, c.Arch, c.Summary)
+		for _, p := range c.Published {
 			fmt.Fprintf(e.stdout, "  published: %s\n", p)
 		}
 	}
