@@ -52,8 +52,8 @@ type Profile struct {
 	// sizeof(tcbhead_t) = 16 (sysdeps/aarch64/nptl/tls.h).
 	TCBSize uint64
 	// TCBAlign is TCB_ALIGNMENT, the starting static alignment: 64 on x86
-	// (sysdeps/x86/nptl/pthreaddef.h), 32 generic (nptl/descr.h) for
-	// aarch64.
+	// (sysdeps/x86/nptl/pthreaddef.h); on aarch64 16 before glibc 2.35
+	// (sysdeps/aarch64/nptl/pthreaddef.h) and 32 from it (nptl/descr.h).
 	TCBAlign uint64
 	// PreTCBSize is aarch64 TLS_PRE_TCB_SIZE (sizeof(struct pthread)),
 	// only used for the initial thread's page range; not measured: the
@@ -163,7 +163,12 @@ func GlibcProfile(v ldso.GlibcVersion, arch loader.Arch) (Profile, error) {
 		}
 		p.Variant = VariantI
 		p.TCBSize = 16
-		p.TCBAlign = 32
+		// sysdeps/aarch64/nptl/pthreaddef.h: TCB_ALIGNMENT 16 until
+		// glibc 2.35 raised the default to 32 (commit 23c77f6018).
+		p.TCBAlign = 16
+		if v.AtLeast(2, 35) {
+			p.TCBAlign = 32
+		}
 		p.PreTCBSize = 1792
 		p.LazyTLSDesc = !v.AtLeast(2, 27)
 	default:
