@@ -29,6 +29,7 @@ type tlsCaseJSON struct {
 	Summary         string           `json:"summary"`
 	Glibc           string           `json:"glibc"`
 	Arch            string           `json:"arch"`
+	StartError      string           `json:"start_error,omitempty"`
 	StaticSize      uint64           `json:"static_size"`
 	Surplus         uint64           `json:"surplus"`
 	Outcomes        []tlsCaseOutcome `json:"dlopens"`
@@ -60,7 +61,7 @@ func runTLSCase(e *env, name, file string, asJSON bool) int {
 	if err != nil {
 		return bad("%v", err)
 	}
-	out := tlsCaseJSON{Case: c.Name, Summary: c.Summary, Glibc: c.Glibc, Arch: c.Arch, StaticSize: r.Static.Size, Surplus: r.Static.Surplus, Reproduced: true, Published: c.Published, Notes: c.Notes}
+	out := tlsCaseJSON{Case: c.Name, Summary: c.Summary, Glibc: c.Glibc, Arch: c.Arch, StartError: r.StartError, StaticSize: r.Static.Size, Surplus: r.Static.Surplus, Reproduced: c.StartFails == (r.StartError != ""), Published: c.Published, Notes: c.Notes}
 	for i, o := range r.Outcomes {
 		exp := true
 		if i < len(c.Expect) {
@@ -96,7 +97,11 @@ func runTLSCase(e *env, name, file string, asJSON bool) int {
 
 func printTLSCase(w io.Writer, o tlsCaseJSON) {
 	fmt.Fprintf(w, "%s (glibc %s %s): %s\n", o.Case, o.Glibc, o.Arch, o.Summary)
-	fmt.Fprintf(w, "static TLS %d bytes, surplus %d\n", o.StaticSize, o.Surplus)
+	if o.StartError != "" {
+		fmt.Fprintf(w, "  start-up: %s\n", o.StartError)
+	} else {
+		fmt.Fprintf(w, "static TLS %d bytes, surplus %d\n", o.StaticSize, o.Surplus)
+	}
 	for _, d := range o.Outcomes {
 		if d.OK {
 			fmt.Fprintf(w, "  dlopen %s: ok\n", shown(d.Dlopen))

@@ -11,6 +11,7 @@ package tlscase
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -28,9 +29,12 @@ type Case struct {
 	// Glibc and Arch are the release and machine the report ran on.
 	Glibc string `json:"glibc"`
 	Arch  string `json:"arch"`
-	// Tunables is GLIBC_TUNABLES; Audit the number of LD_AUDIT modules.
+	// Tunables is GLIBC_TUNABLES.
 	Tunables string `json:"tunables,omitempty"`
-	Audit    int    `json:"audit,omitempty"`
+	// Audit lists the LD_AUDIT modules: each is loaded with its
+	// dependencies into a namespace of its own (a second copy of libc,
+	// say) before the program's libraries are relocated.
+	Audit []string `json:"audit,omitempty"`
 	// Modules are the objects involved; exactly one is the program.
 	Modules []Module `json:"modules"`
 	// Preload lists LD_PRELOAD modules, Dlopens the modules the program
@@ -39,6 +43,9 @@ type Case struct {
 	Dlopens []string `json:"dlopens"`
 	// Expect is the published outcome of each dlopen (true: it loads).
 	Expect []bool `json:"expect"`
+	// StartFails says the report's program does not even start (a
+	// start-up library's initial-exec TLS does not fit).
+	StartFails bool `json:"start_fails,omitempty"`
 	// Fixes are the changes reported (or derived) to make it load.
 	Fixes []Fix `json:"fixes,omitempty"`
 	// Published lists the figures the case reproduces with their source;
@@ -76,6 +83,9 @@ type Fix struct {
 	Dlopens  []string          `json:"dlopens,omitempty"`
 	Tunables string            `json:"tunables,omitempty"`
 	Resize   map[string]uint64 `json:"resize,omitempty"`
+	// Dynamic lists modules rebuilt to reach their TLS dynamically
+	// (global-dynamic, as jemalloc's --disable-initial-exec-tls does).
+	Dynamic []string `json:"dynamic,omitempty"`
 	// Works is the reported (or derived) effect: every dlopen loads.
 	Works bool `json:"works"`
 	// Source says where the fix comes from.
@@ -93,13 +103,18 @@ type Outcome struct {
 
 // Result is a case's run.
 type Result struct {
-	Profile  tls.Profile
-	Static   tls.StaticInfo
-	Outcomes []Outcome
+	Profile tls.Profile
+	Static  tls.StaticInfo
+	// StartError is ld.so's message when the program does not start.
+	StartError string
+	Outcomes   []Outcome
 }
 
-// Loads reports whether every dlopen succeeded.
+// Loads reports whether the program starts and every dlopen succeeded.
 func (r *Result) Loads() bool {
+	if r.StartError != "" {
+		return false
+	}
 	for _, o := range r.Outcomes {
 		if !o.OK {
 			return false
@@ -109,7 +124,7 @@ func (r *Result) Loads() bool {
 }
 
 // Run plays the case as it is.
-func (c *Case) Run() (*Result, error) { return c.run(c.Preload, c.Dlopens, c.Tunables, nil) }
+func (c *Case) Run() (*Result, error) { return c.run(c.Preload, c.Dlopens, c.Tunables, nil, nil) }
 
 // RunFix plays the case with fix applied.
 func (c *Case) RunFix(f Fix) (*Result, error) {
@@ -123,7 +138,7 @@ func (c *Case) RunFix(f Fix) (*Result, error) {
 	if f.Tunables != "" {
 		tun = f.Tunables
 	}
-	return c.run(pre, dl, tun, f.Resize)
+	return c.run(pre, dl, tun, f.Resize, f.Dynamic)
 }
 
 // Validate checks names, the program, and sizes.
@@ -166,7 +181,7 @@ func (c *Case) Validate() error {
 			}
 		}
 	}
-	for _, list := range [][]string{c.Preload, c.Dlopens} {
+	for _, list := range [][]string{c.Preload, c.Dlopens, c.Audit} {
 		for _, n := range list {
 			if !names[n] {
 				return bad("%q is not among the modules", n)
@@ -189,11 +204,16 @@ func (c *Case) Validate() error {
 				return bad("fix %q: resizes %q, which is not among the modules", f.Name, n)
 			}
 		}
+		for _, n := range f.Dynamic {
+			if !names[n] {
+				return bad("fix %q: %q is not among the modules", f.Name, n)
+			}
+		}
 	}
 	return nil
 }
 
-func (c *Case) run(preload, dlopens []string, tunables string, resize map[string]uint64) (*Result, error) {
+func (c *Case) run(preload, dlopens []string, tunables string, resize map[string]uint64, dynamic []string) (*Result, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -209,36 +229,47 @@ func (c *Case) run(preload, dlopens []string, tunables string, resize map[string
 			return nil, fmt.Errorf("tlscase %s: %w", c.Name, err)
 		}
 	}
-	mods := map[string]*tls.Module{}
-	var main *tls.Module
-	for _, m := range c.Modules {
-		tm := &tls.Module{Name: m.Name, Main: m.Main}
-		if m.TLS != nil {
-			size := m.TLS.Size
-			if s, ok := resize[m.Name]; ok {
-				size = s
+	// build makes a fresh set of modules: the program's namespace, or an
+	// audit module's (which has its own copies of what it needs).
+	build := func() (map[string]*tls.Module, *tls.Module) {
+		mods := map[string]*tls.Module{}
+		var main *tls.Module
+		for _, m := range c.Modules {
+			tm := &tls.Module{Name: m.Name, Main: m.Main}
+			if m.TLS != nil {
+				size := m.TLS.Size
+				if s, ok := resize[m.Name]; ok {
+					size = s
+				}
+				tm.TLS = &loader.TLSBlock{MemSize: size, Align: m.TLS.Align, VAddr: m.TLS.VAddr}
+				access := m.Access
+				for _, d := range dynamic {
+					if d == m.Name {
+						access = "dynamic"
+					}
+				}
+				switch access {
+				case "initial-exec":
+					tm.Relocs = []tls.Reloc{{Access: loader.TLSAccessInitialExec, Local: true}}
+				case "descriptor":
+					tm.Relocs = []tls.Reloc{{Access: loader.TLSAccessDescriptor, Local: true}}
+				case "dynamic":
+					tm.Relocs = []tls.Reloc{{Access: loader.TLSAccessModuleID, Local: true}}
+				}
 			}
-			tm.TLS = &loader.TLSBlock{MemSize: size, Align: m.TLS.Align, VAddr: m.TLS.VAddr}
-			switch m.Access {
-			case "initial-exec":
-				tm.Relocs = []tls.Reloc{{Access: loader.TLSAccessInitialExec, Local: true}}
-			case "descriptor":
-				tm.Relocs = []tls.Reloc{{Access: loader.TLSAccessDescriptor, Local: true}}
-			case "dynamic":
-				tm.Relocs = []tls.Reloc{{Access: loader.TLSAccessModuleID, Local: true}}
+			mods[m.Name] = tm
+			if m.Main {
+				main = tm
 			}
 		}
-		mods[m.Name] = tm
-		if m.Main {
-			main = tm
+		for _, m := range c.Modules {
+			for _, n := range m.Needs {
+				mods[m.Name].Deps = append(mods[m.Name].Deps, mods[n])
+			}
 		}
+		return mods, main
 	}
-	for _, m := range c.Modules {
-		for _, n := range m.Needs {
-			mods[m.Name].Deps = append(mods[m.Name].Deps, mods[n])
-		}
-	}
-	loaded := map[*tls.Module]bool{}
+	mods, main := build()
 	closure := func(roots ...*tls.Module) []*tls.Module {
 		var out []*tls.Module
 		seen := map[*tls.Module]bool{}
@@ -263,10 +294,16 @@ func (c *Case) run(preload, dlopens []string, tunables string, resize map[string
 		roots = append(roots, mods[n])
 	}
 	startup := closure(roots...)
-	for _, m := range startup {
-		loaded[m] = true
+	opt := tls.StartOptions{Tunables: tun, Audit: len(c.Audit), ProgramName: main.Name}
+	for _, a := range c.Audit {
+		amods, _ := build()
+		opt.AuditModules = append(opt.AuditModules, closure(amods[a]))
 	}
-	g, err := tls.StartGlibc(prof, startup, tls.StartOptions{Tunables: tun, Audit: c.Audit, ProgramName: main.Name})
+	g, err := tls.StartGlibc(prof, startup, opt)
+	var se *tls.StartError
+	if errors.As(err, &se) {
+		return &Result{Profile: prof, StartError: se.Error()}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tlscase %s: %w", c.Name, err)
 	}
@@ -303,7 +340,7 @@ func (c *Case) MinimalOptional() (uint64, error) {
 	}
 	var runErr error
 	ok := func(t tls.Tunables) bool {
-		r, err := c.run(c.Preload, c.Dlopens, t.String(), nil)
+		r, err := c.run(c.Preload, c.Dlopens, t.String(), nil, nil)
 		if err != nil {
 			runErr = err
 			return false

@@ -17,6 +17,10 @@ func TestCasesReproduceTheirReports(t *testing.T) {
 			require.NotEmpty(t, c.Published, "a case cites what it reproduces")
 			r, err := c.Run()
 			require.NoError(t, err)
+			require.Equal(t, c.StartFails, r.StartError != "", "start-up: %s", r.StartError)
+			if c.StartFails {
+				require.Contains(t, r.StartError, "cannot allocate memory in static TLS block")
+			}
 			for i, o := range r.Outcomes {
 				require.Equal(t, c.Expect[i], o.OK, "dlopen %s: %s", o.Name, o.Error)
 				if !o.OK {
