@@ -185,3 +185,20 @@ int main(void) { unsigned long tp; __asm__("mov %%fs:0, %0" : "=r"(tp)); printf(
 	require.NotEmpty(t, o.Pages)
 	require.Contains(t, o.Pages, o.DTVPage)
 }
+
+// A built-in static-TLS case dumped by vasim scenarios reads back with
+// vasim tls --case to the same answer.
+func TestTLSCaseDumpRoundTrips(t *testing.T) {
+	code, list, _ := runCmd(t, "scenarios")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, list, "redis-ld-audit-x86_64 (vasim tls --scenario")
+	code, doc, errs := runCmd(t, "scenarios", "--dump", "redis-ld-audit-x86_64")
+	require.Equal(t, exitOK, code, errs)
+	f := filepath.Join(t.TempDir(), "case.json")
+	require.NoError(t, os.WriteFile(f, []byte(doc), 0o644))
+	c1, out1, _ := runCmd(t, "tls", "--scenario", "redis-ld-audit-x86_64", "--json")
+	c2, out2, _ := runCmd(t, "tls", "--case", f, "--json")
+	require.Equal(t, c1, c2)
+	require.Equal(t, out1, out2)
+	require.Contains(t, out1, `"minimal_optional_static_tls": 1441`)
+}
