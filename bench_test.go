@@ -450,50 +450,6 @@ func BenchmarkXZoneJoint(b *testing.B) {
 
 // --- Linux placement ---------------------------------------------------------
 
-// tracerSrc stops a program at its entry point with randomisation off and
-// prints its maps: the quickest way to read a real layout.
-const benchTracerSrc = `#define _GNU_SOURCE
-#include <sys/ptrace.h>
-#include <sys/wait.h>
-#include <sys/personality.h>
-#include <elf.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <unistd.h>
-extern char **environ;
-int main(int argc, char **argv) {
-	pid_t pid = fork();
-	if (pid == 0) {
-		ptrace(PTRACE_TRACEME, 0, 0, 0);
-		personality(ADDR_NO_RANDOMIZE);
-		execve(argv[1], argv + 1, environ);
-		_exit(127);
-	}
-	int st;
-	waitpid(pid, &st, 0);
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/auxv", pid);
-	int fd = open(path, O_RDONLY);
-	Elf64_auxv_t av[64];
-	ssize_t n = read(fd, av, sizeof av);
-	close(fd);
-	unsigned long entry = 0;
-	for (int i = 0; i < n / (ssize_t)sizeof av[0]; i++)
-		if (av[i].a_type == AT_ENTRY) entry = av[i].a_un.a_val;
-	long word = ptrace(PTRACE_PEEKTEXT, pid, entry, 0);
-	ptrace(PTRACE_POKETEXT, pid, entry, (word & ~0xffL) | 0xcc);
-	ptrace(PTRACE_CONT, pid, 0, 0);
-	waitpid(pid, &st, 0);
-	snprintf(path, sizeof path, "/proc/%d/maps", pid);
-	FILE *f = fopen(path, "r");
-	char line[8192];
-	while (fgets(line, sizeof line, f)) fputs(line, stdout);
-	kill(pid, SIGKILL);
-	return 0;
-}
-`
-
 // BenchmarkLinuxLayoutGDB predicts gdb's layout with randomisation off
 // (59 libraries: resolve, read, replay ld.so) beside two ways of reading
 // the real one: starting gdb under setarch -R and having it print its own
@@ -547,7 +503,7 @@ func BenchmarkLinuxLayoutGDB(b *testing.B) {
 		if err != nil {
 			b.Skip("gcc is not installed")
 		}
-		tracer, err := objtest.Compile(cc, b.TempDir(), "tracer", benchTracerSrc, []string{"-O1"}, nil)
+		tracer, err := objtest.Compile(cc, b.TempDir(), "tracer", objtest.EntryTracerSrc, []string{"-O1"}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -127,6 +127,28 @@ func (l *launchFlags) prepare(e *env, noASLR bool, bits int) (*linux.Program, er
 	return linux.Prepare(l.exe, opt)
 }
 
+// place prepares the program and lays it out: with randomisation off,
+// at the draw a seed gives, or at the zero draw.
+func (l *launchFlags) place(e *env, noASLR bool, seed string) (*linux.Program, *linux.Process, error) {
+	if noASLR && seed != "" {
+		return nil, nil, fmt.Errorf("--no-aslr and --seed exclude each other")
+	}
+	pr, err := l.prepare(e, noASLR, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	var d linux.Draw
+	if seed != "" {
+		n, err := strconv.ParseUint(seed, 0, 64)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--seed %q: want a number", seed)
+		}
+		d = drawFrom(pr, n)
+	}
+	p, err := pr.Layout(d)
+	return pr, p, err
+}
+
 type layoutImage struct {
 	Path  string       `json:"path"`
 	Name  string       `json:"dlpi_name"`
@@ -170,22 +192,7 @@ func runLayout(e *env, args []string) int {
 		return code
 	}
 	bad := usageErr(e, "layout")
-	if *noASLR && *seed != "" {
-		return bad("--no-aslr and --seed exclude each other")
-	}
-	pr, err := lf.prepare(e, *noASLR, 0)
-	if err != nil {
-		return bad("%v", err)
-	}
-	var d linux.Draw
-	if *seed != "" {
-		n, err := strconv.ParseUint(*seed, 0, 64)
-		if err != nil {
-			return bad("--seed %q: want a number", *seed)
-		}
-		d = drawFrom(pr, n)
-	}
-	p, err := pr.Layout(d)
+	pr, p, err := lf.place(e, *noASLR, *seed)
 	if err != nil {
 		return bad("%v", err)
 	}

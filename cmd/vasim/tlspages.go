@@ -53,9 +53,6 @@ func runTLSPages(e *env, args []string) int {
 		return code
 	}
 	bad := usageErr(e, "tls pages")
-	if *noASLR && *seed != "" {
-		return bad("--no-aslr and --seed exclude each other")
-	}
 	if len(probes) == 0 {
 		probes = listFlag{"-0x4018"}
 	}
@@ -67,19 +64,7 @@ func runTLSPages(e *env, args []string) int {
 		}
 		offsets = append(offsets, n)
 	}
-	pr, err := lf.prepare(e, *noASLR, 0)
-	if err != nil {
-		return bad("%v", err)
-	}
-	var d linux.Draw
-	if *seed != "" {
-		n, err := strconv.ParseUint(*seed, 0, 64)
-		if err != nil {
-			return bad("--seed %q: want a number", *seed)
-		}
-		d = drawFrom(pr, n)
-	}
-	p, err := pr.Layout(d)
+	pr, p, err := lf.place(e, *noASLR, *seed)
 	if err != nil {
 		return bad("%v", err)
 	}

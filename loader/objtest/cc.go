@@ -65,3 +65,50 @@ func Program(t testing.TB, dir, name, src string, args []string, libs ...string)
 	}
 	return out
 }
+
+// EntryTracerSrc is a C program that starts the program it is given with
+// randomisation off (personality ADDR_NO_RANDOMIZE, as setarch -R), stops
+// it under ptrace at its entry point (after the kernel and ld.so, and the
+// libraries' constructors, before the program's own code) and prints its
+// /proc/PID/maps: the quickest way to read a real program's layout.
+const EntryTracerSrc = `#define _GNU_SOURCE
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <sys/personality.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+extern char **environ;
+int main(int argc, char **argv) {
+	pid_t pid = fork();
+	if (pid == 0) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		if (personality(ADDR_NO_RANDOMIZE) == -1) _exit(126);
+		execve(argv[1], argv + 1, environ);
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) < 0 || !WIFSTOPPED(st)) return 1;
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/auxv", pid);
+	int fd = open(path, O_RDONLY);
+	Elf64_auxv_t av[64];
+	ssize_t n = read(fd, av, sizeof av);
+	close(fd);
+	unsigned long entry = 0;
+	for (int i = 0; i < n / (ssize_t)sizeof av[0]; i++)
+		if (av[i].a_type == AT_ENTRY) entry = av[i].a_un.a_val;
+	long word = ptrace(PTRACE_PEEKTEXT, pid, entry, 0);
+	ptrace(PTRACE_POKETEXT, pid, entry, (word & ~0xffL) | 0xcc);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	if (waitpid(pid, &st, 0) < 0 || !WIFSTOPPED(st) || WSTOPSIG(st) != SIGTRAP) { kill(pid, SIGKILL); return 2; }
+	snprintf(path, sizeof path, "/proc/%d/maps", pid);
+	FILE *f = fopen(path, "r");
+	char line[8192];
+	while (fgets(line, sizeof line, f)) fputs(line, stdout);
+	kill(pid, SIGKILL);
+	return 0;
+}
+`

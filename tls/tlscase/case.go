@@ -128,17 +128,23 @@ func (c *Case) Run() (*Result, error) { return c.run(c.Preload, c.Dlopens, c.Tun
 
 // RunFix plays the case with fix applied.
 func (c *Case) RunFix(f Fix) (*Result, error) {
-	pre, dl, tun := c.Preload, c.Dlopens, c.Tunables
+	pre, dl, tun := c.fixInputs(f)
+	return c.run(pre, dl, tun, f.Resize, f.Dynamic)
+}
+
+// fixInputs returns the preloads, dlopens and tunables with fix f.
+func (c *Case) fixInputs(f Fix) (preload, dlopens []string, tunables string) {
+	preload, dlopens, tunables = c.Preload, c.Dlopens, c.Tunables
 	if f.Preload != nil {
-		pre = f.Preload
+		preload = f.Preload
 	}
 	if f.Dlopens != nil {
-		dl = f.Dlopens
+		dlopens = f.Dlopens
 	}
 	if f.Tunables != "" {
-		tun = f.Tunables
+		tunables = f.Tunables
 	}
-	return c.run(pre, dl, tun, f.Resize, f.Dynamic)
+	return preload, dlopens, tunables
 }
 
 // Validate checks names, the program, and sizes.

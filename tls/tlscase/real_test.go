@@ -57,16 +57,7 @@ func TestCasesRunForReal(t *testing.T) {
 			}
 			check("as reported", c.Preload, c.Dlopens, c.Tunables, nil, nil)
 			for _, f := range c.Fixes {
-				pre, dl, tun := c.Preload, c.Dlopens, c.Tunables
-				if f.Preload != nil {
-					pre = f.Preload
-				}
-				if f.Dlopens != nil {
-					dl = f.Dlopens
-				}
-				if f.Tunables != "" {
-					tun = f.Tunables
-				}
+				pre, dl, tun := c.fixInputs(f)
 				check("fix: "+f.Name, pre, dl, tun, f.Resize, f.Dynamic)
 			}
 		})
