@@ -261,6 +261,7 @@ func Prepare(exe string, opt Options) (*Program, error) {
 	}
 	pr.in = in
 	if in.Interp == nil {
+		pr.Notes = append(pr.Notes, "a static program: the layout is the kernel's at exec; the program's libc then sets up its TLS (glibc: with brk, so a [heap] appears) before main, which the model does not place")
 		return pr, nil
 	}
 	if _, err := os.Stat(host("/etc/ld.so.preload")); err == nil {
