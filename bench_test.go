@@ -525,15 +525,7 @@ func BenchmarkLinuxLayoutGDB(b *testing.B) {
 // launches through the same placement model, which only estimates it
 // (±1.6 points at 1,000 samples).
 func BenchmarkReserveTSan(b *testing.B) {
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		b.Skip("gcc is not installed")
-	}
-	dir := b.TempDir()
-	exe, err := objtest.Compile(cc, dir, "hello", "int main(void) { return 0; }\n", []string{"-O1"}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir, exe := benchHello(b)
 	k, err := linux.HostKernel()
 	if err != nil {
 		b.Skip(err)
@@ -582,6 +574,20 @@ func BenchmarkReserveTSan(b *testing.B) {
 	})
 }
 
+// benchHello builds a minimal C program with the host's gcc, or skips.
+func benchHello(b *testing.B) (dir, exe string) {
+	cc, err := exec.LookPath("gcc")
+	if err != nil {
+		b.Skip("gcc is not installed")
+	}
+	dir = b.TempDir()
+	exe, err = objtest.Compile(cc, dir, "hello", "int main(void) { return 0; }\n", []string{"-O1"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return dir, exe
+}
+
 // inTheWay is the direct check of one layout against a specification.
 func inTheWay(s *vaspace.Space, spec reserve.Spec) bool {
 	for _, f := range spec.Free {
@@ -612,15 +618,7 @@ func inTheWay(s *vaspace.Space, spec reserve.Spec) bool {
 // get_unmapped_area with its THP and guard-gap rules, then the map) beside
 // the bare vaspace top-down search below the same mmap base.
 func BenchmarkLinuxMaxMapCount(b *testing.B) {
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		b.Skip("gcc is not installed")
-	}
-	dir := b.TempDir()
-	exe, err := objtest.Compile(cc, dir, "hello", "int main(void) { return 0; }\n", []string{"-O1"}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir, exe := benchHello(b)
 	launch, err := linux.HostLaunch()
 	if err != nil {
 		b.Fatal(err)

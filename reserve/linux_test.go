@@ -18,19 +18,6 @@ import (
 	"pgregory.net/rapid"
 )
 
-// mapsSrc prints the process's maps as main starts.
-const mapsSrc = `#include <fcntl.h>
-#include <unistd.h>
-static char buf[1 << 16];
-int main(void) {
-	int fd = open("/proc/self/maps", O_RDONLY);
-	ssize_t n, t = 0;
-	while ((n = read(fd, buf + t, sizeof buf - t)) > 0) t += n;
-	write(1, buf, t);
-	return 0;
-}
-`
-
 // program builds the maps printer and prepares it for placement with
 // this machine's kernel, randomised.
 func program(t *testing.T) (string, *linux.Program) {
@@ -39,7 +26,7 @@ func program(t *testing.T) (string, *linux.Program) {
 		t.Skip("places a Linux x86_64 program")
 	}
 	dir := t.TempDir()
-	exe := objtest.Program(t, dir, "maps", mapsSrc, nil)
+	exe := objtest.Program(t, dir, "maps", objtest.MapsPrinterSrc, nil)
 	k, err := linux.HostKernel()
 	require.NoError(t, err)
 	if k.RandomizeVASpace == 0 {

@@ -21,17 +21,7 @@ func mapsProgram(t *testing.T) string {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		t.Skip("places a Linux x86_64 program")
 	}
-	return objtest.Program(t, t.TempDir(), "maps", `#include <fcntl.h>
-#include <unistd.h>
-static char buf[1 << 16];
-int main(void) {
-	int fd = open("/proc/self/maps", O_RDONLY);
-	ssize_t n, t = 0;
-	while ((n = read(fd, buf + t, sizeof buf - t)) > 0) t += n;
-	write(1, buf, t);
-	return 0;
-}
-`, nil)
+	return objtest.Program(t, t.TempDir(), "maps", objtest.MapsPrinterSrc, nil)
 }
 
 // TestLayoutCommandMatchesSetarch runs vasim layout --no-aslr --json and
