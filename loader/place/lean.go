@@ -2,6 +2,8 @@ package place
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 
 	"github.com/vasim/vasim/loader/slide"
@@ -25,6 +27,11 @@ type Lean struct {
 	bounds vaspace.Range
 	page   int64
 	holes  []hole
+	// caps[i] is how wide holes[i] is at every draw, or math.MaxInt64
+	// when its width changes with the draw: a first-fit skips the holes
+	// too small for a constant size by scanning this compact list alone
+	// (most holes are the rigid gaps between images, and too small).
+	caps []int64
 	// base holds what was mapped before a fork, as the slices of the
 	// forks before it (shared, never written); maps what was mapped since,
 	// in placement order.
@@ -53,6 +60,11 @@ func (l *Lean) record(m slide.Mapping) {
 type hole struct {
 	lo, hi   vaspace.Addr
 	loA, hiA slide.Affine
+	// tooSmall is the least constant size the region already requires
+	// the whole hole to stay too small for (0: none): a larger size needs
+	// no new constraint. Seams between images placed relative to
+	// different draws are visited by nearly every search.
+	tooSmall int64
 }
 
 // NewLean returns an empty Lean over bounds with the given page size, at
@@ -62,7 +74,8 @@ func NewLean(bounds vaspace.Range, page uint64, d slide.Draw) *Lean {
 		draw:   d,
 		bounds: bounds,
 		page:   int64(page),
-		holes:  []hole{{bounds.Start, bounds.End, slide.Const(int64(bounds.Start)), slide.Const(int64(bounds.End))}},
+		holes:  []hole{{bounds.Start, bounds.End, slide.Const(int64(bounds.Start)), slide.Const(int64(bounds.End)), 0}},
+		caps:   []int64{int64(bounds.Len())},
 		region: slide.NewRegion(),
 	}
 }
@@ -97,20 +110,37 @@ func (l *Lean) find(a vaspace.Addr) int {
 	return sort.Search(len(l.holes), func(i int) bool { return l.holes[i].hi > a || l.holes[i].hi == a && l.holes[i].lo == a })
 }
 
+// capOf returns h's entry in caps.
+func capOf(h hole) int64 {
+	if h.loA.K == h.hiA.K {
+		return int64(h.hi - h.lo)
+	}
+	return math.MaxInt64
+}
+
+// splice replaces holes[i:j] by hs.
+func (l *Lean) splice(i, j int, hs ...hole) {
+	var buf [2]int64
+	cs := buf[:0]
+	for _, h := range hs {
+		cs = append(cs, capOf(h))
+	}
+	l.holes = slices.Replace(l.holes, i, j, hs...)
+	l.caps = slices.Replace(l.caps, i, j, cs...)
+}
+
 // replaceAt replaces holes[i] by the kept ones among a and b.
 func (l *Lean) replaceAt(i int, a, b hole) {
 	ka, kb := keep(a), keep(b)
 	switch {
 	case ka && kb:
-		l.holes = append(l.holes, hole{})
-		copy(l.holes[i+2:], l.holes[i+1:])
-		l.holes[i], l.holes[i+1] = a, b
+		l.splice(i, i+1, a, b)
 	case ka:
-		l.holes[i] = a
+		l.holes[i], l.caps[i] = a, capOf(a)
 	case kb:
-		l.holes[i] = b
+		l.holes[i], l.caps[i] = b, capOf(b)
 	default:
-		l.holes = append(l.holes[:i], l.holes[i+1:]...)
+		l.splice(i, i+1)
 	}
 }
 
@@ -123,7 +153,7 @@ func (l *Lean) Fixed(m vaspace.Mapping, start, end slide.Affine) error {
 		h := l.holes[j]
 		l.region.Require(start.Sub(h.loA))
 		l.region.Require(h.hiA.Sub(end))
-		l.replaceAt(j, hole{h.lo, m.Start, h.loA, start}, hole{m.End, h.hi, end, h.hiA})
+		l.replaceAt(j, hole{h.lo, m.Start, h.loA, start, 0}, hole{m.End, h.hi, end, h.hiA, 0})
 		l.record(slide.Mapping{Mapping: m, Start: start, End: end})
 		return nil
 	}
@@ -158,12 +188,17 @@ func (l *Lean) FirstFit(m vaspace.Mapping, hint, size slide.Affine) (vaspace.Map
 		l.region.Require(hint.Sub(l.holes[i].hiA))
 	}
 	for i := first; i < len(l.holes); i++ {
-		g := &l.holes[i]
-		if int64(g.hi-g.lo) < n && sizeConst && g.loA.K == g.hiA.K {
+		if sizeConst {
 			// Too small at every draw, wherever the hint is: no decision
 			// to record.
-			continue
+			for i < len(l.caps) && l.caps[i] < n {
+				i++
+			}
+			if i == len(l.caps) {
+				break
+			}
 		}
+		g := &l.holes[i]
 		lo, loA := g.lo, g.loA
 		if h > g.lo {
 			lo, loA = h, hint
@@ -173,7 +208,13 @@ func (l *Lean) FirstFit(m vaspace.Mapping, hint, size slide.Affine) (vaspace.Map
 		if int64(g.hi-lo) < n {
 			// Too small, and must stay so. A hint that moves into it at
 			// another draw only makes it smaller.
+			if g.tooSmall != 0 && sizeConst && lo == g.lo && n >= g.tooSmall {
+				continue
+			}
 			l.region.Require(size.Sub(length).Plus(-l.page))
+			if sizeConst && lo == g.lo {
+				g.tooSmall = n
+			}
 			continue
 		}
 		l.region.Require(length.Sub(size))
@@ -185,7 +226,7 @@ func (l *Lean) FirstFit(m vaspace.Mapping, hint, size slide.Affine) (vaspace.Map
 		}
 		endA := loA.Add(size)
 		m.Range = vaspace.Range{Start: lo, End: lo + vaspace.Addr(n)}
-		l.replaceAt(i, hole{g.lo, lo, g.loA, loA}, hole{m.End, g.hi, endA, g.hiA})
+		l.replaceAt(i, hole{g.lo, lo, g.loA, loA, 0}, hole{m.End, g.hi, endA, g.hiA, 0})
 		l.record(slide.Mapping{Mapping: m, Start: loA, End: endA})
 		return m, loA, nil
 	}
@@ -239,7 +280,7 @@ func (l *Lean) TopDown(m vaspace.Mapping, low, high, size slide.Affine) (vaspace
 		l.region.Require(length.Sub(size))
 		startA := topA.Sub(size)
 		m.Range = vaspace.Range{Start: top - vaspace.Addr(n), End: top}
-		l.replaceAt(i, hole{g.lo, m.Start, g.loA, startA}, hole{top, g.hi, topA, g.hiA})
+		l.replaceAt(i, hole{g.lo, m.Start, g.loA, startA, 0}, hole{top, g.hi, topA, g.hiA, 0})
 		l.record(slide.Mapping{Mapping: m, Start: startA, End: topA})
 		return m, startA, nil
 	}
@@ -275,27 +316,21 @@ func (l *Lean) forget(m vaspace.Mapping, parts ...slide.Mapping) {
 // Unmap implements Placer.
 func (l *Lean) Unmap(m vaspace.Mapping, start, end slide.Affine) error {
 	l.forget(m)
-	nh := hole{m.Start, m.End, start, end}
+	nh := hole{m.Start, m.End, start, end, 0}
 	// Merge with the free range ending at m.Start and the one starting at
 	// m.End, if any (either may be a zero-length seam).
 	i := sort.Search(len(l.holes), func(i int) bool { return l.holes[i].hi >= m.Start })
-	if i < len(l.holes) && l.holes[i].hi == m.Start {
-		nh.lo, nh.loA = l.holes[i].lo, l.holes[i].loA
-		l.holes = append(l.holes[:i], l.holes[i+1:]...)
+	j := i
+	if j < len(l.holes) && l.holes[j].hi == m.Start {
+		nh.lo, nh.loA = l.holes[j].lo, l.holes[j].loA
+		j++
 	}
-	if i < len(l.holes) && l.holes[i].lo == m.End {
-		nh.hi, nh.hiA = l.holes[i].hi, l.holes[i].hiA
-		l.holes = append(l.holes[:i], l.holes[i+1:]...)
+	if j < len(l.holes) && l.holes[j].lo == m.End {
+		nh.hi, nh.hiA = l.holes[j].hi, l.holes[j].hiA
+		j++
 	}
-	l.insertHole(i, nh)
+	l.splice(i, j, nh)
 	return nil
-}
-
-// insertHole inserts h at index i.
-func (l *Lean) insertHole(i int, h hole) {
-	l.holes = append(l.holes, hole{})
-	copy(l.holes[i+1:], l.holes[i:])
-	l.holes[i] = h
 }
 
 // Punch implements Placer.
@@ -314,7 +349,7 @@ func (l *Lean) Punch(m vaspace.Mapping, mStart, mEnd slide.Affine, r vaspace.Ran
 	}
 	l.forget(m, parts...)
 	i := sort.Search(len(l.holes), func(i int) bool { return l.holes[i].lo >= r.Start })
-	l.insertHole(i, hole{r.Start, r.End, rigid(r.Start), rigid(r.End)})
+	l.splice(i, i, hole{r.Start, r.End, rigid(r.Start), rigid(r.End), 0})
 	return nil
 }
 
@@ -322,6 +357,7 @@ func (l *Lean) Punch(m vaspace.Mapping, mStart, mEnd slide.Affine, r vaspace.Ran
 func (l *Lean) Freeze() *Lean {
 	c := *l
 	c.holes = append([]hole(nil), l.holes...)
+	c.caps = append([]int64(nil), l.caps...)
 	c.maps = l.maps[:len(l.maps):len(l.maps)]
 	c.region = l.region.Clone()
 	return &c
@@ -334,10 +370,11 @@ func (l *Lean) Freeze() *Lean {
 // are kept apart so that forget never reaches shared ones.
 func (l *Lean) Fork(d slide.Draw) *Lean {
 	c := &Lean{draw: d, bounds: l.bounds, page: l.page, region: l.region.Clone(), keep: l.keep}
-	c.holes = make([]hole, len(l.holes))
+	c.holes = make([]hole, len(l.holes), len(l.holes)+8)
 	for i, h := range l.holes {
-		c.holes[i] = hole{vaspace.Addr(h.loA.At(d)), vaspace.Addr(h.hiA.At(d)), h.loA, h.hiA}
+		c.holes[i] = hole{vaspace.Addr(h.loA.At(d)), vaspace.Addr(h.hiA.At(d)), h.loA, h.hiA, h.tooSmall}
 	}
+	c.caps = append(make([]int64, 0, len(l.caps)+8), l.caps...)
 	c.base = l.base
 	if len(l.maps) > 0 {
 		c.base = append(l.base[:len(l.base):len(l.base)], l.maps[:len(l.maps):len(l.maps)])
