@@ -179,56 +179,99 @@ func (a *jointAcc) relevanceOf(piece *slide.Piece) *relevance {
 	return r
 }
 
-// topSlot returns the highest slot the ends reach at draw d, or -1.
-func topSlot(tops []slide.Affine, d slide.Draw, p Profile) int {
-	k := -1
-	for _, e := range tops {
-		if v := e.At(d); v > int64(p.RangesStart) {
-			k = max(k, min(int((uint64(v)-uint64(p.RangesStart)+p.Granule-1)/p.Granule)-1, p.Slots()-1))
-		}
+// topSlot returns the highest slot the end e reaches at draw d, or -1.
+func topSlot(e slide.Affine, d slide.Draw, p Profile) int {
+	if v := e.At(d); v > int64(p.RangesStart) {
+		return min(int((uint64(v)-uint64(p.RangesStart)+p.Granule-1)/p.Granule)-1, p.Slots()-1)
 	}
-	return k
+	return -1
 }
 
+// cell adds a cell's draws. When no boundary that matters crosses a slot
+// edge anywhere in the rectangle (checked at its corners, where affine
+// boundaries take their extreme values), one evaluation serves every
+// draw; otherwise each row is split where a boundary crosses.
 func (a *jointAcc) cell(c slide.Cell) error {
-	p, v := a.p, c.Along
-	xs := a.in[v].Values
 	rel := a.relevanceOf(c.Piece)
-	d := c.Fixed
-	if rel.prefix {
-		// Each end moves monotonically with the executable slide: if every
-		// candidate reaches the same slot at both ends of the run, the
-		// colliding set is the same throughout.
-		same := true
-		for _, e := range rel.tops {
-			d[v] = xs[c.Lo]
-			k1 := topSlot([]slide.Affine{e}, d, p)
-			d[v] = xs[c.Hi]
-			if topSlot([]slide.Affine{e}, d, p) != k1 {
-				same = false
-				break
-			}
-		}
-		if same {
-			d[v] = xs[c.Lo]
-			a.ranges = a.ranges[:0]
-			if k := topSlot(rel.tops, d, p); k >= 0 {
-				a.ranges = append(a.ranges, [2]int{0, k})
-			}
-			a.add(uint64(c.Hi - c.Lo + 1))
+	if c.ALo < c.AHi {
+		if a.uniform(rel, c.Corners(a.in)) {
+			a.evaluate(rel, c.Fixed)
+			a.add(c.Draws())
 			return nil
 		}
-	}
-	ms := rel.ms
-	// Boundaries are affine, so slot indices move monotonically with the
-	// executable slide: equal at both ends of the run means equal
-	// throughout, the common case.
-	if sameSlots(ms, d, v, xs[c.Lo], xs[c.Hi], p) {
-		d[v] = xs[c.Lo]
-		a.ranges = collidingRangesInto(a.ranges[:0], ms, d, p)
-		a.add(uint64(c.Hi - c.Lo + 1))
+		for k := c.ALo; k <= c.AHi; k++ {
+			a.row(rel, c.Row(a.in, k))
+		}
 		return nil
 	}
+	a.row(rel, c)
+	return nil
+}
+
+// uniform reports whether every relevant boundary reaches the same slots
+// at the four corners, and so throughout.
+func (a *jointAcc) uniform(rel *relevance, corners [4]slide.Draw) bool {
+	p := a.p
+	if rel.prefix {
+		for _, e := range rel.tops {
+			k := topSlot(e, corners[0], p)
+			for _, d := range corners[1:] {
+				if topSlot(e, d, p) != k {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for _, m := range rel.ms {
+		if m.Start.IsConst() && m.End.IsConst() {
+			continue
+		}
+		lo, hi, ok := p.SlotsOverlapping(rangeAt(m, corners[0]))
+		for _, d := range corners[1:] {
+			lo2, hi2, ok2 := p.SlotsOverlapping(rangeAt(m, d))
+			if ok != ok2 || ok && (lo != lo2 || hi != hi2) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func rangeAt(m slide.Mapping, d slide.Draw) vaspace.Range {
+	return vaspace.Range{Start: vaspace.Addr(m.Start.At(d)), End: vaspace.Addr(m.End.At(d))}
+}
+
+// evaluate sets a.ranges to the colliding slots at draw d.
+func (a *jointAcc) evaluate(rel *relevance, d slide.Draw) {
+	a.ranges = a.ranges[:0]
+	if rel.prefix {
+		k := -1
+		for _, e := range rel.tops {
+			k = max(k, topSlot(e, d, a.p))
+		}
+		if k >= 0 {
+			a.ranges = append(a.ranges, [2]int{0, k})
+		}
+		return
+	}
+	a.ranges = collidingRangesInto(a.ranges, rel.ms, d, a.p)
+}
+
+// row adds a one-deep cell, split where a boundary crosses a slot edge
+// along it.
+func (a *jointAcc) row(rel *relevance, c slide.Cell) {
+	p, v := a.p, c.Along
+	xs := a.in[v].Values
+	d := c.Fixed
+	lo, hi := d, d
+	lo[v], hi[v] = xs[c.Lo], xs[c.Hi]
+	if a.uniform(rel, [4]slide.Draw{lo, hi, lo, hi}) {
+		a.evaluate(rel, lo)
+		a.add(uint64(c.Hi - c.Lo + 1))
+		return
+	}
+	ms := rel.ms
 	// Otherwise split xs[Lo..Hi] where a boundary crosses a slot edge: a
 	// cut x means the colliding set may differ between draws below x and
 	// at or above it.
@@ -267,7 +310,6 @@ func (a *jointAcc) cell(c slide.Cell) error {
 		a.ranges = collidingRangesInto(a.ranges[:0], ms, d, p)
 		a.add(uint64(next - i))
 	}
-	return nil
 }
 
 // collidingRangesInto appends to out the merged runs of slots that the
@@ -299,24 +341,6 @@ func slotCount(ranges [][2]int) int {
 		n += r[1] - r[0] + 1
 	}
 	return n
-}
-
-// sameSlots reports whether every mapping overlaps the same slots with
-// draw[v] at x1 as at x2.
-func sameSlots(ms []slide.Mapping, d slide.Draw, v slide.Var, x1, x2 int64, p Profile) bool {
-	for _, m := range ms {
-		if m.Start.K[v] == 0 && m.End.K[v] == 0 {
-			continue
-		}
-		d[v] = x1
-		lo1, hi1, ok1 := p.SlotsOverlapping(vaspace.Range{Start: vaspace.Addr(m.Start.At(d)), End: vaspace.Addr(m.End.At(d))})
-		d[v] = x2
-		lo2, hi2, ok2 := p.SlotsOverlapping(vaspace.Range{Start: vaspace.Addr(m.Start.At(d)), End: vaspace.Addr(m.End.At(d))})
-		if ok1 != ok2 || ok1 && (lo1 != lo2 || hi1 != hi2) {
-			return false
-		}
-	}
-	return true
 }
 
 // JointMonteCarlo estimates the same probability by sampling n launches:

@@ -17,6 +17,7 @@ import (
 type Layouts struct {
 	model *Model
 	order *dyld.LoadOrder
+	plans []imagePlan
 	// Budget bounds Cover's work: how many images it may place in all,
 	// over every layout it finds (DefaultBudget unless set). An image set
 	// whose layouts change with nearly every slide (images that run into
@@ -55,7 +56,11 @@ func (m *Model) Layouts(order *dyld.LoadOrder) (*Layouts, error) {
 		return nil, err
 	}
 	mc := *m
-	return &Layouts{model: &mc, order: order}, nil
+	plans, err := mc.plan(order.Images)
+	if err != nil {
+		return nil, err
+	}
+	return &Layouts{model: &mc, order: order, plans: plans}, nil
 }
 
 // Inputs returns the executable and dyld slides (only 0 with ASLR
@@ -118,7 +123,7 @@ type snapshot struct {
 // resumptions start in its first third, and each snapshot costs a copy of
 // the free-range list.
 const (
-	snapsPerLaunch = 48
+	snapsPerLaunch = 16
 	snapShare      = 3
 )
 
@@ -126,7 +131,7 @@ const (
 // recentScan how many recent ones a lookup scans before placing afresh.
 const (
 	snapKeep   = 48
-	recentScan = 256
+	recentScan = 32
 )
 
 // deepest returns the deepest snapshot of ip whose region holds d.
@@ -136,19 +141,23 @@ func (ip *imagesPiece) deepest(d slide.Draw) (int, bool) {
 }
 
 // Cover partitions every draw of the random inputs into cells and calls
-// fn for each, in order; each cell runs along the executable slide, and
-// each piece lists the mappings that can reach window. It
-// places a launch (on the lean placer, with the affine bookkeeping) only
-// at a draw no piece found so far contains, so the cost grows with the
-// number of distinct layouts, not with the number of draws (3069 × 255 ×
-// 65 with the defaults). The images are placed once per region of slides,
-// resuming from a snapshot of a neighbouring layout where their decisions
-// agree; libmalloc's allocations, which also depend on the guarded-range
-// tail, are placed from a copy of that state. Work is split over workers
-// goroutines, each taking a contiguous share of dyld's slides with its own
-// pieces; visitor(w) gives worker w's cell function, called from that
-// worker only. Pieces that straddle two shares are found by both, so the
-// count can exceed a single worker's. It returns the number of pieces.
+// fn for each; each cell is a rectangle of executable slides × guarded
+// tails at one dyld slide, and each piece lists the mappings that can
+// reach window. It places a launch (on the lean placer, with the affine
+// bookkeeping) only at a draw no piece found so far contains, so the cost
+// grows with the number of distinct layouts, not with the number of draws
+// (3069 × 255 × 65 with the defaults). The images are placed once per
+// region of slides, resuming from a snapshot of a neighbouring layout
+// where their decisions agree; libmalloc's allocations, which also depend
+// on the guarded-range tail, are placed from a copy of that state.
+//
+// Work is split over workers goroutines, which take runs of dyld slides
+// from a shared counter as they finish the last (the layouts cluster in
+// some slides, so fixed shares leave one worker idle); each keeps its own
+// pieces. visitor(w) gives worker w's cell function, called from that
+// worker only. A piece that spans runs taken by two workers is found by
+// both, so the count can exceed a single worker's. It returns the number
+// of pieces.
 func (l *Layouts) Cover(window vaspace.Range, workers int, visitor func(worker int) func(slide.Cell) error) (int, error) {
 	d := l.model
 	sup := l.Inputs()
@@ -156,8 +165,7 @@ func (l *Layouts) Cover(window vaspace.Range, workers int, visitor func(worker i
 	if budget <= 0 {
 		budget = DefaultBudget
 	}
-	var placed atomic.Int64
-	var layouts atomic.Int64
+	var placed, layouts atomic.Int64
 	var keep func(slide.Mapping) bool
 	if !window.IsEmpty() {
 		box := slide.Box(sup)
@@ -165,19 +173,45 @@ func (l *Layouts) Cover(window vaspace.Range, workers int, visitor func(worker i
 	}
 	ds := sup[VarDyldSlide].Values
 	workers = max(1, min(workers, len(ds)))
+	// Runs of about a sixteenth of a worker's share: short enough to even
+	// out, long enough that a worker's neighbouring layouts stay at hand.
+	run := max(1, len(ds)/(16*workers))
+	var taken atomic.Int64
+	next := func() ([]int64, bool) {
+		lo := int(taken.Add(int64(run))) - run
+		if lo >= len(ds) {
+			return nil, false
+		}
+		return ds[lo:min(lo+run, len(ds))], true
+	}
+	var stop atomic.Bool
 	type result struct {
 		pieces int
 		err    error
 	}
 	results := make(chan result, workers)
 	for w := 0; w < workers; w++ {
-		c := &coverer{d: d, order: l.order, sup: sup, keep: keep, budget: budget, placed: &placed, layouts: &layouts,
+		c := &coverer{d: d, order: l.order, plans: l.plans, sup: sup, keep: keep, budget: budget, placed: &placed, layouts: &layouts,
 			bounds:    vaspace.Range{Start: 0, End: d.Platform.VATop},
 			snapEvery: max(1, len(l.order.Images)/snapsPerLaunch)}
-		share := ds[w*len(ds)/workers : (w+1)*len(ds)/workers]
 		fn := visitor(w)
 		go func() {
-			err := c.run(share, fn)
+			var err error
+			for !stop.Load() {
+				share, ok := next()
+				if !ok {
+					break
+				}
+				for _, dsl := range share {
+					if err = c.sweep(dsl, fn); err != nil {
+						stop.Store(true)
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
 			results <- result{c.pieces, err}
 		}()
 	}
@@ -199,6 +233,13 @@ type span struct {
 	piece  *piece
 }
 
+// rect is a cell still open below the current row: it covers exe indices
+// [lo, hi] down to guarded-tail index last.
+type rect struct {
+	span
+	last int
+}
+
 // coverer holds one worker's pieces and the state of its sweep.
 type coverer struct {
 	d    *Model
@@ -207,6 +248,7 @@ type coverer struct {
 	budget          int64
 	placed, layouts *atomic.Int64
 	order           *dyld.LoadOrder
+	plans           []imagePlan
 	sup             []slide.Input
 	bounds          vaspace.Range
 	snapEvery       int
@@ -216,32 +258,76 @@ type coverer struct {
 	prevImages *imagesPiece
 	lastRow    []span // the cells of the previous row
 	row        []span
+	open, more []rect         // cells reaching below this row, by lo
 	hints      []*imagesPiece // reused by lookup
 	pieces     int
 }
 
-func (c *coverer) run(dyldSlides []int64, fn func(slide.Cell) error) error {
-	xs := c.sup[VarExeSlide].Values
-	for _, dsl := range dyldSlides {
-		for _, gt := range c.sup[VarGuardTail].Values {
-			var draw slide.Draw
-			draw[VarDyldSlide], draw[VarGuardTail] = dsl, gt
-			c.lastRow, c.row = c.row, c.lastRow[:0]
-			for i := 0; i < len(xs); {
-				draw[VarExeSlide] = xs[i]
-				piece, j, err := c.lookup(draw, i)
-				if err != nil {
-					return err
+// sweep covers every draw at dyld slide dsl: the grid of guarded tails
+// (rows) × executable slides, by rectangles. A row's draws that no open
+// rectangle covers are looked up (or placed) left to right; each new cell
+// reaches down as far as its piece holds both of its ends, which, the
+// piece's region being convex, means every draw between.
+func (c *coverer) sweep(dsl int64, fn func(slide.Cell) error) error {
+	xs, gs := c.sup[VarExeSlide].Values, c.sup[VarGuardTail].Values
+	c.open = c.open[:0]
+	for g, gt := range gs {
+		var draw slide.Draw
+		draw[VarDyldSlide], draw[VarGuardTail] = dsl, gt
+		c.lastRow, c.row = c.row, c.lastRow[:0]
+		c.more = c.more[:0]
+		open := c.open
+		for i := 0; i < len(xs); {
+			if len(open) > 0 && open[0].lo == i {
+				c.row = append(c.row, open[0].span)
+				if open[0].last > g {
+					c.more = append(c.more, open[0])
 				}
-				if err := fn(slide.Cell{Piece: &piece.Piece, Fixed: draw, Along: VarExeSlide, Lo: i, Hi: j}); err != nil {
-					return err
-				}
-				c.row = append(c.row, span{i, j, piece})
-				i = j + 1
+				i = open[0].hi + 1
+				open = open[1:]
+				continue
 			}
+			limit := len(xs) - 1
+			if len(open) > 0 {
+				limit = open[0].lo - 1
+			}
+			draw[VarExeSlide] = xs[i]
+			piece, j, err := c.lookup(draw, i)
+			if err != nil {
+				return err
+			}
+			j = min(j, limit)
+			last := c.depth(piece.Region, draw, i, j, g)
+			cell := slide.Cell{Piece: &piece.Piece, Fixed: draw, Along: VarExeSlide, Lo: i, Hi: j, Across: VarGuardTail, ALo: g, AHi: last}
+			if err := fn(cell); err != nil {
+				return err
+			}
+			sp := span{i, j, piece}
+			c.row = append(c.row, sp)
+			if last > g {
+				c.more = append(c.more, rect{sp, last})
+			}
+			i = j + 1
 		}
+		c.open, c.more = c.more, c.open
 	}
 	return nil
+}
+
+// depth returns the last guarded-tail index, from g on, at which r holds
+// the draws with exe indices i and j (the other inputs as in d).
+func (c *coverer) depth(r *slide.Region, d slide.Draw, i, j, g int) int {
+	xs, gs := c.sup[VarExeSlide].Values, c.sup[VarGuardTail].Values
+	hi := gs[len(gs)-1]
+	for _, k := range []int{i, j} {
+		d[VarExeSlide] = xs[k]
+		_, h, ok := r.Interval(d, VarGuardTail, gs[g], hi)
+		if !ok {
+			panic("macos: a cell's piece does not hold its first row")
+		}
+		hi = h
+	}
+	return sort.Search(len(gs), func(k int) bool { return gs[k] > hi }) - 1
 }
 
 // fits returns the last exe index j >= i such that the draws with exe
@@ -354,7 +440,7 @@ func (c *coverer) imagesFor(draw slide.Draw, hints []*imagesPiece) (*imagesPiece
 		return nil, &BudgetError{Images: n, Layouts: int(c.layouts.Load()), Placed: p, Budget: c.budget}
 	}
 	c.layouts.Add(1)
-	err := c.d.loadImages(l, c.order.Images, next, &Process{}, func(next int) {
+	err := c.d.loadImages(l, c.order.Images, c.plans, next, &Process{}, func(next int) {
 		if next%c.snapEvery == 0 && next <= n/snapShare {
 			ip.snaps = append(ip.snaps, snapshot{next, l.Freeze()})
 		}

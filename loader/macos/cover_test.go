@@ -54,27 +54,29 @@ func TestCoverPiecesAreSound(t *testing.T) {
 		_, err = l.Cover(vaspace.Range{}, 1, func(int) func(slide.Cell) error {
 			return func(c slide.Cell) error {
 				xs := in[c.Along].Values
-				seen += c.Hi - c.Lo + 1
-				for i := c.Lo; i <= c.Hi; i++ {
-					dr := c.Fixed
-					dr[c.Along] = xs[i]
-					if !c.Piece.Region.Contains(dr) {
-						return fmt.Errorf("draw %v lies outside its piece's region %v", dr, c.Piece.Region.Constraints())
-					}
-					var got []vaspace.Range
-					for m := range c.Piece.Mappings() {
-						got = append(got, vaspace.Range{Start: vaspace.Addr(m.Start.At(dr)), End: vaspace.Addr(m.End.At(dr))})
-					}
-					sp, err := l.Place(dr)
-					if err != nil {
-						return fmt.Errorf("draw %v: %w", dr, err)
-					}
-					var want []vaspace.Range
-					for m := range sp.All() {
-						want = append(want, m.Range)
-					}
-					if w, g := covered(want), covered(got); !slices.Equal(w, g) {
-						return fmt.Errorf("draw %v (cell %d..%d): a launch maps %v, the piece says %v", dr, c.Lo, c.Hi, w, g)
+				seen += int(c.Draws())
+				for k := c.ALo; k <= c.AHi; k++ {
+					for i := c.Lo; i <= c.Hi; i++ {
+						dr := c.Row(in, k).Fixed
+						dr[c.Along] = xs[i]
+						if !c.Piece.Region.Contains(dr) {
+							return fmt.Errorf("draw %v lies outside its piece's region %v", dr, c.Piece.Region.Constraints())
+						}
+						var got []vaspace.Range
+						for m := range c.Piece.Mappings() {
+							got = append(got, vaspace.Range{Start: vaspace.Addr(m.Start.At(dr)), End: vaspace.Addr(m.End.At(dr))})
+						}
+						sp, err := l.Place(dr)
+						if err != nil {
+							return fmt.Errorf("draw %v: %w", dr, err)
+						}
+						var want []vaspace.Range
+						for m := range sp.All() {
+							want = append(want, m.Range)
+						}
+						if w, g := covered(want), covered(got); !slices.Equal(w, g) {
+							return fmt.Errorf("draw %v (cell %d..%d × %d..%d): a launch maps %v, the piece says %v", dr, c.Lo, c.Hi, c.ALo, c.AHi, w, g)
+						}
 					}
 				}
 				return nil

@@ -181,10 +181,14 @@ func (d *Model) launch(order *dyld.LoadOrder, draw slide.Draw) (*Process, error)
 
 // placeImages runs exec and dyld's loading of every launch-time image.
 func (d *Model) placeImages(t place.Placer, order *dyld.LoadOrder, proc *Process) error {
+	plans, err := d.plan(order.Images)
+	if err != nil {
+		return err
+	}
 	if err := d.exec(t, order, proc); err != nil {
 		return err
 	}
-	return d.loadImages(t, order.Images, 0, proc, nil)
+	return d.loadImages(t, order.Images, plans, 0, proc, nil)
 }
 
 // exec is XNU's part of a launch: platform regions, the executable, dyld
@@ -298,7 +302,7 @@ func (d *Model) poolsBefore(i int) uint64 {
 // mapped, then its Loader object allocated, with a new allocator pool
 // whenever the ones so far are used up. after, if set, is called after
 // every image with the index of the next one.
-func (d *Model) loadImages(t place.Placer, order []*loader.ImageSpec, from int, proc *Process, after func(next int)) error {
+func (d *Model) loadImages(t place.Placer, order []*loader.ImageSpec, plans []imagePlan, from int, proc *Process, after func(next int)) error {
 	pool := d.poolsBefore(from)
 	used := uint64(from) * d.Dyld.BytesPerImage
 	allocate := func() error {
@@ -322,7 +326,7 @@ func (d *Model) loadImages(t place.Placer, order []*loader.ImageSpec, from int, 
 				return err
 			}
 		} else {
-			res, slide, err := d.mapImage(t, img, allocate)
+			res, slide, err := d.mapImage(t, img, plans[i], allocate)
 			if err != nil {
 				return err
 			}
@@ -405,57 +409,80 @@ func named(t place.Placer, img *loader.ImageSpec, suffix string) string {
 	return img.Label() + suffix
 }
 
+// imagePlan is what mapping one image needs, worked out once per load
+// order (Model.plan): the enumeration of every slide maps each image
+// thousands of times, and checking its segments or naming it in a message
+// each time showed in profiles.
+type imagePlan struct {
+	span      vaspace.Range // the link-time VM span
+	temp, res uint64        // page-rounded sizes of the temporary file mapping and of the reservation
+}
+
+// plan checks the images dyld maps (every one but the executable and
+// those in the shared cache) and returns their plans, indexed like order.
+func (d *Model) plan(order []*loader.ImageSpec) ([]imagePlan, error) {
+	plans := make([]imagePlan, len(order))
+	for i, img := range order {
+		if i == 0 || img.InSharedCache {
+			continue
+		}
+		if err := img.Validate(); err != nil {
+			return nil, err
+		}
+		span, err := img.VMSpan()
+		if err != nil {
+			return nil, err
+		}
+		if span.IsEmpty() {
+			return nil, &loader.SpecError{Image: img.Label(), Detail: "no loadable segment"}
+		}
+		temp, err := d.pages(img.Label()+": file", fileExtent(img))
+		if err != nil {
+			return nil, err
+		}
+		res, err := d.pages(img.Label()+": span", span.Len())
+		if err != nil {
+			return nil, err
+		}
+		plans[i] = imagePlan{span: span, temp: temp, res: res}
+	}
+	return plans, nil
+}
+
 // mapImage is dyld4's mapping of one non-cache image (dyld-1378
 // JustInTimeLoader::makeJustInTimeLoaderDisk, Loader::mapSegments): map the
 // whole file read-only ANYWHERE, reserve the page-rounded VM span ANYWHERE,
 // map the segments inside, make the image's Loader (JustInTimeLoader::make
 // allocates it; allocate models that), and only then drop the temporary
 // file mapping.
-func (d *Model) mapImage(t place.Placer, img *loader.ImageSpec, allocate func() error) (vaspace.Range, int64, error) {
-	if err := img.Validate(); err != nil {
-		return vaspace.Range{}, 0, err
-	}
-	span, err := img.VMSpan()
-	if err != nil {
-		return vaspace.Range{}, 0, err
-	}
-	if span.IsEmpty() {
-		return vaspace.Range{}, 0, &loader.SpecError{Image: img.Label(), Detail: "no loadable segment"}
-	}
+func (d *Model) mapImage(t place.Placer, img *loader.ImageSpec, pl imagePlan, allocate func() error) (vaspace.Range, int64, error) {
 	var temp vaspace.Mapping
 	var tempStart slide.Affine
-	tempSize, err := d.pages(img.Label()+": file", fileExtent(img))
-	if err != nil {
-		return vaspace.Range{}, 0, err
-	}
-	resSize, err := d.pages(img.Label()+": span", span.Len())
-	if err != nil {
-		return vaspace.Range{}, 0, err
-	}
+	var err error
 	haveTemp := false
-	if d.Dyld.TemporaryFileMapping && tempSize > 0 {
-		temp, tempStart, err = t.FirstFit(vaspace.Mapping{Name: named(t, img, " (dyld temporary file mapping)"), Kind: vaspace.KindFile, Prot: vaspace.ProtRead, Owner: img.Label()}, slide.Const(0), slide.Const(int64(tempSize)))
+	if d.Dyld.TemporaryFileMapping && pl.temp > 0 {
+		temp, tempStart, err = t.FirstFit(vaspace.Mapping{Name: named(t, img, " (dyld temporary file mapping)"), Kind: vaspace.KindFile, Prot: vaspace.ProtRead, Owner: img.Label()}, slide.Const(0), slide.Const(int64(pl.temp)))
 		if err != nil {
 			return vaspace.Range{}, 0, fmt.Errorf("%s: mapping the file: %w", img.Label(), err)
 		}
 		haveTemp = true
 	}
-	res, resStart, err := t.FirstFit(vaspace.Mapping{Name: named(t, img, " (reservation)"), Kind: vaspace.KindReservation, Owner: img.Label()}, slide.Const(0), slide.Const(int64(resSize)))
+	res, resStart, err := t.FirstFit(vaspace.Mapping{Name: named(t, img, " (reservation)"), Kind: vaspace.KindReservation, Owner: img.Label()}, slide.Const(0), slide.Const(int64(pl.res)))
 	if err != nil {
-		return vaspace.Range{}, 0, fmt.Errorf("%s: reserving %#x bytes: %w", img.Label(), span.Len(), err)
+		return vaspace.Range{}, 0, fmt.Errorf("%s: reserving %#x bytes: %w", img.Label(), pl.span.Len(), err)
 	}
-	if err := d.mapSegments(t, img, res, resStart, span.Start); err != nil {
+	if err := d.mapSegments(t, img, res, resStart, pl.span.Start); err != nil {
 		return vaspace.Range{}, 0, err
 	}
 	if err := allocate(); err != nil {
 		return vaspace.Range{}, 0, err
 	}
 	if haveTemp {
-		if err := t.Unmap(temp, tempStart, tempStart.Plus(int64(tempSize))); err != nil {
+		if err := t.Unmap(temp, tempStart, tempStart.Plus(int64(pl.temp))); err != nil {
 			return vaspace.Range{}, 0, err
 		}
 	}
-	return res.Range, int64(res.Start) - int64(span.Start), nil
+	return res.Range, int64(res.Start) - int64(pl.span.Start), nil
 }
 
 // mallocInit makes libmalloc's ANYWHERE allocations that precede the

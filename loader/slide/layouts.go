@@ -51,15 +51,50 @@ func (p *Piece) Mappings() iter.Seq[Mapping] {
 	}
 }
 
-// Cell is a run of draws inside one piece: every input fixed at its value
-// in Fixed except Along, which ranges over its values with indices
-// Lo..Hi (inclusive). Every boundary is monotonic along a cell, since it
-// is affine.
+// Cell is a rectangle of draws inside one piece: every input fixed at its
+// value in Fixed except Along, which ranges over its values with indices
+// Lo..Hi, and Across, which ranges over its values with indices ALo..AHi
+// (inclusive; Fixed holds Across's value at ALo). A cell one draw deep has
+// ALo == AHi. Every boundary is affine, so over a cell it takes its
+// extreme values at the four corners (Corners), and it is monotonic along
+// each side.
 type Cell struct {
-	Piece  *Piece
-	Fixed  Draw
-	Along  Var
-	Lo, Hi int
+	Piece    *Piece
+	Fixed    Draw
+	Along    Var
+	Lo, Hi   int
+	Across   Var
+	ALo, AHi int
+}
+
+// Draws returns the number of draws in c.
+func (c Cell) Draws() uint64 { return uint64(c.Hi-c.Lo+1) * uint64(c.AHi-c.ALo+1) }
+
+// Corners returns c's four corner draws, given the inputs' values: Along
+// low and high with Across low, then Along low and high with Across high.
+func (c Cell) Corners(in []Input) [4]Draw {
+	var out [4]Draw
+	for k := range out {
+		d := c.Fixed
+		d[c.Along] = in[c.Along].Values[c.Lo]
+		if k%2 == 1 {
+			d[c.Along] = in[c.Along].Values[c.Hi]
+		}
+		d[c.Across] = in[c.Across].Values[c.ALo]
+		if k >= 2 {
+			d[c.Across] = in[c.Across].Values[c.AHi]
+		}
+		out[k] = d
+	}
+	return out
+}
+
+// Row returns the one-deep cell of c at Across index k (ALo <= k <= AHi).
+func (c Cell) Row(in []Input, k int) Cell {
+	r := c
+	r.ALo, r.AHi = k, k
+	r.Fixed[c.Across] = in[c.Across].Values[k]
+	return r
 }
 
 // Layouts is a placement model bound to its input: the layout of one
