@@ -6,22 +6,112 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 )
 
 func init() {
 	register(&command{
 		name:    "help",
 		summary: "show the commands, or one command's flags",
-		usage:   "vasim help [command]",
-		run:     runHelp,
+		usage:   "vasim help [command | json | exit]",
+		example: `vasim help xzone      # the flags of vasim xzone, with an example
+vasim help json       # the JSON every command prints under --json
+vasim help exit       # what each exit status means`,
+		run: runHelp,
 	})
 	register(&command{
 		name:    "version",
 		summary: "print the vasim version and the Go toolchain it was built with",
-		usage:   "vasim version",
+		usage:   "vasim version [--json]",
+		example: `vasim version --json  # {"schema": "vasim/version/v1", "version": "...", "go": "go1.26..."}`,
 		run:     runVersion,
 	})
 }
+
+// subcommands documents commands that are run through another (vasim tls
+// pages), for their -h.
+var subcommands = map[string]*command{}
+
+// docs returns the command (or subcommand) called name, or nil.
+func docs(name string) *command {
+	if c, ok := commands[name]; ok {
+		return c
+	}
+	return subcommands[name]
+}
+
+// topics are help pages that are not commands.
+var topics = map[string]string{
+	"json": jsonHelp,
+	"exit": exitHelp,
+}
+
+const exitHelp = `Exit status, the same for every command:
+
+  0  ran, and predicts no failure past its gate (with no --fail-above, a
+     probability is reported and the exit status is 0)
+  1  failure predicted: a dlopen that fails (vasim tls), or a probability
+     above --fail-above (vasim xzone, vasim reserve)
+  2  bad command line: an unknown command or flag, a bad or conflicting
+     flag value
+  3  bad input: a file or program that is not found, unreadable or
+     malformed, or that the model cannot place
+
+In CI, gate on 1 and treat 2 and 3 as broken jobs: a mistyped path is 3,
+never 1. Under --json every error is also printed on standard output as
+{"schema": "vasim/error/v1", "command", "exit", "kind", "message"}.
+`
+
+const jsonHelp = `Every command prints one JSON document under --json. Its "schema" names
+the command and the version of its form, e.g. "vasim/xzone/v1"; a field
+is only ever added within a version, never renamed or given another
+meaning. Addresses and sizes are numbers (bytes); ranges are
+{"start", "end"}, end excluded; probabilities are numbers in [0, 1] with an
+exact fraction beside them as a string ("probability_exact").
+
+vasim/xzone/v1 (vasim xzone):
+  input           {"kind": scenario|images|exe|layout|crash-report, "name",
+                   "platform"} ("platform" is the macOS model's: macos-26, ...)
+  profile         the libmalloc profile ("libmalloc-792.41.1")
+  xzone           {"state": assumed|known|off, "why"}: every probability is
+                  conditional on XZone being on for the process
+  slots           the number of reservation slots (736)
+  headline        which figure "probability" is: "aslr_on" or "aslr_off"
+  probability     the headline figure; the gate compares it
+  gate            {"fail_above", "exceeded"} when --fail-above is given
+  aslr_off        the layout with both slides 0 (or as given): "probability",
+                  "probability_exact", "colliding_slots", "colliding", "hits",
+                  "culprits", "image_top", "headroom_bytes", "excess_bytes",
+                  "launches", "id_cache_may_reach", "advice"
+  aslr_on         every launch (absent with --aslr off or a given layout):
+                  "probability", "probability_exact", "placement_draws",
+                  "layouts", "fewest_colliding", "most_colliding",
+                  "colliding_distribution", "launches"
+  depends         the answer under each alternative of the parameters no
+                  published source fixes: "outcomes" [{"parameter", "value",
+                  "aslr_off", "aslr_on"}], "aslr_off_range", "aslr_on_range",
+                  "apart" (the shared region, reported on its own),
+                  "most_moved_by"
+  crash_report    for --crash-report: what the report says ("bug_type",
+                  "os_version", "process", "exception", "termination",
+                  "aborting_frame", "mentions_xzone", "images") and
+                  "consistent" (whether its layout collides)
+  fix             for --fix: the dylibs to load with dlopen instead, and the
+                  probability with them moved
+  notes           sentences the text output prints
+
+vasim/scenarios/v1: "scenarios" [{"name", "kind": xzone|tls, "platform",
+  "description"}].
+
+vasim/layout/v1, vasim/reserve/v1, vasim/tls/v1, vasim/tls-pages/v1,
+vasim/tsd/v1: the fields "vasim help <command>" lists; see the README.
+
+vasim/version/v1: "version", "go".
+
+vasim/error/v1: "command", "exit" (see vasim help exit), "kind"
+  (usage|input), "message".
+`
+
 
 func runHelp(e *env, args []string) int {
 	switch len(args) {
@@ -29,18 +119,30 @@ func runHelp(e *env, args []string) int {
 		usage(e.stdout)
 		return exitOK
 	case 1:
+		switch args[0] {
+		case "-h", "-help", "--help":
+			args[0] = "help"
+		}
+		if args[0] == "help" {
+			c := commands["help"]
+			fmt.Fprintf(e.stdout, "Usage: %s\n\nShow the commands, one command's flags, or a topic (json, exit).\n\nExample:\n", c.usage)
+			for _, line := range strings.Split(c.example, "\n") {
+				fmt.Fprintln(e.stdout, "  "+line)
+			}
+			return exitOK
+		}
+		if t, ok := topics[args[0]]; ok {
+			fmt.Fprint(e.stdout, t)
+			return exitOK
+		}
 		c, ok := commands[args[0]]
 		if !ok {
-			fmt.Fprintf(e.stderr, "vasim help: unknown command %q\n", args[0])
+			fmt.Fprintf(e.stderr, "vasim help: unknown command or topic %q (topics: json, exit)\n", args[0])
 			return exitUsage
 		}
-		fmt.Fprintf(e.stdout, "Usage: %s\n\n%s.\n", c.usage, c.summary)
 		// Every command parses its flags with newFlags; asking it for -h
-		// prints them.
-		if c.name != "help" && c.name != "version" {
-			fmt.Fprintln(e.stdout)
-			c.run(&env{stdout: e.stdout, stderr: e.stdout, getenv: e.getenv}, []string{"-h"})
-		}
+		// prints the usage, the flags and the example.
+		c.run(&env{stdout: e.stdout, stderr: e.stdout, getenv: e.getenv}, []string{"-h"})
 		return exitOK
 	default:
 		fmt.Fprintln(e.stderr, "vasim help: want at most one command name")
@@ -68,19 +170,75 @@ func version() string {
 }
 
 func runVersion(e *env, args []string) int {
-	if len(args) != 0 {
-		fmt.Fprintln(e.stderr, "vasim version: takes no arguments")
-		return exitUsage
+	fs := newFlags(e, "version")
+	asJSON := fs.Bool("json", false, "print a machine-readable result")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *asJSON {
+		v, goV := versionParts()
+		writeJSON(e.stdout, struct {
+			Schema  string `json:"schema"`
+			Version string `json:"version"`
+			Go      string `json:"go"`
+		}{schemaVersion, v, goV})
+		return exitOK
 	}
 	fmt.Fprintln(e.stdout, "vasim", version())
 	return exitOK
 }
+
+// versionParts returns the module version (or VCS revision) and the Go
+// toolchain.
+func versionParts() (string, string) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)", ""
+	}
+	v, _, _ := strings.Cut(version(), " "+bi.GoVersion)
+	return v, bi.GoVersion
+}
+
+// The schema of each JSON document ("vasim help json").
+const (
+	schemaError     = "vasim/error/v1"
+	schemaVersion   = "vasim/version/v1"
+	schemaXZone     = "vasim/xzone/v1"
+	schemaScenarios = "vasim/scenarios/v1"
+	schemaLayout    = "vasim/layout/v1"
+	schemaReserve   = "vasim/reserve/v1"
+	schemaTLS       = "vasim/tls/v1"
+	schemaTLSPages  = "vasim/tls-pages/v1"
+	schemaTSD       = "vasim/tsd/v1"
+)
 
 // newFlags returns a flag set for a subcommand that writes its messages to
 // e.stderr and reports errors instead of exiting.
 func newFlags(e *env, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("vasim "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		c := docs(name)
+		if c == nil {
+			fmt.Fprintf(w, "Usage: vasim %s [flags]\n\nFlags:\n", name)
+			fs.PrintDefaults()
+			return
+		}
+		fmt.Fprintf(w, "Usage: %s\n\n%s%s.\n", c.usage, strings.ToUpper(c.summary[:1]), c.summary[1:])
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.PrintDefaults()
+		}
+		if c.example != "" {
+			fmt.Fprintln(w, "\nExample:")
+			for _, line := range strings.Split(c.example, "\n") {
+				fmt.Fprintln(w, "  "+line)
+			}
+		}
+	}
 	return fs
 }
 
@@ -101,13 +259,43 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 }
 
 // usageErr returns a function that prints "vasim NAME: message" to
-// e.stderr and returns exitUsage, for a command's bad flags and input.
+// e.stderr and returns exitUsage, for a command's bad flags.
 func usageErr(e *env, name string) func(format string, a ...any) int {
-	return func(format string, a ...any) int {
-		fmt.Fprintf(e.stderr, "vasim "+name+": "+format+"\n", a...)
-		return exitUsage
-	}
+	return reporter{e: e, name: name}.usage
 }
+
+// reporter reports one command's errors: a line on stderr, and under
+// --json also an error document on stdout, so a pipeline reading the
+// JSON sees why there is no result.
+type reporter struct {
+	e      *env
+	name   string
+	asJSON bool
+}
+
+// errorJSON is the document printed on stdout for an error under --json.
+type errorJSON struct {
+	Schema  string `json:"schema"`
+	Command string `json:"command"`
+	Exit    int    `json:"exit"`
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+func (r reporter) fail(code int, format string, a ...any) int {
+	msg := fmt.Sprintf(format, a...)
+	fmt.Fprintf(r.e.stderr, "vasim %s: %s\n", r.name, msg)
+	if r.asJSON {
+		writeJSON(r.e.stdout, errorJSON{Schema: schemaError, Command: r.name, Exit: code, Kind: exitNames[code], Message: msg})
+	}
+	return code
+}
+
+// usage reports a bad command line (exit 2).
+func (r reporter) usage(format string, a ...any) int { return r.fail(exitUsage, format, a...) }
+
+// input reports bad input (exit 3).
+func (r reporter) input(format string, a ...any) int { return r.fail(exitInput, format, a...) }
 
 // writeJSON prints v as indented JSON, the form every --json flag uses.
 func writeJSON(w io.Writer, v any) error {

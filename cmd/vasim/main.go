@@ -9,8 +9,11 @@
 // one command's flags. All modelling lives in the vasim packages; this
 // command only parses flags, calls them, and prints.
 //
-// Exit status: 0 on success, 1 when a predicted failure (or a --fail-above
-// threshold) is reported, 2 on bad usage or bad input.
+// Exit status, the same for every command ("vasim help exit"): 0 when it
+// ran and predicts no failure past its gate; 1 when it predicts a failure
+// (a dlopen that fails, a probability above --fail-above); 2 on a bad
+// command line; 3 on bad input (a file or program not found, unreadable,
+// malformed, or that the model cannot place).
 package main
 
 import (
@@ -23,9 +26,13 @@ import (
 // Exit codes shared by every subcommand.
 const (
 	exitOK      = 0
-	exitFailure = 1 // the model predicts a failure, or a threshold was crossed
-	exitUsage   = 2 // bad flags or bad input
+	exitFailure = 1 // the model predicts a failure, or a --fail-above gate was crossed
+	exitUsage   = 2 // bad command line: unknown command or flag, a bad or conflicting flag value
+	exitInput   = 3 // bad input: not found, unreadable, malformed, or not placeable by the model
 )
+
+// exitNames are the exit codes as JSON documents name them.
+var exitNames = map[int]string{exitOK: "ok", exitFailure: "failure-predicted", exitUsage: "usage", exitInput: "input"}
 
 // env is what a subcommand may touch of the outside world, so tests can run
 // commands in-process.
@@ -42,6 +49,7 @@ type command struct {
 	name    string
 	summary string // one line for "vasim help"
 	usage   string // the synopsis, printed by "vasim help NAME" before the flags
+	example string // a worked example: command lines with what they show
 	run     func(e *env, args []string) int
 }
 
