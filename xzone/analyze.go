@@ -49,6 +49,11 @@ type Result struct {
 	// the layout must shrink (or move) by this many bytes below
 	// RangesStart for no slot to collide. Zero when none collides.
 	Excess uint64
+	// IDCacheMayReach reports that no IDCacheSize bytes are free between
+	// Profile.IDCacheHintTop and the window, so libmalloc's reclaim ID
+	// cache, which the models do not place, may land in the window and
+	// make more slots collide than Colliding lists.
+	IDCacheMayReach bool
 }
 
 // Analyze replays the reservation over the layout s for every slot. It
@@ -114,6 +119,7 @@ func AnalyzeBruteForce(s *vaspace.Space, p Profile) (*Result, error) {
 
 // finish derives the probability, culprits, headroom and excess.
 func (res *Result) finish(s *vaspace.Space, weight uint64) {
+	res.IDCacheMayReach = idCacheMayReach(s, res.Profile)
 	p := res.Profile
 	if p.ZeroEntropy {
 		weight = 0
@@ -232,4 +238,23 @@ func (res *Result) CollidingRanges() [][2]int {
 		}
 	}
 	return out
+}
+
+// idCacheMayReach reports that no p.IDCacheSize bytes are free, at a
+// page boundary, between p.IDCacheHintTop and the window.
+func idCacheMayReach(s *vaspace.Space, p Profile) bool {
+	if p.IDCacheSize == 0 || p.IDCacheHintTop >= p.RangesStart {
+		return false
+	}
+	pg := vaspace.Addr(s.PageSize())
+	for g := range s.Gaps(vaspace.Range{Start: p.IDCacheHintTop, End: p.RangesStart}) {
+		start := g.Start
+		if pg > 0 {
+			start = (start + pg - 1) / pg * pg
+		}
+		if start < g.End && uint64(g.End-start) >= p.IDCacheSize {
+			return false
+		}
+	}
+	return true
 }

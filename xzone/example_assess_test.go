@@ -11,13 +11,14 @@ import (
 
 // From image specs to a crash rate, as a Go test of a macOS product would
 // do it: an executable with a 1 GiB __TEXT and dylibs of 2 and 2.25 GiB,
-// which first fit puts above the shared region at [6, 12) GiB, described
-// in JSON (dumped from a build with vasim, or written by hand); dyld4's
+// which first fit puts above the shared region at [6, 12) GiB of the
+// macOS 15 platform the document names, described in JSON (dumped from a
+// build with vasim, or written by hand); dyld4's
 // load order; the placement XNU, dyld and libmalloc make with ASLR off (as
 // lldb launches); and the XZone reservation over that layout and over
 // every launch with ASLR on.
 func ExampleAssess() {
-	doc := `{"images": [
+	doc := `{"platform": "macos-15", "images": [
 	  {"name": "app", "kind": "executable", "format": "Mach-O", "machine": "arm64",
 	   "needed": ["@rpath/libbig.dylib", "@rpath/libhuge.dylib", "/usr/lib/libSystem.B.dylib"],
 	   "rpaths": ["@executable_path"],
@@ -39,7 +40,11 @@ func ExampleAssess() {
 		fmt.Println(err)
 		return
 	}
-	model := macos.NewModel()
+	model, err := macos.ModelFor(set.Platform)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	lldb, err := model.Launch(order, macos.Randomness{})
 	if err != nil {
 		fmt.Println(err)

@@ -66,6 +66,18 @@ type Profile struct {
 	// per-launch chance; whether a zero slide can occur is unconfirmed.
 	// Default false.
 	ZeroEntropy bool
+	// IDCacheSize and IDCacheHintTop describe libmalloc's reclaim ID cache,
+	// a small ANYWHERE allocation made before the reservation and hinted
+	// at 0x16FE00000 - 64 MiB - (malloc_entropy[1] & 127) × 8 MiB -
+	// 256 MiB (libmalloc-792.41.1 xzone_segment.c ~138-186, vm.c ~76-104
+	// and ~309-345): IDCacheHintTop is the highest such hint. The models
+	// do not place it (its hint shares the slot's entropy); it lands in
+	// the first free IDCacheSize bytes above its hint, so it can reach the
+	// window only when nothing that size is free between IDCacheHintTop
+	// and RangesStart, which Analyze checks (Result.IDCacheMayReach). 0
+	// turns the check off.
+	IDCacheSize    uint64
+	IDCacheHintTop vaspace.Addr
 }
 
 // Libmalloc792 is the reservation of libmalloc-792.41.1 (tag authored
@@ -81,6 +93,9 @@ var Libmalloc792 = Profile{
 	PointerRange: 16 * gib,
 	DataRange:    10 * gib,
 	EntropyBits:  32,
+	// 16 KiB at most 0x16FE00000 - 64 MiB - 256 MiB.
+	IDCacheSize:    16 << 10,
+	IDCacheHintTop: 0x16FE00000 - 64*mib - 256*mib,
 }
 
 // DefaultProfile is the profile used when none is named.

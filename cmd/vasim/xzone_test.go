@@ -98,7 +98,7 @@ func TestXZoneImagesJoint(t *testing.T) {
 	    {"name": "__PAGEZERO", "vmaddr": 0, "vmsize": "0x100000000", "prot": "---"},
 	    {"name": "__TEXT", "vmaddr": "0x100000000", "vmsize": "0x40000000", "filesize": "0x4000", "prot": "r-x"}]},
 	  {"name": "@rpath/libA.dylib", "kind": "library", "format": "Mach-O", "segments": [
-	    {"name": "__TEXT", "vmaddr": 0, "vmsize": "0x110000000", "filesize": "0x4000", "prot": "r-x"}]}
+	    {"name": "__TEXT", "vmaddr": 0, "vmsize": "0x2c0000000", "filesize": "0x4000", "prot": "r-x"}]}
 	]}`
 	path := filepath.Join(t.TempDir(), "set.json")
 	require.NoError(t, os.WriteFile(path, []byte(doc), 0o644))
@@ -114,7 +114,10 @@ func TestXZoneImagesJoint(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &o))
 	assert.Greater(t, o.Probability, 0.0)
 	assert.Equal(t, uint64(3069*255*65), o.Joint.Draws)
-	assert.GreaterOrEqual(t, o.Joint.Probability, o.Probability)
+	// libA goes above the stack, which slides down by the executable's
+	// slide: with ASLR on it ends lower than with ASLR off.
+	assert.Greater(t, o.Joint.Probability, 0.0)
+	assert.Less(t, o.Joint.Probability, o.Probability)
 }
 
 func TestXZoneBadInput(t *testing.T) {

@@ -433,6 +433,9 @@ func (c *coverer) imagesFor(draw slide.Draw, hints []*imagesPiece) (*imagesPiece
 		if err := c.d.exec(l, c.order, &Process{}); err != nil {
 			return nil, err
 		}
+		if err := c.d.dyldStart(l); err != nil {
+			return nil, err
+		}
 		ip.snaps = append(ip.snaps, snapshot{0, l.Freeze()})
 	}
 	n := len(c.order.Images)

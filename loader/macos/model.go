@@ -103,7 +103,7 @@ func (d *Model) Validate() error {
 	for _, v := range []struct {
 		name string
 		n    uint64
-	}{{"dyld static pool", d.Dyld.StaticPool}, {"dyld pool", d.Dyld.Pool}, {"dyld pool hint", uint64(d.Dyld.PoolHint)}, {"dyld size", d.Dyld.Size},
+	}{{"dyld static pool", d.Dyld.StaticPool}, {"dyld pool", d.Dyld.Pool}, {"dyld protected stack", d.Dyld.ProtectedStack}, {"dyld pool hint", uint64(d.Dyld.PoolHint)}, {"dyld size", d.Dyld.Size},
 		{"guarded range", d.Malloc.GuardedRange}, {"guarded range tail", d.Malloc.GuardedTailMax}, {"early arena", d.Malloc.EarlyArena},
 		{"early arena guard", d.Malloc.EarlyArenaGuard}, {"main zone", d.Malloc.MainZone}, {"reclaim ring", d.Malloc.ReclaimRing}} {
 		if v.n > top {
@@ -115,6 +115,9 @@ func (d *Model) Validate() error {
 	}
 	if !d.Dyld.PoolHint.IsAligned(pg) {
 		return fmt.Errorf("dyld pool hint %v is not page-aligned", d.Dyld.PoolHint)
+	}
+	if d.Dyld.ProtectedStack%pg != 0 {
+		return fmt.Errorf("dyld protected stack %#x is not a multiple of the page size %#x", d.Dyld.ProtectedStack, pg)
 	}
 	if d.Malloc.EarlyArenaGuard%pg != 0 {
 		return fmt.Errorf("early arena guard %#x is not a multiple of the page size %#x", d.Malloc.EarlyArenaGuard, pg)
@@ -186,6 +189,9 @@ func (d *Model) placeImages(t place.Placer, order *dyld.LoadOrder, proc *Process
 		return err
 	}
 	if err := d.exec(t, order, proc); err != nil {
+		return err
+	}
+	if err := d.dyldStart(t); err != nil {
 		return err
 	}
 	return d.loadImages(t, order.Images, plans, 0, proc, nil)
@@ -284,6 +290,19 @@ func (d *Model) exec(t place.Placer, order *dyld.LoadOrder, proc *Process) error
 		proc.StackMoved = true
 	}
 	proc.Stack = stack.Range
+	return nil
+}
+
+// dyldStart is what dyld maps before its first dependent: the protected
+// stack, when it makes one.
+func (d *Model) dyldStart(t place.Placer) error {
+	if d.Dyld.ProtectedStack == 0 {
+		return nil
+	}
+	m := vaspace.Mapping{Name: "dyld protected stack", Kind: vaspace.KindStack, Prot: vaspace.ProtRW, Owner: "/usr/lib/dyld"}
+	if _, _, err := t.FirstFit(m, slide.Const(0), slide.Const(int64(d.Dyld.ProtectedStack))); err != nil {
+		return fmt.Errorf("dyld protected stack: %w", err)
+	}
 	return nil
 }
 

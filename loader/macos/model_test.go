@@ -73,6 +73,7 @@ func named(p *macos.Process, name string) []vaspace.Range {
 // reserved just above the hole its temporary file mapping leaves.
 func TestModelLaunchLayout(t *testing.T) {
 	d := macos.NewModel()
+	d.Platform = macos.MacOS15 // with the shared region xnu-11417 maps
 	d.Malloc.Enabled = false
 	r := macos.Randomness{ExeSlide: 32*mib + 3*16*kib, DyldSlide: 5 * 16 * kib}
 	p, err := launch(d, twoDylibs(), r)

@@ -102,8 +102,9 @@ var MacOS26 = func() Platform {
 	return p
 }()
 
-// DefaultPlatform is the platform models use unless told otherwise.
-var DefaultPlatform = MacOS15
+// DefaultPlatform is the platform models use unless told otherwise: the
+// newest release, macOS 26.
+var DefaultPlatform = MacOS26
 
 var platforms = map[string]*Platform{MacOS15.Name: &MacOS15, MacOS26.Name: &MacOS26}
 
@@ -235,10 +236,26 @@ type DyldConfig struct {
 	// dyld maps: __TEXT, __DATA_CONST, __DATA, __LINKEDIT). Give the real
 	// file for an exact layout.
 	Size uint64
+	// ProtectedStack is the size of dyld's protected (TPRO) stack with its
+	// guard page, allocated ANYWHERE with no hint when dyld's runtime state
+	// is built, before any dependent is mapped (dyld-1378
+	// lsl/Allocator.cpp ProtectedStack::allocateStack: 512 KiB + one 16 KiB
+	// guard page; DyldRuntimeState.h constructs it from
+	// config.process.enableProtectedStack). dyld makes it only when the
+	// kernel passes the dyld_hw_tpro apple parameter (hardware with TPRO)
+	// and the executable's platform and SDK policy asks for it
+	// (DyldProcessConfig.cpp defaultTproStack); which Macs and which
+	// binaries get it is not public, so the default is 0 (not made) and
+	// ProtectedStackSize is the alternative.
+	ProtectedStack uint64
 	// DisableASLR models posix_spawn with _POSIX_SPAWN_DISABLE_ASLR (and
 	// lldb's default): both slides are 0 (mach_loader.c load_machfile).
 	DisableASLR bool
 }
+
+// ProtectedStackSize is dyld-1378's protected stack with its guard page:
+// 512 KiB + 16 KiB (see DyldConfig.ProtectedStack).
+const ProtectedStackSize = 512*kib + 16*kib
 
 // DefaultDyld is dyld-1378's behaviour with the documented defaults.
 var DefaultDyld = DyldConfig{
