@@ -112,7 +112,6 @@ vasim/error/v1: "command", "exit" (see vasim help exit), "kind"
   (usage|input), "message".
 `
 
-
 func runHelp(e *env, args []string) int {
 	switch len(args) {
 	case 0:
