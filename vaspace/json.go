@@ -76,10 +76,20 @@ func (e *LayoutError) Error() string {
 
 func (e *LayoutError) Unwrap() error { return e.Err }
 
+// DefaultLayoutPageSize and DefaultLayoutBounds are the page size and
+// bounds of a layout document that gives none, under LayoutOptions{}:
+// macOS arm64's 16 KiB pages and its user address space [0,
+// 0x7ffffe000000) (xnu-11417 osfmk/mach/arm/vm_param.h), the platform
+// vasim xzone analyses.
+const DefaultLayoutPageSize = 16 << 10
+
+var DefaultLayoutBounds = Range{Start: 0, End: 0x7FFFFE000000}
+
 // LayoutOptions are the defaults for a layout document that does not say.
 type LayoutOptions struct {
 	// Bounds and PageSize of the space; a document's "bounds" and
-	// "page_size" override them.
+	// "page_size" override them. Zero values take DefaultLayoutBounds
+	// and DefaultLayoutPageSize, what vasim xzone --layout uses.
 	Bounds   Range
 	PageSize uint64
 	// MaxBytes bounds how much of the reader is read; 0 means
@@ -150,6 +160,13 @@ func DecodeLayout(r io.Reader, source string, opts LayoutOptions) (*Space, error
 		}
 		return fail(field, "", fmt.Errorf("key %q appears more than once", dup.Key))
 	}
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] != '{' {
+		what := "a JSON array"
+		if t[0] != '[' {
+			what = fmt.Sprintf("text starting %q", string(t[:min(len(t), 16)]))
+		}
+		return fail("(document)", "", fmt.Errorf(`%s: a layout is a JSON object {"mappings": [{"name", "start", "end"}, ...]}`, what))
+	}
 	var doc layoutJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -163,6 +180,12 @@ func DecodeLayout(r io.Reader, source string, opts LayoutOptions) (*Space, error
 		return fail("mappings", "", errors.New(`missing: want {"mappings": [...]}`))
 	}
 	page, bounds := opts.PageSize, opts.Bounds
+	if page == 0 {
+		page = DefaultLayoutPageSize
+	}
+	if bounds.IsEmpty() {
+		bounds = DefaultLayoutBounds
+	}
 	if len(doc.PageSize) > 0 {
 		if page, err = ParseJSONUint(doc.PageSize); err != nil {
 			return fail("page_size", string(doc.PageSize), err)

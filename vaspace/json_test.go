@@ -111,3 +111,16 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// The zero LayoutOptions read a document with macOS arm64's defaults, and
+// a JSON array is refused in words, with no Go type name.
+func TestLayoutOptionsDefaults(t *testing.T) {
+	s, err := vaspace.DecodeLayout(strings.NewReader(`{"mappings": [{"name": "a", "start": "0x400000000", "size": "0x4000"}]}`), "l.json", vaspace.LayoutOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(vaspace.DefaultLayoutPageSize), s.PageSize())
+	assert.Equal(t, vaspace.DefaultLayoutBounds, s.Bounds())
+	_, err = vaspace.DecodeLayout(strings.NewReader(`[{"name": "a"}]`), "l.json", vaspace.LayoutOptions{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "a JSON array: a layout is a JSON object")
+	assert.NotContains(t, err.Error(), "layoutJSON")
+}

@@ -41,6 +41,29 @@ type Config struct {
 	// Names, when set, are drawn as mapping names; by default mappings are
 	// named "m0", "m1", ... in address order.
 	Names []string
+	// Target, when set, is the range a Layout should cover: the layout
+	// starts at a page drawn so that its expected span overlaps Target,
+	// and most layouts do (MacOSXZone's, nearly 9 in 10). Without it a layout
+	// starts within a few gaps of Bounds.Start and spans about MaxCount ×
+	// MaxPages pages / Density, so with wide Bounds it never reaches
+	// what lies far above Bounds.Start: a property test over an XZone
+	// window must set Target, or it tests nothing.
+	Target vaspace.Range
+}
+
+// MacOSXZone generates macOS arm64 layouts around libmalloc's XZone
+// window: 16 KiB pages, Bounds from the 4 GiB __PAGEZERO to the 63 GiB
+// commpage region, mappings of up to 128 MiB packed at 90%, and Target
+// the 2 GiB around the window's start at 16 GiB, where images running up
+// from 4 GiB meet the reservation (package xzone). Use it with
+// xzone.Analyze in property tests.
+var MacOSXZone = Config{
+	Bounds:   vaspace.Range{Start: 4 << 30, End: 63 << 30},
+	PageSize: 16 << 10,
+	MaxCount: 64,
+	MaxPages: 8192,
+	Density:  0.9,
+	Target:   vaspace.Range{Start: 15 << 30, End: 17 << 30},
 }
 
 func (c Config) withDefaults() Config {
@@ -79,6 +102,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("vaspacetest: bounds %v are not page-aligned", d.Bounds)
 	case d.MinCount < 0 || d.MinCount > d.MaxCount:
 		return fmt.Errorf("vaspacetest: count range [%d, %d] is empty", d.MinCount, d.MaxCount)
+	case !d.Target.IsEmpty() && (d.Target.Start < d.Bounds.Start || d.Target.End > d.Bounds.End):
+		return fmt.Errorf("vaspacetest: target %v is not inside bounds %v", d.Target, d.Bounds)
 	}
 	return nil
 }
@@ -183,13 +208,33 @@ func Layout(cfg Config) *rapid.Generator[*vaspace.Space] {
 		meanSize := float64(c.MaxPages+1) / 2
 		maxGap := uint64(2 * meanSize * (1 - c.Density) / c.Density)
 		alignPages := c.Align / c.PageSize
-		cursor := rapid.Uint64Range(0, min(maxGap, c.pages()-1)).Draw(t, "first page")
-		for i := 0; i < n; i++ {
+		// Sizes and gaps first, then where the layout starts: within a
+		// few gaps of Bounds.Start, or so that one mapping drawn at
+		// random starts inside Target.
+		sizes, gaps := make([]uint64, n), make([]uint64, n)
+		for i := range n {
 			if i > 0 {
-				cursor += rapid.Uint64Range(0, maxGap).Draw(t, "gap pages")
+				gaps[i] = rapid.Uint64Range(0, maxGap).Draw(t, "gap pages")
 			}
+			sizes[i] = rapid.Uint64Range(1, c.MaxPages).Draw(t, "size pages")
+		}
+		cursor := rapid.Uint64Range(0, min(maxGap, c.pages()-1)).Draw(t, "first page")
+		if !c.Target.IsEmpty() && n > 0 {
+			k := rapid.IntRange(0, n-1).Draw(t, "anchor")
+			var before uint64 // pages before mapping k, roughly (alignment adds a little)
+			for i := 0; i < k; i++ {
+				before += gaps[i] + sizes[i]
+			}
+			before += gaps[k]
+			t0 := uint64(c.Target.Start-c.Bounds.Start) / c.PageSize
+			t1 := uint64(c.Target.End-c.Bounds.Start) / c.PageSize
+			a := rapid.Uint64Range(t0, t1-1).Draw(t, "anchor page")
+			cursor = a - min(a, before)
+		}
+		for i := 0; i < n; i++ {
+			cursor += gaps[i]
 			cursor = (cursor + alignPages - 1) / alignPages * alignPages
-			size := rapid.Uint64Range(1, c.MaxPages).Draw(t, "size pages")
+			size := sizes[i]
 			if cursor+size > c.pages() {
 				break
 			}

@@ -106,3 +106,25 @@ func ExampleLayout() {
 	fmt.Println(err == nil && s.IsFree(r), s.Check())
 	// Output: true <nil>
 }
+
+// MacOSXZone's layouts mostly reach the XZone window's start, where a
+// Config with the same bounds but no Target never does.
+func TestMacOSXZoneTargetsTheWindow(t *testing.T) {
+	count := func(cfg vaspacetest.Config) int {
+		hit := 0
+		g := vaspacetest.Layout(cfg)
+		for i := 0; i < 300; i++ {
+			s := g.Example(i)
+			if !s.IsFree(vaspace.Range{Start: 16 << 30, End: 17 << 30}) || !s.IsFree(vaspace.Range{Start: 15 << 30, End: 16 << 30}) {
+				hit++
+			}
+		}
+		return hit
+	}
+	n := count(vaspacetest.MacOSXZone)
+	t.Logf("%d of 300 layouts reach [15, 17) GiB", n)
+	assert.Greater(t, n, 150)
+	plain := vaspacetest.MacOSXZone
+	plain.Target = vaspace.Range{}
+	assert.Zero(t, count(plain))
+}
