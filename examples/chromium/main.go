@@ -17,14 +17,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
-	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/dyld"
 	"github.com/vasim/vasim/loader/macos"
 	"github.com/vasim/vasim/loader/scenario"
 	"github.com/vasim/vasim/vaspace"
 	"github.com/vasim/vasim/xzone"
+	"github.com/vasim/vasim/xzone/fix"
 )
 
 func main() {
@@ -115,107 +114,22 @@ func run(w io.Writer, exact bool) error {
 	fmt.Fprintf(w, "\nTo reach 0%%\n")
 	fmt.Fprintf(w, "  the layout reaches %s past %v; with ASLR on, the executable's slide adds up to %s\n",
 		vaspace.Size(res.Excess), p.RangesStart, vaspace.Size(sc.Model.Platform.MaxExeSlide()))
-	moved, err := moveUntilClear(w, sc, p, exact)
+	// fix.Search moves whole dylibs, last loaded first: moving only the
+	// images above 16 GiB is not enough, as the ones loaded after them
+	// slide up into the freed space. It finds the count with ASLR off and
+	// at the extreme slides, then, if exact, verifies it over every slide.
+	r, err := fix.Search(sc.Set, sc.Model, p, exact, nil)
 	if err != nil {
 		return err
 	}
-	var bytes uint64
-	for _, img := range moved {
-		span, _ := img.VMSpan()
-		bytes += span.Len()
-	}
 	how := "with ASLR off and at the extreme slides"
 	if exact {
-		how = "at every slide (exact)"
+		how = fmt.Sprintf("at every slide (exact; %d sums)", r.Sums)
 	}
-	fmt.Fprintf(w, "  loading the last %d dylibs with dlopen after launch (after __malloc_init) gives 0%% %s; %s moved:\n", len(moved), how, vaspace.Size(bytes))
-	for _, img := range moved {
+	fmt.Fprintf(w, "  loading the last %d dylibs with dlopen after launch (after __malloc_init) gives 0%% %s; %s moved:\n", len(r.Moved), how, vaspace.Size(r.Bytes))
+	for _, img := range r.Moved {
 		span, _ := img.VMSpan()
 		fmt.Fprintf(w, "    %-9s %s\n", vaspace.Size(span.Len()), img.Name)
 	}
 	return nil
-}
-
-// moveUntilClear drops Chromium dylibs from the launch, last loaded first,
-// until no slot collides: first with ASLR off and at the extreme slides
-// (cheap), then, if exact, until the exact sum over every slide is 0.
-// Images above 16 GiB are not enough to move: dylibs loaded after them
-// slide up into the freed space.
-func moveUntilClear(w io.Writer, sc *scenario.Scenario, p xzone.Profile, exact bool) ([]*loader.ImageSpec, error) {
-	order, err := dyld.Resolve(sc.Set)
-	if err != nil {
-		return nil, err
-	}
-	var movable []*loader.ImageSpec
-	for _, img := range order.Images[1:] {
-		if !img.InSharedCache {
-			movable = append(movable, img)
-		}
-	}
-	without := func(n int) (*dyld.LoadOrder, error) {
-		moved := movable[len(movable)-n:]
-		set := *sc.Set
-		exe := *set.Main
-		exe.Needed = slices.DeleteFunc(slices.Clone(exe.Needed), func(dep string) bool {
-			return slices.ContainsFunc(moved, func(img *loader.ImageSpec) bool { return img.Name == dep })
-		})
-		set.Main = &exe
-		return dyld.Resolve(&set)
-	}
-	plat := sc.Model.Platform
-	xs, ds := plat.ExeSlides(), plat.DyldSlides()
-	tail := sc.Model.Malloc.GuardedTailMax
-	draws := []macos.Randomness{
-		{},
-		{ExeSlide: uint64(xs[len(xs)-1]), DyldSlide: uint64(ds[len(ds)-1]), GuardTail: tail},
-		{ExeSlide: uint64(xs[len(xs)-1]), DyldSlide: uint64(ds[0])},
-		{ExeSlide: uint64(xs[0]), DyldSlide: uint64(ds[len(ds)-1]), GuardTail: tail},
-	}
-	n := 1
-	for ; n <= len(movable); n++ {
-		clear := true
-		o, err := without(n)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range draws {
-			proc, err := sc.Model.Launch(o, r)
-			if err != nil {
-				return nil, err
-			}
-			res, err := xzone.Analyze(proc.Space, p)
-			if err != nil {
-				return nil, err
-			}
-			if len(res.Colliding) > 0 {
-				clear = false
-				break
-			}
-		}
-		if clear {
-			break
-		}
-	}
-	for ; exact && n <= len(movable); n++ {
-		o, err := without(n)
-		if err != nil {
-			return nil, err
-		}
-		layouts, err := sc.Model.Layouts(o)
-		if err != nil {
-			return nil, err
-		}
-		j, err := xzone.JointAnalyze(layouts, p)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(w, "  moving the last %d dylibs: P(crash) = %.4f%% over every slide\n", n, 100*j.Probability)
-		if j.Crash.Sign() == 0 {
-			break
-		}
-	}
-	if n > len(movable) {
-		return nil, fmt.Errorf("moving every dylib does not clear the window")
-	}
-	return movable[len(movable)-n:], nil
 }

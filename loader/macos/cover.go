@@ -24,6 +24,10 @@ type Layouts struct {
 	// the stack or the shared region) needs one placement of every image
 	// per layout; Cover stops with ErrBudget rather than run for hours.
 	Budget int64
+	// Progress, when set, is called after each dyld slide Cover has
+	// covered, with how many of total are done; from any worker's
+	// goroutine, so it must be safe to call concurrently.
+	Progress func(done, total int)
 }
 
 // DefaultBudget is Cover's default work bound: 15 million image
@@ -176,7 +180,7 @@ func (l *Layouts) Cover(window vaspace.Range, workers int, visitor func(worker i
 	// Runs of about a sixteenth of a worker's share: short enough to even
 	// out, long enough that a worker's neighbouring layouts stay at hand.
 	run := max(1, len(ds)/(16*workers))
-	var taken atomic.Int64
+	var taken, done atomic.Int64
 	next := func() ([]int64, bool) {
 		lo := int(taken.Add(int64(run))) - run
 		if lo >= len(ds) {
@@ -206,6 +210,9 @@ func (l *Layouts) Cover(window vaspace.Range, workers int, visitor func(worker i
 					if err = c.sweep(dsl, fn); err != nil {
 						stop.Store(true)
 						break
+					}
+					if l.Progress != nil {
+						l.Progress(int(done.Add(1)), len(ds))
 					}
 				}
 				if err != nil {

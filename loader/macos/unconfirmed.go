@@ -61,10 +61,10 @@ func (m *Model) Alternatives() []Alternative {
 		out = append(out, Alternative{Parameter: param, Value: value, Apply: apply})
 	}
 	if m.Platform.SharedRegion.IsEmpty() {
-		add(ParamSharedRegion, fmt.Sprintf("%v, as xnu-11417 maps it (macOS 15)", MacOS15.SharedRegion),
+		add(ParamSharedRegion, fmt.Sprintf("at [%d, %d) GiB, as xnu-11417 maps it (macOS 15)", MacOS15.SharedRegion.Start/gib, MacOS15.SharedRegion.End/gib),
 			func(m *Model) { m.Platform.SharedRegion = MacOS15.SharedRegion })
 	} else {
-		add(ParamSharedRegion, "outside the image span, as fitted to the macOS 26.3.1 crash",
+		add(ParamSharedRegion, "outside the image span, as fitted to the macOS 26.3.1 crash (macOS 26)",
 			func(m *Model) { m.Platform.SharedRegion = MacOS26.SharedRegion })
 	}
 	if m.Malloc.Enabled {

@@ -29,6 +29,11 @@ type Scenario struct {
 	Notes []string
 	// Observed is a published crash count to compare with, if any.
 	Observed *Observation
+	// XZoneOn says how we know XZone is on for the scenario's process
+	// ("" when it is only assumed): every probability is conditional on
+	// it, and Apple's shipped feature flags, which decide it, are not
+	// public (libmalloc-792.41.1 malloc.c _malloc_init_featureflags).
+	XZoneOn string
 }
 
 // Observation is a crash count seen in real launches.
@@ -94,5 +99,6 @@ func chromiumScenario() *Scenario {
 			"1026 system libraries are loaded from the shared cache and not mapped one by one; they count towards dyld's allocator use.",
 		},
 		Observed: &Observation{Launches: 200, Lo: 2, Hi: 5, Source: "Apple Developer Forums thread 821081: 2-5 crashes per 200 posix_spawn launches, with or without ASLR"},
+		XZoneOn:  "its published crashes are the XZone reservation failure (\"BUG IN LIBMALLOC: pointer range initial reservation failed\", Apple Developer Forums thread 821081)",
 	}
 }
