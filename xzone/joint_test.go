@@ -29,10 +29,17 @@ func tinyWorld(t *rapid.T) (slide.Layouts, xzone.Profile) {
 }
 
 // tinyProfile is libmalloc's reservation scaled down to pages: a 4-page
-// reservation (guard, 2-page pointer range, guard) at start + k pages.
+// reservation (guard, 2-page pointer range, guard) at start + k granules
+// of 1, 2 or 4 pages. A granule wider than a slide's step, as on macOS
+// (32 MiB against 16 KiB), is what makes the cut after a boundary's
+// crossing matter: with a one-page granule, the next edge's cut falls
+// there too.
 func tinyProfile(t *rapid.T, start vaspace.Addr) xzone.Profile {
 	p := xzone.Libmalloc792
-	p.Granule = page
+	p.Granule = page << rapid.IntRange(0, 2).Draw(t, "granule shift")
+	for !start.IsAligned(p.Granule) {
+		p.Granule /= 2 // the window starts on a granule
+	}
 	p.RangesStart = start
 	p.Separation = page
 	p.PointerRange = 2 * page
