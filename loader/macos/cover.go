@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/vasim/vasim/loader/dyld"
@@ -104,8 +105,13 @@ type piece struct {
 // way, with the free ranges left when libmalloc starts. The guarded-range
 // tail does not matter yet, so one imagesPiece serves all its values.
 type imagesPiece struct {
-	region   *slide.Region
-	state    *place.Lean
+	region *slide.Region
+	state  *place.Lean
+	// owner is the worker that placed it: only it reads and drops snaps.
+	// Other workers find the piece in the shared list and use its region,
+	// its state (read only) and its children, which mu guards.
+	owner    *coverer
+	mu       sync.Mutex
 	children []*piece
 	// snaps are frozen states taken while placing the images, every
 	// few images, each with the region of draws that takes the same
@@ -132,11 +138,40 @@ const (
 )
 
 // snapKeep is how many images pieces keep their snapshots, and
-// recentScan how many recent ones a lookup scans before placing afresh.
+// recentScan how many recent ones (of every worker) a lookup scans before
+// placing afresh.
 const (
 	snapKeep   = 48
-	recentScan = 32
+	recentScan = 512
 )
+
+// sharedPieces are the images pieces every worker has placed, in the
+// order they were made: a worker finds the layouts its neighbour placed
+// instead of placing them again (fixed shares of the dyld slides made
+// each worker rediscover the layouts that span the boundary; short runs,
+// which balance the work, made it half as much work again).
+type sharedPieces struct {
+	mu     sync.RWMutex
+	images []*imagesPiece
+}
+
+// find returns the most recent piece holding d, or nil.
+func (sp *sharedPieces) find(d slide.Draw) *imagesPiece {
+	sp.mu.RLock()
+	defer sp.mu.RUnlock()
+	for k := len(sp.images) - 1; k >= max(0, len(sp.images)-recentScan); k-- {
+		if ip := sp.images[k]; ip.region.Contains(d) {
+			return ip
+		}
+	}
+	return nil
+}
+
+func (sp *sharedPieces) add(ip *imagesPiece) {
+	sp.mu.Lock()
+	sp.images = append(sp.images, ip)
+	sp.mu.Unlock()
+}
 
 // deepest returns the deepest snapshot of ip whose region holds d.
 func (ip *imagesPiece) deepest(d slide.Draw) (int, bool) {
@@ -155,13 +190,12 @@ func (ip *imagesPiece) deepest(d slide.Draw) (int, bool) {
 // where their decisions agree; libmalloc's allocations, which also depend
 // on the guarded-range tail, are placed from a copy of that state.
 //
-// Work is split over workers goroutines, which take runs of dyld slides
-// from a shared counter as they finish the last (the layouts cluster in
-// some slides, so fixed shares leave one worker idle); each keeps its own
-// pieces. visitor(w) gives worker w's cell function, called from that
-// worker only. A piece that spans runs taken by two workers is found by
-// both, so the count can exceed a single worker's. It returns the number
-// of pieces.
+// Work is split over workers goroutines, pairs of which sweep the dyld
+// slides of a segment from both ends until they meet, sharing the pieces
+// they place. visitor(w) gives worker w's cell function, called from that
+// worker only. Two workers that need the same new layout at once may both
+// place it, so the count can exceed a single worker's. It returns the
+// number of pieces.
 func (l *Layouts) Cover(window vaspace.Range, workers int, visitor func(worker int) func(slide.Cell) error) (int, error) {
 	d := l.model
 	sup := l.Inputs()
@@ -177,46 +211,65 @@ func (l *Layouts) Cover(window vaspace.Range, workers int, visitor func(worker i
 	}
 	ds := sup[VarDyldSlide].Values
 	workers = max(1, min(workers, len(ds)))
-	// Runs of about a sixteenth of a worker's share: short enough to even
-	// out, long enough that a worker's neighbouring layouts stay at hand.
-	run := max(1, len(ds)/(16*workers))
-	var taken, done atomic.Int64
-	next := func() ([]int64, bool) {
-		lo := int(taken.Add(int64(run))) - run
-		if lo >= len(ds) {
-			return nil, false
-		}
-		return ds[lo:min(lo+run, len(ds))], true
+	// Workers meet in the middle: the dyld slides are cut into one
+	// segment per pair of workers, and of each pair one takes slides from
+	// the segment's low end up and the other from its high end down,
+	// until they meet. Each worker moves through neighbouring slides, so
+	// the layouts it placed last are the likeliest to hold its next
+	// draws; the work evens out wherever the layouts cluster; and the
+	// workers share their pieces, so only the layouts that span the
+	// meeting point can be placed twice. (Runs handed out from one
+	// counter interleave the workers, which then race to place the same
+	// layouts: half as much work again.)
+	pairs := (workers + 1) / 2
+	type segment struct {
+		mu     sync.Mutex
+		lo, hi int // slides not yet taken: ds[lo..hi]
 	}
+	segs := make([]*segment, pairs)
+	for k := range segs {
+		segs[k] = &segment{lo: k * len(ds) / pairs, hi: (k+1)*len(ds)/pairs - 1}
+	}
+	next := func(w int) (int64, bool) {
+		sg := segs[w/2]
+		sg.mu.Lock()
+		defer sg.mu.Unlock()
+		if sg.lo > sg.hi {
+			return 0, false
+		}
+		if w%2 == 0 {
+			sg.lo++
+			return ds[sg.lo-1], true
+		}
+		sg.hi--
+		return ds[sg.hi+1], true
+	}
+	shared := &sharedPieces{}
 	var stop atomic.Bool
+	var done atomic.Int64
 	type result struct {
 		pieces int
 		err    error
 	}
 	results := make(chan result, workers)
 	for w := 0; w < workers; w++ {
-		c := &coverer{d: d, order: l.order, plans: l.plans, sup: sup, keep: keep, budget: budget, placed: &placed, layouts: &layouts,
+		c := &coverer{d: d, order: l.order, plans: l.plans, sup: sup, keep: keep, budget: budget, placed: &placed, layouts: &layouts, shared: shared,
 			bounds:    vaspace.Range{Start: 0, End: d.Platform.VATop},
 			snapEvery: max(1, len(l.order.Images)/snapsPerLaunch)}
 		fn := visitor(w)
 		go func() {
 			var err error
 			for !stop.Load() {
-				share, ok := next()
+				dsl, ok := next(w)
 				if !ok {
 					break
 				}
-				for _, dsl := range share {
-					if err = c.sweep(dsl, fn); err != nil {
-						stop.Store(true)
-						break
-					}
-					if l.Progress != nil {
-						l.Progress(int(done.Add(1)), len(ds))
-					}
-				}
-				if err != nil {
+				if err = c.sweep(dsl, fn); err != nil {
+					stop.Store(true)
 					break
+				}
+				if l.Progress != nil {
+					l.Progress(int(done.Add(1)), len(ds))
 				}
 			}
 			results <- result{c.pieces, err}
@@ -260,8 +313,8 @@ type coverer struct {
 	bounds          vaspace.Range
 	snapEvery       int
 
-	images     []*imagesPiece
-	withSnaps  []*imagesPiece // the pieces that still keep snapshots
+	shared     *sharedPieces
+	withSnaps  []*imagesPiece // this worker's pieces that still keep snapshots
 	prevImages *imagesPiece
 	lastRow    []span // the cells of the previous row
 	row        []span
@@ -376,6 +429,8 @@ func (c *coverer) lookup(draw slide.Draw, i int) (*piece, int, error) {
 		return nil, 0, err
 	}
 	c.prevImages = ip
+	ip.mu.Lock()
+	defer ip.mu.Unlock()
 	for _, p := range ip.children {
 		if j, ok := c.fits(p.Region, draw, i); ok {
 			return p, j, nil
@@ -410,24 +465,22 @@ func (c *coverer) imagesFor(draw slide.Draw, hints []*imagesPiece) (*imagesPiece
 	// Scan the most recent pieces; an older one that holds the draw is
 	// found again as a new piece, which costs one placement and changes
 	// nothing else (cells may come from overlapping pieces).
-	for k := len(c.images) - 1; k >= max(0, len(c.images)-recentScan); k-- {
-		if ip := c.images[k]; ip.region.Contains(draw) {
-			return ip, nil
-		}
+	if ip := c.shared.find(draw); ip != nil {
+		return ip, nil
 	}
 	var from *imagesPiece
 	depth := -1
 	for _, group := range [][]*imagesPiece{hints, c.withSnaps} {
 		for _, ip := range group {
-			if ip == nil {
-				continue
+			if ip == nil || ip.owner != c {
+				continue // another worker's snapshots are its own
 			}
 			if k, ok := ip.deepest(draw); ok && (from == nil || ip.snaps[k].next > from.snaps[depth].next) {
 				from, depth = ip, k
 			}
 		}
 	}
-	ip := &imagesPiece{}
+	ip := &imagesPiece{owner: c}
 	var l *place.Lean
 	next := 0
 	if from != nil {
@@ -459,7 +512,7 @@ func (c *coverer) imagesFor(draw slide.Draw, hints []*imagesPiece) (*imagesPiece
 		return nil, err
 	}
 	ip.region, ip.state = l.Region(), l
-	c.images = append(c.images, ip)
+	c.shared.add(ip)
 	c.withSnaps = append(c.withSnaps, ip)
 	if len(c.withSnaps) > snapKeep {
 		c.withSnaps[0].snaps = nil

@@ -110,6 +110,21 @@ func (l *Lean) find(a vaspace.Addr) int {
 	return sort.Search(len(l.holes), func(i int) bool { return l.holes[i].hi > a || l.holes[i].hi == a && l.holes[i].lo == a })
 }
 
+// skipSmall returns the first index from i whose cap is at least n, or
+// len(caps): the hot loop of a first fit, unrolled by four.
+func skipSmall(caps []int64, i int, n int64) int {
+	for ; i+4 <= len(caps); i += 4 {
+		c := caps[i : i+4 : i+4]
+		if c[0] >= n || c[1] >= n || c[2] >= n || c[3] >= n {
+			break
+		}
+	}
+	for i < len(caps) && caps[i] < n {
+		i++
+	}
+	return i
+}
+
 // capOf returns h's entry in caps.
 func capOf(h hole) int64 {
 	if h.loA.K == h.hiA.K {
@@ -191,9 +206,7 @@ func (l *Lean) FirstFit(m vaspace.Mapping, hint, size slide.Affine) (vaspace.Map
 		if sizeConst {
 			// Too small at every draw, wherever the hint is: no decision
 			// to record.
-			for i < len(l.caps) && l.caps[i] < n {
-				i++
-			}
+			i = skipSmall(l.caps, i, n)
 			if i == len(l.caps) {
 				break
 			}
@@ -204,20 +217,19 @@ func (l *Lean) FirstFit(m vaspace.Mapping, hint, size slide.Affine) (vaspace.Map
 			lo, loA = h, hint
 			l.region.Require(hint.Sub(g.loA))
 		}
-		length := g.hiA.Sub(loA)
 		if int64(g.hi-lo) < n {
 			// Too small, and must stay so. A hint that moves into it at
 			// another draw only makes it smaller.
 			if g.tooSmall != 0 && sizeConst && lo == g.lo && n >= g.tooSmall {
 				continue
 			}
-			l.region.Require(size.Sub(length).Plus(-l.page))
+			l.region.Require(size.Sub(g.hiA.Sub(loA)).Plus(-l.page))
 			if sizeConst && lo == g.lo {
 				g.tooSmall = n
 			}
 			continue
 		}
-		l.region.Require(length.Sub(size))
+		l.region.Require(g.hiA.Sub(loA).Sub(size))
 		if h <= g.lo && !(hint.IsConst() && hint.C <= int64(l.bounds.Start)) {
 			// The placement is at the free range's lower end only while the
 			// hint stays at or below it; above it, the search starts at the
