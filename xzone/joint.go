@@ -85,7 +85,8 @@ type jointAcc struct {
 	p        Profile
 	in       []slide.Input
 	box      [slide.MaxVars][2]int64
-	relevant map[*slide.Piece]*relevance
+	relevant map[*slide.Piece]*relevance // and older: see remember
+	older    map[*slide.Piece]*relevance
 	counts   map[int]uint64 // colliding-slot count -> number of draws
 	hi, lo   uint64         // 128-bit sum of draws × colliding entropy values
 	ranges   [][2]int
@@ -133,10 +134,16 @@ func (a *jointAcc) total() *big.Int {
 	return t.Add(t, new(big.Int).SetUint64(a.lo))
 }
 
+// span is a mapping's affine bounds: all the sum needs of it.
+type span struct{ Start, End slide.Affine }
+
+// maxRelevant bounds the pieces a worker keeps the relevance of.
+const maxRelevant = 512
+
 // relevance is what of a piece's layout can matter to the reservation.
 type relevance struct {
 	// ms are the mappings that can overlap the window at some draw.
-	ms []slide.Mapping
+	ms []span
 	// When every one of them starts below RangesStart + R at every draw
 	// (the usual case: images packed below the window), each collides
 	// with slots 0 up to the one its end reaches, so the colliding set is
@@ -150,33 +157,65 @@ func (a *jointAcc) relevanceOf(piece *slide.Piece) *relevance {
 	if r, ok := a.relevant[piece]; ok {
 		return r
 	}
+	if r, ok := a.older[piece]; ok {
+		a.remember(piece, r)
+		return r
+	}
 	p := a.p
 	w := p.Window()
 	r := &relevance{prefix: true}
 	for m := range piece.Mappings() {
 		if m.End.MaxOver(a.box) > int64(w.Start) && m.Start.MinOver(a.box) < int64(w.End) {
-			r.ms = append(r.ms, m)
+			r.ms = append(r.ms, span{m.Start, m.End})
 			if m.Start.MaxOver(a.box) >= int64(p.RangesStart)+int64(p.Reservation()) {
 				r.prefix = false
 			}
 		}
 	}
 	if r.prefix {
-		for i, m := range r.ms {
+		// Ends with the same coefficients move together: of each such
+		// group only the highest can be the top. Then drop the group
+		// tops that another is at or above at every draw (a piece of
+		// hundreds of mappings in the window has a handful of groups,
+		// so this is linear, not quadratic, in the mappings).
+		best := map[[slide.MaxVars]int64]slide.Affine{}
+		var order [][slide.MaxVars]int64
+		for _, m := range r.ms {
+			e, ok := best[m.End.K]
+			if !ok {
+				order = append(order, m.End.K)
+			}
+			if !ok || m.End.C > e.C {
+				best[m.End.K] = m.End
+			}
+		}
+		for i, ki := range order {
+			ei := best[ki]
 			dominated := false
-			for j, o := range r.ms {
-				if i != j && o.End.Sub(m.End).MinOver(a.box) >= 0 && (m.End.Sub(o.End).MinOver(a.box) < 0 || j < i) {
+			for j, kj := range order {
+				ej := best[kj]
+				if i != j && ej.Sub(ei).MinOver(a.box) >= 0 && (ei.Sub(ej).MinOver(a.box) < 0 || j < i) {
 					dominated = true
 					break
 				}
 			}
 			if !dominated {
-				r.tops = append(r.tops, m.End)
+				r.tops = append(r.tops, ei)
 			}
 		}
 	}
-	a.relevant[piece] = r
+	a.remember(piece, r)
 	return r
+}
+
+// remember caches r for piece in two generations of at most maxRelevant
+// pieces each: the pieces in use along the sweep stay, the ones it has
+// left behind are let go with their mappings.
+func (a *jointAcc) remember(piece *slide.Piece, r *relevance) {
+	if len(a.relevant) >= maxRelevant {
+		a.older, a.relevant = a.relevant, make(map[*slide.Piece]*relevance, maxRelevant)
+	}
+	a.relevant[piece] = r
 }
 
 // topSlot returns the highest slot the end e reaches at draw d, or -1.
@@ -238,7 +277,7 @@ func (a *jointAcc) uniform(rel *relevance, corners [4]slide.Draw) bool {
 	return true
 }
 
-func rangeAt(m slide.Mapping, d slide.Draw) vaspace.Range {
+func rangeAt(m span, d slide.Draw) vaspace.Range {
 	return vaspace.Range{Start: vaspace.Addr(m.Start.At(d)), End: vaspace.Addr(m.End.At(d))}
 }
 
@@ -314,7 +353,7 @@ func (a *jointAcc) row(rel *relevance, c slide.Cell) {
 
 // collidingRangesInto appends to out the merged runs of slots that the
 // mappings ms, evaluated at draw d, make collide.
-func collidingRangesInto(out [][2]int, ms []slide.Mapping, d slide.Draw, p Profile) [][2]int {
+func collidingRangesInto(out [][2]int, ms []span, d slide.Draw, p Profile) [][2]int {
 	start := len(out)
 	for _, m := range ms {
 		r := vaspace.Range{Start: vaspace.Addr(m.Start.At(d)), End: vaspace.Addr(m.End.At(d))}

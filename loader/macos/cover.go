@@ -106,7 +106,10 @@ type piece struct {
 // tail does not matter yet, so one imagesPiece serves all its values.
 type imagesPiece struct {
 	region *slide.Region
-	state  *place.Lean
+	// box bounds the region (slide.Region.Bound): most pieces a lookup
+	// scans fail on it without evaluating the region.
+	box   [slide.MaxVars][2]int64
+	state *place.Lean
 	// owner is the worker that placed it: only it reads and drops snaps.
 	// Other workers find the piece in the shared list and use its region,
 	// its state (read only) and its children, which mu guards.
@@ -160,16 +163,22 @@ func (sp *sharedPieces) find(d slide.Draw) *imagesPiece {
 	sp.mu.RLock()
 	defer sp.mu.RUnlock()
 	for k := len(sp.images) - 1; k >= max(0, len(sp.images)-recentScan); k-- {
-		if ip := sp.images[k]; ip.region.Contains(d) {
+		if ip := sp.images[k]; slide.InBox(d, ip.box) && ip.region.Contains(d) {
 			return ip
 		}
 	}
 	return nil
 }
 
+// add appends ip, and lets go of the pieces no lookup scans any more
+// (the memory of a sum whose layouts change with most slides, where
+// thousands of pieces each list hundreds of mappings in the window).
 func (sp *sharedPieces) add(ip *imagesPiece) {
 	sp.mu.Lock()
 	sp.images = append(sp.images, ip)
+	if n := len(sp.images); n >= 2*recentScan {
+		sp.images = append(sp.images[:0:0], sp.images[n-recentScan:]...)
+	}
 	sp.mu.Unlock()
 }
 
@@ -512,6 +521,7 @@ func (c *coverer) imagesFor(draw slide.Draw, hints []*imagesPiece) (*imagesPiece
 		return nil, err
 	}
 	ip.region, ip.state = l.Region(), l
+	ip.box = ip.region.Bound(slide.Box(c.sup))
 	c.shared.add(ip)
 	c.withSnaps = append(c.withSnaps, ip)
 	if len(c.withSnaps) > snapKeep {

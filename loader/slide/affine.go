@@ -162,6 +162,41 @@ func (r *Region) Contains(d Draw) bool {
 	return true
 }
 
+// Bound returns box narrowed by the constraints on one variable alone
+// (the others bound combinations and are left out): a box every draw of
+// the region lies in, cheap to test before Contains. box holds each
+// variable's least and greatest value.
+func (r *Region) Bound(box [MaxVars][2]int64) [MaxVars][2]int64 {
+	for _, a := range r.cons {
+		v, n := 0, 0
+		for i, k := range a.K {
+			if k != 0 {
+				v, n = i, n+1
+			}
+		}
+		if n != 1 {
+			continue
+		}
+		k := a.K[v] // C + k·x >= 0
+		if k > 0 {
+			box[v][0] = max(box[v][0], CeilDiv(-a.C, k))
+		} else {
+			box[v][1] = min(box[v][1], FloorDiv(a.C, -k))
+		}
+	}
+	return box
+}
+
+// InBox reports whether d lies in box (Bound's form).
+func InBox(d Draw, box [MaxVars][2]int64) bool {
+	for v := range d {
+		if d[v] < box[v][0] || d[v] > box[v][1] {
+			return false
+		}
+	}
+	return true
+}
+
 // Constraints returns the constraints, each meaning "value >= 0".
 func (r *Region) Constraints() []Affine { return append([]Affine(nil), r.cons...) }
 

@@ -1,6 +1,7 @@
 package slide_test
 
 import (
+	"pgregory.net/rapid"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,4 +42,29 @@ func TestRegionInterval(t *testing.T) {
 	d[vy] = 1
 	lo, _, _ = r.Interval(d, vx, -100, 100)
 	assert.Equal(t, int64(4), lo, "3x - 10 >= 0 from x = 4; the looser 3x - 5 changes nothing")
+}
+
+// Bound keeps every draw of the region: on random regions, each draw the
+// region contains lies in the box.
+func TestBoundHoldsTheRegion(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		r := slide.NewRegion()
+		for range rapid.IntRange(0, 6).Draw(t, "constraints") {
+			var a slide.Affine
+			a.C = rapid.Int64Range(-50, 50).Draw(t, "c")
+			for v := range 2 {
+				a.K[v] = rapid.Int64Range(-3, 3).Draw(t, "k")
+			}
+			r.Require(a)
+		}
+		box := r.Bound([slide.MaxVars][2]int64{{-20, 20}, {-20, 20}, {0, 0}})
+		for x := int64(-20); x <= 20; x++ {
+			for y := int64(-20); y <= 20; y++ {
+				d := slide.Draw{x, y, 0}
+				if r.Contains(d) && !slide.InBox(d, box) {
+					t.Fatalf("%v is in the region %v but not in its box %v", d, r.Constraints(), box)
+				}
+			}
+		}
+	})
 }
