@@ -15,4 +15,19 @@
 // counts to expect in a number of launches. Profile holds the
 // reservation's parameters, for libmalloc releases other than the one
 // read.
+//
+// Every probability is conditional on XZone being on for the process.
+// libmalloc-792.41.1 decides that per process from feature flags
+// (malloc.c _malloc_init_featureflags) whose shipped values Apple does not
+// publish: with the source's defaults, an ordinary process that gets the
+// Nano allocator (the macOS default) would not use XZone, while the range
+// setup itself is on by default. A crash report that shows the
+// reservation failing proves it was on (Chromium's did); vasim xzone
+// --xzone off models a process without it, where nothing is reserved and
+// nothing can collide.
+//
+// Depends gives the answer under each alternative value of the placement
+// model's unconfirmed parameters (macos.Model.Alternatives), so a report
+// can say what it depends on; package xzone/fix searches the dylibs to
+// load with dlopen for no launch to collide.
 package xzone
