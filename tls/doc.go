@@ -18,8 +18,12 @@
 // package ldso (glibc's search rules), reads their ELF TLS data, and plays
 // a sequence of dlopens; Explain says why each failed dlopen failed
 // (bytes needed and free, alignment, which modules used the surplus) and
-// what fixes it (the smallest GLIBC_TUNABLES value, whether preloading
-// would). Check does all of it from what a user states (Setup: the
-// program, its dlopens, the loader and its environment), choosing the
-// release and loader model the way vasim tls does.
+// what fixes it: every value of glibc.rtld.optional_static_tls and
+// glibc.rtld.nns with which the program loads (a set, not a threshold:
+// a larger budget can let a TLS-descriptor block take room an
+// initial-exec block needs; see Sweep and OptionalStaticTLSSet, which
+// decide every value in a few model runs), and whether preloading would.
+// Check does all of it from what a user states (Setup: the program, its
+// dlopens, the loader and its environment), choosing the release and
+// loader model the way vasim tls does.
 package tls

@@ -3,6 +3,7 @@ package tls
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 
 	"github.com/vasim/vasim/loader"
@@ -40,6 +41,14 @@ type Glibc struct {
 	allocs   []Allocation
 	event    int
 	warnings []string
+
+	// sizeBase, sizeAlign and sizeTCB give the static size as a function
+	// of the value v a Sweep follows (glibc.rtld.optional_static_tls, or
+	// the surplus): roundUp(sizeBase + v, sizeAlign) + sizeTCB, where
+	// sizeBase is static_used after the start-up layout plus the surplus
+	// less v.
+	sizeBase, sizeAlign, sizeTCB uint64
+	sweep                        *Sweep
 }
 
 type gstate struct {
@@ -78,11 +87,21 @@ func StartGlibc(p Profile, mods []*Module, opt StartOptions) (*Glibc, error) {
 	}
 	g := &Glibc{prof: p, tun: t, st: map[*Module]*gstate{}, handles: map[Handle]*Module{}, modids: map[int]*Module{},
 		naudit: opt.Audit, bindNow: opt.BindNow, main: mods[0], nextH: 1}
+	if opt.Sweep != nil && !opt.Sweep.OfSurplus {
+		// Everything before the layout (the audit count check) does not
+		// depend on optional_static_tls.
+		g.sweep = opt.Sweep
+		g.sweep.start(t.OptionalStaticTLS, p.OptionalStaticTLSLimit(t.NNS, opt.Audit))
+	}
 	surplus, optional, err := p.Surplus(t, opt.Audit)
 	if err != nil {
-		return nil, &StartError{Message: err.Error()}
+		return nil, &StartError{Message: err.Error(), Failure: &Failure{Kind: FailAuditSlots, Message: err.Error()}}
 	}
 	g.surplus, g.optional = surplus, optional
+	if opt.Sweep != nil && opt.Sweep.OfSurplus {
+		g.sweep = opt.Sweep
+		g.sweep.start(surplus, math.MaxInt32)
+	}
 	for _, m := range mods {
 		g.st[m] = &gstate{startup: true, initfini: m.Deps}
 		g.loaded = append(g.loaded, m)
@@ -108,7 +127,8 @@ func StartGlibc(p Profile, mods []*Module, opt StartOptions) (*Glibc, error) {
 		layout = mods[:1]
 	}
 	if !g.determineOffsets(layout) {
-		return nil, &StartError{Message: "cannot allocate TLS data structures for initial thread"}
+		const msg = "cannot allocate TLS data structures for initial thread"
+		return nil, &StartError{Message: msg, Failure: &Failure{Kind: FailInitialBlock, Message: msg}}
 	}
 	// Then ld.so loads each LD_AUDIT module with dlmopen into a namespace
 	// of its own (elf/rtld.c load_audit_modules): relocating it and its
@@ -244,11 +264,62 @@ func (g *Glibc) determineOffsets(mods []*Module) bool {
 	total, carry := bits.Add64(offset, g.surplus, 0)
 	if p.Variant == VariantII {
 		g.staticSize = roundUp(total, maxAlign) + p.TCBSize
+		g.sizeAlign, g.sizeTCB = maxAlign, p.TCBSize
 	} else {
 		g.staticSize = roundUp(total, p.TCBAlign)
+		g.sizeAlign = p.TCBAlign
 	}
 	g.staticAlign = maxAlign
-	return carry == 0 && total <= MaxStaticTLS
+	fits := carry == 0 && total <= MaxStaticTLS
+	if g.sweep != nil && g.prof.Tunables && carry == 0 && total >= g.sweep.at {
+		// total = sizeBase + v: the block can be allocated while v <=
+		// MaxStaticTLS - sizeBase.
+		g.sizeBase = total - g.sweep.at
+		var t uint64 // the least v that makes it too large
+		if g.sizeBase <= MaxStaticTLS {
+			t = MaxStaticTLS - g.sizeBase + 1
+		}
+		g.sweep.decide(fits, t, false)
+	} else if g.sweep != nil && g.prof.Tunables {
+		g.sweep.lost()
+	}
+	return fits
+}
+
+// sizeAtLeast reports static_size >= y, and narrows the sweep to the
+// values of optional_static_tls for which the answer is the same:
+// static_size = roundUp(sizeBase + v, sizeAlign) + sizeTCB is at least y
+// exactly when v >= roundUp(y - sizeTCB, sizeAlign) - sizeAlign + 1 -
+// sizeBase.
+func (g *Glibc) sizeAtLeast(y uint64) bool {
+	holds := g.staticSize >= y
+	if g.sweep == nil || !g.prof.Tunables {
+		return holds // without tunables the value changes nothing
+	}
+	if y <= g.sizeTCB {
+		g.sweep.decide(holds, 0, true)
+		return holds
+	}
+	a := max(g.sizeAlign, 1)
+	x := roundUp(y-g.sizeTCB, a) - a + 1 // the least sizeBase + v that does it
+	var t uint64
+	if x > g.sizeBase {
+		t = x - g.sizeBase
+	}
+	g.sweep.decide(holds, t, true)
+	return holds
+}
+
+// optionalAtLeast reports that the optional budget left holds use bytes,
+// and narrows the sweep: the budget left is v minus what descriptors took
+// so far, so it holds use exactly when v >= use + spent.
+func (g *Glibc) optionalAtLeast(use uint64) bool {
+	holds := g.optional >= use
+	if g.sweep != nil && g.prof.Tunables && !g.sweep.OfSurplus {
+		spent := g.sweep.at - g.optional
+		g.sweep.decide(holds, use+spent, true)
+	}
+	return holds
 }
 
 // MaxStaticTLS bounds the static TLS block vasim lets start-up allocate:
@@ -281,17 +352,15 @@ func (g *Glibc) tryAllocate(m *Module, optional bool) (FailureKind, uint64) {
 	var use uint64
 	var newOffset uint64
 	if p.Variant == VariantII {
-		free := g.staticSize - g.staticUsed
-		if free < p.TCBSize {
+		// free = static_size - static_used must hold TLS_TCB_SIZE, then
+		// the block and its first-byte offset: one test of static_size.
+		if !g.sizeAtLeast(g.staticUsed + p.TCBSize + bs + fbo) {
 			return FailNoSpace, 0
 		}
-		free -= p.TCBSize
-		if free < bs+fbo {
-			return FailNoSpace, 0
-		}
+		free := g.staticSize - g.staticUsed - p.TCBSize
 		n := (free - bs - fbo) / al
 		use = free - n*al - fbo
-		if optional && p.OptionalCap && use > g.optional {
+		if optional && p.OptionalCap && !g.optionalAtLeast(use) {
 			return FailNoSpace, use
 		}
 		if optional && p.OptionalCap {
@@ -303,11 +372,11 @@ func (g *Glibc) tryAllocate(m *Module, optional bool) (FailureKind, uint64) {
 	} else {
 		off := roundUp(g.staticUsed-fbo, al) + fbo
 		used := off + bs
-		if used > g.staticSize {
+		if !g.sizeAtLeast(used) {
 			return FailNoSpace, 0
 		}
 		use = used - g.staticUsed
-		if optional && p.OptionalCap && use > g.optional {
+		if optional && p.OptionalCap && !g.optionalAtLeast(use) {
 			return FailNoSpace, use
 		}
 		if optional && p.OptionalCap {
@@ -591,7 +660,7 @@ func (g *Glibc) dlopen(req *DlopenRequest, scope []*Module) *DlopenOutcome {
 	for _, m := range req.SearchList {
 		if err := checkModule(m); err != nil {
 			out.Error = err.Error()
-			out.Failure = &Failure{Kind: FailBadReloc, Module: m, Message: out.Error}
+			out.Failure = &Failure{Kind: FailBadModule, Module: m, Message: out.Error}
 			return out
 		}
 	}

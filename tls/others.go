@@ -82,7 +82,7 @@ func (p *simpleProc) Dlopen(req *DlopenRequest) *DlopenOutcome {
 		if !isLoaded[m] {
 			if err := checkModule(m); err != nil {
 				out.Error = err.Error()
-				out.Failure = &Failure{Kind: FailBadReloc, Module: m, Message: out.Error}
+				out.Failure = &Failure{Kind: FailBadModule, Module: m, Message: out.Error}
 				return out
 			}
 			newMods = append(newMods, m)

@@ -56,6 +56,36 @@ type Program struct {
 	// program's libraries are relocated (see StartOptions.AuditModules).
 	// When Options.Audit is 0 it is set to len(Audit).
 	Audit []string
+
+	// loaded is the program as NewPlan already resolved it with Resolver,
+	// for the first Run to use instead of resolving it again.
+	loaded *loadedProgram
+}
+
+// loadedProgram is a namespace resolved once, given to one Run.
+type loadedProgram struct {
+	ns       *ldso.Namespace
+	resolver *ldso.Resolver
+	key      string // the program and the resolver's settings it was resolved with
+	taken    bool
+}
+
+func newLoaded(ns *ldso.Namespace, r *ldso.Resolver, exe string) *loadedProgram {
+	return &loadedProgram{ns: ns, resolver: r, key: loadKey(r, exe)}
+}
+
+func loadKey(r *ldso.Resolver, exe string) string {
+	return fmt.Sprintf("%q %q %q %q %v %q %v", exe, r.Sysroot, r.LibraryPath, r.Preload, r.Flavor, r.WorkDir, r.SystemDirs)
+}
+
+// take returns the namespace when it was resolved for exe by r, with the
+// settings r has now, and was not used yet.
+func (l *loadedProgram) take(r *ldso.Resolver, exe string) *ldso.Namespace {
+	if l == nil || l.taken || l.resolver != r || l.key != loadKey(r, exe) {
+		return nil
+	}
+	l.taken = true
+	return l.ns
 }
 
 // Loader starts a process of one dynamic loader model.
@@ -105,6 +135,10 @@ type Step struct {
 	RootStatic bool
 	// StaticAfter is the static TLS state after the event.
 	StaticAfter StaticInfo
+	// Missing lists what the dlopen did not find (or found but ld.so
+	// refuses to map), the dlopened name itself when it is not a
+	// Dependency.
+	Missing []ldso.MissingLibrary
 }
 
 // Result is a whole scenario's outcome.
@@ -126,6 +160,11 @@ type Result struct {
 	State State
 	// Modules maps each module back to the loader's object.
 	Objects map[*Module]*ldso.Object
+
+	// replay is the run reduced to the model's inputs, for re-running
+	// under other tunables without reading files (nil when the program
+	// did not start).
+	replay *replay
 }
 
 // Failed reports whether any dlopen failed.
@@ -153,19 +192,28 @@ func Run(sc Program) (*Result, error) {
 		}
 		sc.Resolver = r
 	}
-	lp, err := sc.Resolver.LoadProgram(sc.Exe)
-	if err != nil {
-		return nil, err
+	lp := sc.loaded.take(sc.Resolver, sc.Exe)
+	if lp == nil {
+		var err error
+		if lp, err = sc.Resolver.LoadProgram(sc.Exe); err != nil {
+			return nil, err
+		}
 	}
 	res := &Result{Loader: sc.Loader.Name(), Missing: lp.Missing, Objects: map[*Module]*ldso.Object{}}
 	if m := unreadable(lp.Missing); m != nil {
 		return nil, fmt.Errorf("tls: %s (needed by %s): %w", m.Name, m.NeededBy, m.Err)
 	}
 	if len(lp.Missing) > 0 {
+		msg := fmt.Sprintf("%s: error while loading shared libraries: %s", sc.Exe, lp.Missing[0].Message())
 		if lp.Missing[0].Flavor == ldso.FlavorMusl {
-			return res, fmt.Errorf("%w: %s", ErrStart, lp.Missing[0].Message())
+			msg = lp.Missing[0].Message()
 		}
-		return res, fmt.Errorf("%w: %s: error while loading shared libraries: %s", ErrStart, sc.Exe, lp.Missing[0].Message())
+		kind := FailNotFound
+		var le *ldso.LoadError
+		if errors.As(lp.Missing[0].Err, &le) {
+			kind = FailNotObject
+		}
+		return res, &startFailure{&StartError{Message: msg, Failure: &Failure{Kind: kind, Message: msg}}}
 	}
 	mods := map[*ldso.Object]*Module{}
 	var convIn func(mods map[*ldso.Object]*Module, o *ldso.Object) (*Module, error)
@@ -248,9 +296,15 @@ func Run(sc Program) (*Result, error) {
 	if err != nil {
 		var se *StartError
 		if errors.As(err, &se) {
-			return res, fmt.Errorf("%w: %s", ErrStart, se.Message)
+			return res, &startFailure{se}
 		}
 		return res, err
+	}
+	rp := newReplay(sc.Loader, startup, opt)
+	for _, o := range lp.Objects {
+		if o.Via == "LD_PRELOAD" {
+			rp.preloads++
+		}
 	}
 	res.State = proc
 	res.Static = proc.Static()
@@ -271,7 +325,7 @@ func Run(sc Program) (*Result, error) {
 				return nil, fmt.Errorf("tls: dlopen %s (event %d): %s (needed by %s): %w", ev.Name, i, m.Name, m.NeededBy, m.Err)
 			}
 			req := &DlopenRequest{Name: ev.Name, Missing: dr.Missing, Global: ev.Global, Now: ev.Now, Threaded: sc.Threaded}
-			step.Path = ev.Name
+			step.Path, step.Missing = ev.Name, dr.Missing
 			if dr.Root != nil && len(dr.Missing) == 0 {
 				if req.Root, err = conv(dr.Root); err != nil {
 					return nil, err
@@ -281,6 +335,7 @@ func Run(sc Program) (*Result, error) {
 				}
 				step.Path = dr.Root.Label()
 			}
+			rp.record(ev, req)
 			out := proc.Dlopen(req)
 			step.OK, step.Error, step.Failure, step.Handle, step.Root, step.Placed = out.OK, out.Error, out.Failure, out.Handle, req.Root, out.Placed
 			if out.OK {
@@ -297,6 +352,7 @@ func Run(sc Program) (*Result, error) {
 				lp.Unload(gone...)
 			}
 		case EventDlclose:
+			rp.record(ev, nil)
 			h, ok := handles[ev.Of]
 			if !ok {
 				step.Error = fmt.Sprintf("event %d: dlclose of event %d, which is not an open handle", i, ev.Of)
@@ -317,6 +373,7 @@ func Run(sc Program) (*Result, error) {
 			lp.Unload(gone...)
 			step.OK = true
 		case EventAccess:
+			rp.record(ev, nil)
 			m, ok := roots[ev.Of]
 			if !ok {
 				step.Error = fmt.Sprintf("event %d: access through event %d, which opened nothing", i, ev.Of)
@@ -330,7 +387,179 @@ func Run(sc Program) (*Result, error) {
 		step.StaticAfter = proc.Static()
 		res.Steps = append(res.Steps, step)
 	}
+	res.replay = rp
 	return res, nil
+}
+
+// startFailure is a start-up failure of the modelled program: errors.Is
+// matches ErrStart, errors.As a *StartError.
+type startFailure struct{ se *StartError }
+
+func (e *startFailure) Error() string {
+	return ErrStart.Error() + ": " + e.se.Message
+}
+
+func (e *startFailure) Is(target error) bool { return target == ErrStart }
+
+func (e *startFailure) Unwrap() error { return e.se }
+
+// replay is a run reduced to what the model reads: the loader, the
+// start-up modules and options, and every event with its resolved dlopen
+// request. It re-runs the program under other tunables without resolving
+// or reading any file: the files a dlopen resolves to do not depend on the
+// tunables, only on the names and the search path.
+//
+// Run gives an object loaded again after an unload a new *Module; the
+// replay keeps one module per object path (with its dependencies mapped
+// the same way), so that a dlopen that failed in the run but succeeds in
+// the replay leaves its objects loaded for the dlopens after it, as ld.so
+// would. The one case this misses is a file opened under two different
+// paths after an unload; callers verify their answer with a full Run.
+type replay struct {
+	loader  Loader
+	startup []*Module
+	opt     StartOptions
+	events  []replayEvent
+	// preloads counts the LD_PRELOAD objects, which follow the main
+	// program in the start-up list.
+	preloads int
+	// collapsed reports that two of the run's modules became one (an
+	// object loaded again after an unload): the replay then departs from
+	// the run, and answers from it need a full Run to confirm.
+	collapsed bool
+
+	byPtr  map[*Module]*Module
+	byPath map[string]*Module
+}
+
+type replayEvent struct {
+	ev  Event
+	req *DlopenRequest // EventDlopen only
+}
+
+func newReplay(l Loader, startup []*Module, opt StartOptions) *replay {
+	rp := &replay{loader: l, opt: opt, byPtr: map[*Module]*Module{}, byPath: map[string]*Module{}}
+	rp.opt.Sweep = nil
+	for _, m := range startup {
+		rp.startup = append(rp.startup, rp.canon(m))
+	}
+	return rp
+}
+
+// canon returns the replay's module for m: one per object path, a shallow
+// copy whose dependencies are canonical too.
+func (rp *replay) canon(m *Module) *Module {
+	if m == nil {
+		return nil
+	}
+	if c, ok := rp.byPtr[m]; ok {
+		return c
+	}
+	key := m.Label()
+	if c, ok := rp.byPath[key]; ok && !m.Main {
+		rp.byPtr[m] = c
+		rp.collapsed = true
+		return c
+	}
+	c := new(Module)
+	*c = *m
+	rp.byPtr[m], rp.byPath[key] = c, c
+	c.Deps = nil
+	for _, d := range m.Deps {
+		c.Deps = append(c.Deps, rp.canon(d))
+	}
+	return c
+}
+
+func (rp *replay) record(ev Event, req *DlopenRequest) {
+	e := replayEvent{ev: ev}
+	if req != nil {
+		r := *req
+		r.Root = rp.canon(req.Root)
+		r.SearchList = nil
+		for _, m := range req.SearchList {
+			r.SearchList = append(r.SearchList, rp.canon(m))
+		}
+		e.req = &r
+	}
+	rp.events = append(rp.events, e)
+}
+
+// loads re-runs the program with tunables t (and sw as the start's Sweep)
+// and reports whether it starts and every dlopen succeeds. It stops at
+// the first failure: what comes after cannot change the answer.
+func (rp *replay) loads(t Tunables, sw *Sweep) bool {
+	return rp.loadsFrom(rp.startup, t, sw)
+}
+
+// withPreload returns the start-up list with the module whose path is
+// path added to LD_PRELOAD (after the main program and the present
+// preloads, where ld.so puts it), or false when that is not known without
+// resolving files again: the module was not in the run, or it needs an
+// object that was not loaded at start-up (its place in the breadth-first
+// order would have to be worked out from the files).
+func (rp *replay) withPreload(path string) ([]*Module, bool) {
+	m, ok := rp.byPath[path]
+	if !ok || rp.collapsed {
+		return nil, false
+	}
+	in := map[*Module]bool{}
+	for _, s := range rp.startup {
+		in[s] = true
+	}
+	if in[m] {
+		return rp.startup, true
+	}
+	seen := map[*Module]bool{m: true}
+	for list := []*Module{m}; len(list) > 0; list = list[1:] {
+		for _, d := range list[0].Deps {
+			if !in[d] {
+				return nil, false
+			}
+			if !seen[d] {
+				seen[d] = true
+				list = append(list, d)
+			}
+		}
+	}
+	at := min(1+rp.preloads, len(rp.startup))
+	out := append(append(append([]*Module(nil), rp.startup[:at]...), m), rp.startup[at:]...)
+	return out, true
+}
+
+// loadsFrom is loads with another start-up list.
+func (rp *replay) loadsFrom(startup []*Module, t Tunables, sw *Sweep) bool {
+	opt := rp.opt
+	opt.Tunables, opt.Sweep = t, sw
+	st, err := rp.loader.Start(startup, opt)
+	if err != nil {
+		return false
+	}
+	handles := map[int]Handle{}
+	roots := map[int]*Module{}
+	for i, e := range rp.events {
+		switch e.ev.Kind {
+		case EventDlopen:
+			req := *e.req
+			out := st.Dlopen(&req)
+			if !out.OK {
+				return false
+			}
+			handles[i], roots[i] = out.Handle, req.Root
+		case EventDlclose:
+			if h, ok := handles[e.ev.Of]; ok {
+				delete(handles, e.ev.Of)
+				if _, err := st.Dlclose(h); err != nil {
+					return false
+				}
+			}
+		case EventAccess:
+			if m, ok := roots[e.ev.Of]; ok {
+				st.Access(m)
+			}
+		}
+	}
+	return true
 }
 
 // unreadable returns the first library whose search stopped at a file

@@ -86,16 +86,32 @@ type Plan struct {
 // loader, a malformed GLIBC_TUNABLES or glibc release.
 var ErrSetup = errors.New("tls: bad setup")
 
-// setupError is an ErrSetup with its reason.
-type setupError struct{ err error }
+// ErrBadOption is the part of ErrSetup that is about how the Setup was
+// stated rather than the files it names: an unknown loader, a glibc
+// release that does not parse or that the models do not cover, a
+// malformed GLIBC_TUNABLES or LD_STATIC_TLS_EXTRA, no program. Every
+// ErrBadOption is also an ErrSetup; an ErrSetup that is not an
+// ErrBadOption is about the files (not found, unreadable, malformed,
+// statically linked, another architecture).
+var ErrBadOption = errors.New("tls: bad option")
 
-func (e *setupError) Error() string        { return e.err.Error() }
-func (e *setupError) Unwrap() error        { return e.err }
-func (e *setupError) Is(target error) bool { return target == ErrSetup }
+// setupError is an ErrSetup with its reason.
+type setupError struct {
+	err    error
+	option bool // an ErrBadOption
+}
+
+func (e *setupError) Error() string { return e.err.Error() }
+func (e *setupError) Unwrap() error { return e.err }
+func (e *setupError) Is(target error) bool {
+	return target == ErrSetup || e.option && target == ErrBadOption
+}
 
 func badSetup(format string, args ...any) error {
-	return &setupError{fmt.Errorf(format, args...)}
+	return &setupError{err: fmt.Errorf(format, args...)}
 }
+
+func badOption(err error) error { return &setupError{err: err, option: true} }
 
 // NewPlan resolves a Setup: it reads the program (resolving its libraries
 // with ld.so's rules from the environment), finds its architecture and,
@@ -104,16 +120,16 @@ func badSetup(format string, args ...any) error {
 // the dynamic loader vasim models. Every error is an ErrSetup.
 func NewPlan(s Setup) (*Plan, error) {
 	if s.Exe == "" {
-		return nil, badSetup("no program given")
+		return nil, badOption(errors.New("no program given"))
 	}
 	tun, tunErr := ParseTunables(s.Env.Tunables)
 	var tunIssues *TunablesError
 	if tunErr != nil && !errors.As(tunErr, &tunIssues) {
-		return nil, &setupError{tunErr}
+		return nil, badOption(tunErr)
 	}
 	r, err := ldso.NewResolver(s.Sysroot)
 	if err != nil {
-		return nil, &setupError{err}
+		return nil, &setupError{err: err}
 	}
 	switch s.Loader {
 	case "glibc":
@@ -125,7 +141,7 @@ func NewPlan(s Setup) (*Plan, error) {
 		// Their search rules are not modelled: glibc's stand in.
 		r.Flavor = ldso.FlavorGlibc
 	default:
-		return nil, badSetup("loader %q: want one of %s", s.Loader, strings.Join(Loaders, ", "))
+		return nil, badOption(fmt.Errorf("loader %q: want one of %s", s.Loader, strings.Join(Loaders, ", ")))
 	}
 	r.LibraryPath = s.Env.LibraryPath
 	if s.Env.Preload != "" {
@@ -133,14 +149,14 @@ func NewPlan(s Setup) (*Plan, error) {
 	}
 	ns, err := r.LoadProgram(s.Exe)
 	if err != nil {
-		return nil, &setupError{err}
+		return nil, &setupError{err: err}
 	}
 	if ns.Main.Spec.ELF.Interp == "" {
 		return nil, badSetup("%s has no program interpreter (PT_INTERP): it is statically linked, and vasim tls models the dynamic loader only", s.Exe)
 	}
 	arch := ns.Main.Spec.Arch
 	if arch != loader.ArchX86_64 && arch != loader.ArchAArch64 {
-		return nil, &setupError{fmt.Errorf("%s: %w: architecture %v (machine %v): the models cover x86_64 and aarch64", s.Exe, ErrUnsupported, arch, ns.Main.Spec.ELF.Machine)}
+		return nil, &setupError{err: fmt.Errorf("%s: %w: architecture %v (machine %v): the models cover x86_64 and aarch64", s.Exe, ErrUnsupported, arch, ns.Main.Spec.ELF.Machine)}
 	}
 	p := &Plan{Arch: arch}
 	name := s.Loader
@@ -153,7 +169,7 @@ func NewPlan(s Setup) (*Plan, error) {
 		v := ldso.GlibcVersion{}
 		if s.Glibc != "" {
 			if v, err = ldso.ParseGlibcVersion(s.Glibc); err != nil {
-				return nil, &setupError{err}
+				return nil, badOption(err)
 			}
 		} else {
 			d, ok, err := ns.DetectGlibc()
@@ -172,7 +188,10 @@ func NewPlan(s Setup) (*Plan, error) {
 		p.Glibc = v
 		prof, err := GlibcProfile(v, arch)
 		if err != nil {
-			return nil, &setupError{err}
+			if s.Glibc != "" {
+				return nil, badOption(err)
+			}
+			return nil, &setupError{err: err}
 		}
 		if tunIssues != nil && v != (ldso.GlibcVersion{Major: 2, Minor: 36}) {
 			// vasim knows only 2.36's list of names: another release's
@@ -185,7 +204,7 @@ func NewPlan(s Setup) (*Plan, error) {
 			tunIssues = tunIssues.Without(func(is TunableIssue) bool { return is.UnknownName })
 		}
 		if tunIssues != nil {
-			return nil, &setupError{tunIssues}
+			return nil, badOption(tunIssues)
 		}
 		ld = GlibcLoader{Profile: prof}
 	case "musl":
@@ -195,9 +214,9 @@ func NewPlan(s Setup) (*Plan, error) {
 	case "bionic":
 		ld = BionicLoader{Arch: arch}
 	default:
-		return nil, badSetup("loader %q: want one of %s", s.Loader, strings.Join(Loaders, ", "))
+		return nil, badOption(fmt.Errorf("loader %q: want one of %s", s.Loader, strings.Join(Loaders, ", ")))
 	}
-	p.Program = Program{Exe: s.Exe, Resolver: r, Loader: ld,
+	p.Program = Program{Exe: s.Exe, Resolver: r, Loader: ld, loaded: newLoaded(ns, r, s.Exe),
 		// LD_AUDIT is split at ':' with empty names skipped (elf/rtld.c
 		// audit_list_next).
 		Audit:   strings.FieldsFunc(s.Env.Audit, func(c rune) bool { return c == ':' }),
@@ -205,7 +224,7 @@ func NewPlan(s Setup) (*Plan, error) {
 	if name == "freebsd" && s.Env.StaticTLSExtra != "" {
 		n, err := strconv.ParseUint(s.Env.StaticTLSExtra, 10, 64)
 		if err != nil {
-			return nil, badSetup("LD_STATIC_TLS_EXTRA=%q: not a number", s.Env.StaticTLSExtra)
+			return nil, badOption(fmt.Errorf("LD_STATIC_TLS_EXTRA=%q: not a number", s.Env.StaticTLSExtra))
 		}
 		p.Program.Options.StaticTLSExtra = n
 	}
@@ -223,6 +242,11 @@ type Report struct {
 	// Explanations holds the explanation of each failed step, by step
 	// index.
 	Explanations map[int]Explanation
+	// Start explains a start-up that fails for want of static TLS (an
+	// LD_AUDIT or LD_PRELOAD environment): Step is -1, and the fixes are
+	// those that make the program start and every dlopen succeed. Nil
+	// otherwise.
+	Start *Explanation
 }
 
 // Check plans the Setup, runs it and explains every failed dlopen. Errors
@@ -239,6 +263,11 @@ func Check(s Setup) (*Report, error) {
 	res, err := Run(p.Program)
 	rep.Result = res
 	if err != nil {
+		var se *StartError
+		if errors.As(err, &se) && se.Failure != nil && se.Failure.Kind.StaticTLS() {
+			x := explainStart(p.Program, se.Failure)
+			rep.Start = &x
+		}
 		return rep, err
 	}
 	for _, x := range Explain(p.Program, res) {

@@ -168,7 +168,55 @@ const (
 	// refuses (a directory, a file shorter than an ELF header, one without
 	// the ELF magic).
 	FailNotObject
+	// FailBadModule: a module's PT_TLS no loader could use (alignment 0 or
+	// not a power of two, p_filesz above p_memsz, larger than an address
+	// space).
+	FailBadModule
+	// FailAuditSlots: glibc start-up with more LD_AUDIT modules than the
+	// namespaces left (elf/dl-tls.c: "Failed loading N audit modules, M
+	// are supported.").
+	FailAuditSlots
+	// FailInitialBlock: glibc start-up cannot allocate the initial
+	// thread's static TLS ("cannot allocate TLS data structures for
+	// initial thread"; elf/rtld.c init_tls).
+	FailInitialBlock
 )
+
+// Code is the kind as a stable identifier for machine-readable output:
+// "static-tls-exhausted", "alignment-too-large", "already-dynamic",
+// "not-found", "undefined-symbol", "unsupported-relocation",
+// "dtv-surplus-exceeded", "initial-exec-to-dlopened-module",
+// "not-an-object", "invalid-tls-segment", "too-many-audit-modules" or
+// "initial-block-too-large".
+func (k FailureKind) Code() string {
+	switch k {
+	case FailNoSpace:
+		return "static-tls-exhausted"
+	case FailAlign:
+		return "alignment-too-large"
+	case FailForcedDynamic:
+		return "already-dynamic"
+	case FailNotFound:
+		return "not-found"
+	case FailUndefinedSymbol:
+		return "undefined-symbol"
+	case FailBadReloc:
+		return "unsupported-relocation"
+	case FailDTVSurplus:
+		return "dtv-surplus-exceeded"
+	case FailDynamicDefinition:
+		return "initial-exec-to-dlopened-module"
+	case FailNotObject:
+		return "not-an-object"
+	case FailBadModule:
+		return "invalid-tls-segment"
+	case FailAuditSlots:
+		return "too-many-audit-modules"
+	case FailInitialBlock:
+		return "initial-block-too-large"
+	}
+	return fmt.Sprintf("failure-%d", uint8(k))
+}
 
 // StaticTLS reports whether the failure is about static TLS (space,
 // alignment, an access already dynamic, the DTV limit, or a loader
@@ -202,6 +250,12 @@ func (k FailureKind) String() string {
 		return "IE access to a dynamically loaded module"
 	case FailNotObject:
 		return "not an object"
+	case FailBadModule:
+		return "invalid TLS segment"
+	case FailAuditSlots:
+		return "too many audit modules"
+	case FailInitialBlock:
+		return "initial block too large"
 	}
 	return fmt.Sprintf("FailureKind(%d)", uint8(k))
 }
@@ -323,6 +377,10 @@ type StartOptions struct {
 	// BindNow is LD_BIND_NOW (glibc): every relocation is eager, at
 	// start-up and in every dlopen (elf/rtld.c, elf/dl-open.c).
 	BindNow bool
+	// Sweep, when set, records the interval of glibc.rtld.optional_static_tls
+	// values that take the same decisions as this run (glibc only; see
+	// Sweep and OptionalStaticTLSSet).
+	Sweep *Sweep
 }
 
 // StartError is a failure while starting the program (fatal in the real

@@ -99,6 +99,9 @@ type Outcome struct {
 	Error string
 	// Need and Free are what the failing placement needed and had.
 	Need, Free uint64
+	// Took is the static TLS the dlopen's placements consumed (alignment
+	// padding included), FreeAfter the room left after it.
+	Took, FreeAfter uint64
 }
 
 // Result is a case's run.
@@ -220,6 +223,11 @@ func (c *Case) Validate() error {
 }
 
 func (c *Case) run(preload, dlopens []string, tunables string, resize map[string]uint64, dynamic []string) (*Result, error) {
+	return c.runSweep(preload, dlopens, tunables, resize, dynamic, nil)
+}
+
+// runSweep is run with sw as the start's Sweep (nil for none).
+func (c *Case) runSweep(preload, dlopens []string, tunables string, resize map[string]uint64, dynamic []string, sw *tls.Sweep) (*Result, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -300,7 +308,7 @@ func (c *Case) run(preload, dlopens []string, tunables string, resize map[string
 		roots = append(roots, mods[n])
 	}
 	startup := closure(roots...)
-	opt := tls.StartOptions{Tunables: tun, Audit: len(c.Audit), ProgramName: main.Name}
+	opt := tls.StartOptions{Tunables: tun, Audit: len(c.Audit), ProgramName: main.Name, Sweep: sw}
 	for _, a := range c.Audit {
 		amods, _ := build()
 		opt.AuditModules = append(opt.AuditModules, closure(amods[a]))
@@ -318,9 +326,12 @@ func (c *Case) run(preload, dlopens []string, tunables string, resize map[string
 		root := mods[n]
 		list := closure(root)
 		out := g.Dlopen(&tls.DlopenRequest{Name: n, Root: root, SearchList: list, Now: true})
-		o := Outcome{Name: n, OK: out.OK, Error: out.Error}
+		o := Outcome{Name: n, OK: out.OK, Error: out.Error, FreeAfter: g.Static().Free}
 		if out.Failure != nil {
 			o.Need, o.Free = out.Failure.Need, out.Failure.Free
+		}
+		for _, a := range out.Placed {
+			o.Took += a.Use
 		}
 		res.Outcomes = append(res.Outcomes, o)
 	}
@@ -329,32 +340,53 @@ func (c *Case) run(preload, dlopens []string, tunables string, resize map[string
 
 // MinimalOptional returns the smallest glibc.rtld.optional_static_tls
 // with which every dlopen of the case loads (other tunables as the
-// case's), 0 when none was found.
+// case's), 0 when none does or the release has no tunables. It may lie
+// in a gap below values that fail: OptionalSet gives them all.
 func (c *Case) MinimalOptional() (uint64, error) {
+	set, ok, err := c.OptionalSet()
+	if err != nil || !ok {
+		return 0, err
+	}
+	v, _ := set.Smallest()
+	return v, nil
+}
+
+// OptionalSet decides, for every glibc.rtld.optional_static_tls from 0 to
+// the largest glibc adds without wrapping (other tunables as the case's),
+// whether the program starts and every dlopen loads, in one model run per
+// interval of values that take the same decisions (tls.OptionalStaticTLSSet).
+// ok is false for a release without the tunable (before 2.32).
+func (c *Case) OptionalSet() (set tls.ValueSet, ok bool, err error) {
+	if err := c.Validate(); err != nil {
+		return set, false, err
+	}
+	v, _ := ldso.ParseGlibcVersion(c.Glibc)
+	arch, _ := loader.ParseArch(c.Arch)
+	prof, err := tls.GlibcProfile(v, arch)
+	if err != nil {
+		return set, false, err
+	}
+	if !prof.Tunables {
+		return set, false, nil
+	}
 	base := tls.DefaultTunables()
 	if c.Tunables != "" {
-		var err error
 		if base, err = tls.ParseTunables(c.Tunables); err != nil {
-			return 0, err
-		}
-	}
-	var blocks uint64
-	for _, m := range c.Modules {
-		if m.TLS != nil {
-			blocks += m.TLS.Size + max(m.TLS.Align, 1)
+			return set, false, err
 		}
 	}
 	var runErr error
-	ok := func(t tls.Tunables) bool {
-		r, err := c.run(c.Preload, c.Dlopens, t.String(), nil, nil)
+	set = tls.OptionalStaticTLSSet(prof.OptionalStaticTLSLimit(base.NNS, len(c.Audit)), func(v uint64, sw *tls.Sweep) bool {
+		t := base
+		t.OptionalStaticTLS = v
+		r, err := c.runSweep(c.Preload, c.Dlopens, t.String(), nil, nil, sw)
 		if err != nil {
 			runErr = err
 			return false
 		}
 		return r.Loads()
-	}
-	opt, _ := tls.MinimalTunables(base, blocks, ok)
-	return opt, runErr
+	})
+	return set, runErr == nil, runErr
 }
 
 // Marshal writes the case as the JSON document Parse reads.

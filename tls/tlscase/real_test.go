@@ -100,6 +100,7 @@ func buildCase(t *testing.T, cc, dir string, c *Case, resize map[string]uint64, 
 			}
 		}
 		src := "int vasim_touch(void) { return 0; }\n"
+		var flags []string
 		if len(c.Audit) > 0 && m.Name == c.Audit[0] {
 			src = "#define _GNU_SOURCE\n#include <link.h>\nunsigned int la_version(unsigned int v) { return LAV_CURRENT; }\n"
 		}
@@ -112,11 +113,16 @@ func buildCase(t *testing.T, cc, dir string, c *Case, resize map[string]uint64, 
 			if m.Access != "initial-exec" || isDynamic(m.Name) {
 				model = "global-dynamic"
 			}
+			if m.Access == "descriptor" && !isDynamic(m.Name) {
+				// TLS descriptors, which glibc may place in static TLS
+				// (x86_64 uses __tls_get_addr unless asked).
+				flags = append(flags, "-mtls-dialect=gnu2")
+			}
 			src = fmt.Sprintf("__thread char v[%d] __attribute__((aligned(%d), tls_model(%q))) = {1};\nint vasim_touch(void) { return v[%d]; }\n",
 				size, max(m.TLS.Align, 1), model, size-1)
 		}
 		soname := m.Name
-		p, err := objtest.Compile(cc, dir, soname, src, []string{"-shared", "-fPIC", "-O1", "-Wl,-soname," + soname, "-Wl,--no-as-needed"}, libs)
+		p, err := objtest.Compile(cc, dir, soname, src, append([]string{"-shared", "-fPIC", "-O1", "-Wl,-soname," + soname, "-Wl,--no-as-needed"}, flags...), libs)
 		require.NoError(t, err)
 		paths[m.Name] = p
 	}
