@@ -1,20 +1,40 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"strings"
 
 	"github.com/vasim/vasim/internal/input"
+	"github.com/vasim/vasim/tls"
 	"github.com/vasim/vasim/tls/tlscase"
 )
 
+// schemaTLSCase is the document of vasim tls --scenario and --case: a
+// case replayed, not a program read from files (vasim help json).
+const schemaTLSCase = "vasim/tls-case/v1"
+
 type tlsCaseOutcome struct {
-	Dlopen   string `json:"dlopen"`
+	Dlopen string `json:"dlopen"`
+	// Outcome is "fits" or "fails"; Reason "static-tls-exhausted" for a
+	// failure; Message the loader's text.
+	Outcome  string `json:"outcome"`
+	Reason   string `json:"reason,omitempty"`
+	Message  string `json:"message,omitempty"`
 	OK       bool   `json:"ok"`
 	Expected bool   `json:"published_ok"`
 	Error    string `json:"error,omitempty"`
-	Need     uint64 `json:"need,omitempty"`
-	Free     uint64 `json:"free,omitempty"`
+	// Need is what the block needs and Free what was free (Need - Free
+	// short).
+	Need  uint64 `json:"need,omitempty"`
+	Free  uint64 `json:"free,omitempty"`
+	Short uint64 `json:"short,omitempty"`
+	// Took is the static TLS the dlopen took (alignment padding
+	// included) and FreeAfter the room left after it.
+	Took      uint64 `json:"took"`
+	FreeAfter uint64 `json:"free_after"`
 }
 
 type tlsCaseFix struct {
@@ -25,71 +45,114 @@ type tlsCaseFix struct {
 }
 
 type tlsCaseJSON struct {
-	Case            string           `json:"case"`
-	Summary         string           `json:"summary"`
-	Glibc           string           `json:"glibc"`
-	Arch            string           `json:"arch"`
-	StartError      string           `json:"start_error,omitempty"`
-	StaticSize      uint64           `json:"static_size"`
-	Surplus         uint64           `json:"surplus"`
-	Outcomes        []tlsCaseOutcome `json:"dlopens"`
-	Reproduced      bool             `json:"reproduces_report"`
-	Fixes           []tlsCaseFix     `json:"fixes"`
-	MinimalOptional uint64           `json:"minimal_optional_static_tls,omitempty"`
-	Published       []string         `json:"published"`
-	Notes           []string         `json:"notes,omitempty"`
+	Schema string `json:"schema"`
+	// Outcome is "fits" when the program starts and every dlopen
+	// succeeds, else "fails" (exit 1).
+	Outcome    string `json:"outcome"`
+	Case       string `json:"case"`
+	Summary    string `json:"summary"`
+	Glibc      string `json:"glibc"`
+	Arch       string `json:"arch"`
+	StartError string `json:"start_error,omitempty"`
+	// StaticSize = StaticUsed + Surplus + AlignmentPadding + TCBSize
+	// (x86_64; on aarch64 the 16-byte TCB is in StaticUsed and TCBSize
+	// is 0); Free = Surplus + AlignmentPadding.
+	StaticSize       uint64           `json:"static_size"`
+	StaticUsed       uint64           `json:"static_used"`
+	Surplus          uint64           `json:"surplus"`
+	AlignmentPadding uint64           `json:"alignment_padding"`
+	TCBSize          uint64           `json:"tcb_size"`
+	Free             uint64           `json:"free"`
+	Outcomes         []tlsCaseOutcome `json:"dlopens"`
+	Reproduced       bool             `json:"reproduces_report"`
+	Fixes            []tlsCaseFix     `json:"fixes"`
+	// OptionalStaticTLS is every value of the tunable and whether the
+	// program then loads; MinimalOptional its least working value, which
+	// may lie in a gap below values that fail (0: none, or no tunable).
+	OptionalStaticTLS *tlsJSONSet `json:"optional_static_tls,omitempty"`
+	MinimalOptional   uint64      `json:"minimal_optional_static_tls,omitempty"`
+	Published         []string    `json:"published"`
+	Notes             []string    `json:"notes,omitempty"`
 }
 
 // runTLSCase is vasim tls --scenario/--case: a program from a published
 // report, replayed on the glibc model of its release.
-func runTLSCase(e *env, name, file string, asJSON bool) int {
-	bad := usageErr(e, "tls")
+func runTLSCase(e *env, r reporter, name, file string) int {
 	var c *tlscase.Case
 	var err error
 	if file != "" {
 		data, err := input.ReadFile(file, tlscase.MaxBytes, "a static-TLS case")
-		if err != nil {
-			return bad("--case: %v", err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return r.input("--case %s: no such file", file)
+		} else if err != nil {
+			return r.input("--case: %v", err)
 		}
 		if c, err = tlscase.Parse(data, file); err != nil {
-			return bad("%v", err)
+			return r.input("%v", err)
 		}
 	} else if c, err = tlscase.Load(name); err != nil {
-		return bad("--scenario: %v", err)
+		return r.usage("--scenario %q: want one of %s (vasim scenarios describes them)", name, strings.Join(tlscase.Names(), ", "))
 	}
-	r, err := c.Run()
+	res, err := c.Run()
 	if err != nil {
-		return bad("%v", err)
+		return r.input("%v", err)
 	}
-	out := tlsCaseJSON{Case: c.Name, Summary: c.Summary, Glibc: c.Glibc, Arch: c.Arch, StartError: r.StartError, StaticSize: r.Static.Size, Surplus: r.Static.Surplus, Reproduced: c.StartFails == (r.StartError != ""), Published: c.Published, Notes: c.Notes}
-	for i, o := range r.Outcomes {
+	out := tlsCaseJSON{Schema: schemaTLSCase, Outcome: "fits", Case: c.Name, Summary: c.Summary, Glibc: c.Glibc, Arch: c.Arch, StartError: res.StartError,
+		StaticSize: res.Static.Size, StaticUsed: res.Static.Used, Surplus: res.Static.Surplus, Free: res.Static.Free,
+		Reproduced: c.StartFails == (res.StartError != ""), Published: c.Published, Notes: c.Notes, Outcomes: []tlsCaseOutcome{}, Fixes: []tlsCaseFix{}}
+	if res.Profile.Variant == tls.VariantII {
+		out.TCBSize = res.Static.TCBSize
+	}
+	if res.StartError != "" {
+		out.StaticSize, out.StaticUsed, out.Surplus, out.Free, out.TCBSize = 0, 0, 0, 0, 0
+	} else if sum := out.StaticUsed + out.Surplus + out.TCBSize; out.StaticSize > sum {
+		out.AlignmentPadding = out.StaticSize - sum
+	}
+	if !res.Loads() {
+		out.Outcome = "fails"
+	}
+	for i, o := range res.Outcomes {
 		exp := true
 		if i < len(c.Expect) {
 			exp = c.Expect[i]
 		}
-		out.Outcomes = append(out.Outcomes, tlsCaseOutcome{Dlopen: o.Name, OK: o.OK, Expected: exp, Error: o.Error, Need: o.Need, Free: o.Free})
+		j := tlsCaseOutcome{Dlopen: o.Name, Outcome: "fits", OK: o.OK, Expected: exp, Error: o.Error, Need: o.Need, Free: o.Free, Took: o.Took, FreeAfter: o.FreeAfter}
+		if !o.OK {
+			j.Outcome, j.Message = "fails", o.Error
+			if o.Need > o.Free {
+				j.Reason, j.Short = tls.FailNoSpace.Code(), o.Need-o.Free
+			}
+		}
+		out.Outcomes = append(out.Outcomes, j)
 		out.Reproduced = out.Reproduced && o.OK == exp
 	}
 	for _, f := range c.Fixes {
 		fr, err := c.RunFix(f)
 		if err != nil {
-			return bad("fix %q: %v", f.Name, err)
+			return r.input("fix %q: %v", f.Name, err)
 		}
 		out.Fixes = append(out.Fixes, tlsCaseFix{Name: f.Name, Works: fr.Loads(), Reported: f.Works, Source: f.Source})
 	}
-	if !r.Loads() {
-		if out.MinimalOptional, err = c.MinimalOptional(); err != nil {
-			return bad("%v", err)
+	if !res.Loads() {
+		set, ok, err := c.OptionalSet()
+		if err != nil {
+			return r.input("%v", err)
+		}
+		if ok {
+			base := tls.DefaultTunables()
+			if c.Tunables != "" {
+				base, _ = tls.ParseTunables(c.Tunables)
+			}
+			out.OptionalStaticTLS = setJSON(&set, base.OptionalStaticTLS)
+			out.MinimalOptional, _ = set.Smallest()
 		}
 	}
-	if asJSON {
-		if err := writeJSON(e.stdout, out); err != nil {
-			return bad("%v", err)
-		}
+	if r.asJSON {
+		writeJSON(e.stdout, out)
 	} else {
 		printTLSCase(e.stdout, out)
 	}
-	if !r.Loads() {
+	if out.Outcome != "fits" {
 		return exitFailure
 	}
 	return exitOK
@@ -98,31 +161,50 @@ func runTLSCase(e *env, name, file string, asJSON bool) int {
 func printTLSCase(w io.Writer, o tlsCaseJSON) {
 	fmt.Fprintf(w, "%s (glibc %s %s): %s\n", o.Case, o.Glibc, o.Arch, o.Summary)
 	if o.StartError != "" {
-		fmt.Fprintf(w, "  start-up: %s\n", o.StartError)
+		fmt.Fprintf(w, "  start-up FAILS: %s\n", o.StartError)
 	} else {
-		fmt.Fprintf(w, "static TLS %d bytes, surplus %d\n", o.StaticSize, o.Surplus)
+		if o.TCBSize > 0 {
+			fmt.Fprintf(w, "static TLS per thread: %d bytes = %d used at start-up + %d surplus + %d padding (to the static alignment) + %d thread control block\n",
+				o.StaticSize, o.StaticUsed, o.Surplus, o.AlignmentPadding, o.TCBSize)
+		} else {
+			fmt.Fprintf(w, "static TLS per thread: %d bytes = %d used at start-up (the 16-byte thread control block included) + %d surplus + %d padding (rounding up)\n",
+				o.StaticSize, o.StaticUsed, o.Surplus, o.AlignmentPadding)
+		}
+		fmt.Fprintf(w, "free for libraries dlopened later: %d bytes = %d surplus + %d padding\n", o.Free, o.Surplus, o.AlignmentPadding)
 	}
 	for _, d := range o.Outcomes {
-		if d.OK {
-			fmt.Fprintf(w, "  dlopen %s: ok\n", shown(d.Dlopen))
+		if d.OK && d.Took > 0 {
+			fmt.Fprintf(w, "  dlopen %s: ok, took %d bytes of static TLS, %d free after it\n", shown(d.Dlopen), d.Took, d.FreeAfter)
+		} else if d.OK {
+			fmt.Fprintf(w, "  dlopen %s: ok, nothing placed in static TLS\n", shown(d.Dlopen))
+		} else if d.Short > 0 {
+			fmt.Fprintf(w, "  dlopen %s: FAILS: %s (needs %d bytes of static TLS, %d are free at that point: %d short)\n", shown(d.Dlopen), d.Error, d.Need, d.Free, d.Short)
 		} else {
-			fmt.Fprintf(w, "  dlopen %s: %s (needs %d, %d free)\n", shown(d.Dlopen), d.Error, d.Need, d.Free)
+			fmt.Fprintf(w, "  dlopen %s: FAILS: %s\n", shown(d.Dlopen), d.Error)
 		}
 	}
 	if o.Reproduced {
-		fmt.Fprintln(w, "as published")
+		fmt.Fprintln(w, "the model reproduces the published outcome")
 	} else {
-		fmt.Fprintln(w, "NOT as published")
+		fmt.Fprintln(w, "the model does NOT reproduce the published outcome")
 	}
 	for _, f := range o.Fixes {
 		verdict := "works"
 		if !f.Works {
 			verdict = "does not work"
 		}
-		fmt.Fprintf(w, "  fix: %s: %s (reported: %v)\n", f.Name, verdict, f.Reported)
+		reported := "reported to work"
+		if !f.Reported {
+			reported = "reported not to work"
+		}
+		fmt.Fprintf(w, "  fix: %s: %s (%s)\n", f.Name, verdict, reported)
 	}
-	if o.MinimalOptional > 0 {
-		fmt.Fprintf(w, "  smallest GLIBC_TUNABLES=glibc.rtld.optional_static_tls=%d\n", o.MinimalOptional)
+	if s := o.OptionalStaticTLS; s != nil {
+		if s.WorksFrom != nil || len(s.AlsoWorks) > 0 {
+			fmt.Fprintf(w, "  GLIBC_TUNABLES: %s\n", "glibc.rtld.optional_static_tls "+setWords(s, false))
+		} else {
+			fmt.Fprintf(w, "  GLIBC_TUNABLES: no value of glibc.rtld.optional_static_tls up to %d works\n", s.CheckedUpTo)
+		}
 	}
 	for _, p := range o.Published {
 		fmt.Fprintf(w, "  published: %s\n", p)

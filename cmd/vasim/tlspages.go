@@ -11,6 +11,20 @@ import (
 	"github.com/vasim/vasim/vaspace"
 )
 
+func init() {
+	subcommands["tls pages"] = &command{
+		name:    "tls pages",
+		summary: "where a Linux program's initial thread keeps its static TLS, TCB and DTV, the pages a compartmentalising loader must share, and how sharing rules compare",
+		usage: "vasim tls pages --exe PROGRAM [--no-aslr | --seed N] [--probe OFFSET]... [--arg ARG]... [--env K=V]... [--clean-env] [--cwd DIR]\n" +
+			"       [--stack-limit BYTES|unlimited] [--dlopen LIB]... [--kernel FILE] [--sysroot DIR] [--json]",
+		example: `vasim tls pages --exe /usr/bin/true --no-aslr
+    # the initial thread's TLS block, TCB and DTV, and the pages they cover
+vasim tls pages --exe ./app --probe -0x4018 --probe -0x10
+    # which sharing rule covers these offsets from the thread pointer
+vasim tls pages --exe ./app --seed 7 --json    # one random launch, as a vasim/tls-pages/v1 document`,
+	}
+}
+
 type tlsPagesStrategy struct {
 	Name     string          `json:"name"`
 	Pages    []vaspace.Addr  `json:"pages"`
@@ -22,6 +36,7 @@ type tlsPagesStrategy struct {
 }
 
 type tlsPagesJSON struct {
+	Schema     string             `json:"schema"`
 	Program    string             `json:"program"`
 	Randomized bool               `json:"randomized"`
 	MovedBy    string             `json:"moved_by,omitempty"`
@@ -48,11 +63,12 @@ func runTLSPages(e *env, args []string) int {
 	seed := fs.String("seed", "", "draw the kernel's random inputs from this seed (default: every input at its lowest value)")
 	var probes listFlag
 	fs.Var(&probes, "probe", "an offset from the thread pointer whose coverage to report, e.g. -0x4018 (PartitionAlloc's bookkeeping; repeatable; default -0x4018)")
-	asJSON := fs.Bool("json", false, "print a machine-readable result")
-	if code, ok := parseFlags(fs, args); !ok {
+	asJSON := fs.Bool("json", false, "print a vasim/tls-pages/v1 document (vasim help json)")
+	r := reporter{e: e, name: "tls pages"}
+	if code, ok := parseCmdFlags(fs, &r, args); !ok {
 		return code
 	}
-	bad := usageErr(e, "tls pages")
+	r.asJSON = *asJSON
 	if len(probes) == 0 {
 		probes = listFlag{"-0x4018"}
 	}
@@ -60,19 +76,19 @@ func runTLSPages(e *env, args []string) int {
 	for _, s := range probes {
 		n, err := strconv.ParseInt(s, 0, 64)
 		if err != nil {
-			return bad("--probe %q: want an offset like -0x4018", s)
+			return r.usage("--probe %q: want an offset from the thread pointer, like -0x4018", s)
 		}
 		offsets = append(offsets, n)
 	}
 	pr, p, err := lf.place(e, *noASLR, *seed)
 	if err != nil {
-		return bad("%v", err)
+		return report(r, err)
 	}
 	if p.TLS.TP == 0 {
-		return bad("%s is not dynamically linked: its initial TLS block is set up by libc, which the model does not place", lf.exe)
+		return r.input("%s is not dynamically linked: its initial TLS block is set up by libc, which the model does not place", lf.exe)
 	}
 	page := p.Kernel.PageSize
-	out := tlsPagesJSON{Program: lf.exe, Randomized: p.Randomized, TP: p.TLS.TP, StaticTLS: p.TLS.Static, TCB: p.TLS.TCB, Block: p.TLS.Alloc, DTV: p.DTVAlloc, DTVPage: p.DTVAlloc.Start.RoundDown(page), Pages: tls.ExactPages(p.TLS, p.DTVAlloc, page), Notes: pr.Notes}
+	out := tlsPagesJSON{Schema: schemaTLSPages, Program: lf.exe, Randomized: p.Randomized, TP: p.TLS.TP, StaticTLS: p.TLS.Static, TCB: p.TLS.TCB, Block: p.TLS.Alloc, DTV: p.DTVAlloc, DTVPage: p.DTVAlloc.Start.RoundDown(page), Pages: tls.ExactPages(p.TLS, p.DTVAlloc, page), Notes: pr.Notes}
 	if p.Randomized {
 		out.MovedBy = linux.GroupMmap.String()
 	}
@@ -91,9 +107,7 @@ func runTLSPages(e *env, args []string) int {
 		out.Strategies = append(out.Strategies, js)
 	}
 	if *asJSON {
-		if err := writeJSON(e.stdout, out); err != nil {
-			return bad("%v", err)
-		}
+		writeJSON(e.stdout, out)
 		return exitOK
 	}
 	printTLSPages(e.stdout, out, probes)
@@ -103,7 +117,7 @@ func runTLSPages(e *env, args []string) int {
 func printTLSPages(w io.Writer, o tlsPagesJSON, probes []string) {
 	how := "randomisation off"
 	if o.Randomized {
-		how = "randomised: the block moves with the " + o.MovedBy
+		how = "randomised: the block moves with the " + o.MovedBy + "; shown at one launch (--seed N for another, --no-aslr for none)"
 	}
 	fmt.Fprintf(w, "%s, initial thread (%s):\n", shown(o.Program), how)
 	fmt.Fprintf(w, "  thread pointer   %v\n", o.TP)
@@ -120,8 +134,14 @@ func printTLSPages(w io.Writer, o tlsPagesJSON, probes []string) {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	fmt.Fprintln(w)
+	var ps2 []string
+	for _, p := range probes {
+		ps2 = append(ps2, "tp"+p)
+	}
+	fmt.Fprintf(w, "How each sharing rule does: the pages it shares = those needed + mapped ones not needed + unmapped ones; the needed pages it misses (an access there faults); whether it covers %s (--probe).\n", strings.Join(ps2, ", "))
 	for _, s := range o.Strategies {
-		fmt.Fprintf(w, "%s: %d pages, %d shared for no reason, %d missed", s.Name, len(s.Pages), len(s.Extra), len(s.Missed))
+		needed := len(s.Pages) - len(s.Extra) - len(s.Unmapped)
+		fmt.Fprintf(w, "%s: %d pages = %d needed + %d not needed + %d unmapped; misses %d", s.Name, len(s.Pages), needed, len(s.Extra), len(s.Unmapped), len(s.Missed))
 		for _, p := range probes {
 			if s.Covers[p] {
 				fmt.Fprintf(w, "; covers tp%s", p)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"strings"
 
 	"github.com/vasim/vasim/internal/input"
@@ -12,9 +14,12 @@ import (
 func init() {
 	register(&command{
 		name:    "tsd",
-		summary: "macOS: where statically linked allocators (mimalloc) in one process read each other's heap through shared TSD slots",
+		summary: "where statically linked allocators (mimalloc) in one macOS process read each other's heap through shared TSD slots",
 		usage:   "vasim tsd [--scenario NAME | --file FILE] [--model fixed-slot|dynamic-pthreads|thread-local] [--json]",
-		run:     runTSD,
+		example: `vasim tsd    # two Node addons, each with its own mimalloc, on one thread: who reads whose heap
+vasim tsd --scenario two-napi-addons --model thread-local   # the same with thread-local heaps: no failure
+vasim tsd --file mine.json --json   # your own instances and schedule, as a vasim/tsd/v1 document`,
+		run: runTSD,
 	})
 }
 
@@ -29,6 +34,7 @@ type tsdEvent struct {
 }
 
 type tsdJSON struct {
+	Schema    string         `json:"schema"`
 	Scenario  string         `json:"scenario"`
 	Platform  string         `json:"platform"`
 	Instances []string       `json:"instances"`
@@ -44,41 +50,50 @@ func runTSD(e *env, args []string) int {
 	name := fs.String("scenario", "two-napi-addons", "built-in scenario: "+strings.Join(tsd.ScenarioNames(), ", "))
 	file := fs.String("file", "", "scenario JSON: {\"instances\": [{\"name\", \"model\"}], \"schedule\": [{\"thread\", \"instance\", \"op\"}]} (- reads standard input)")
 	model := fs.String("model", "", "run every instance with this model instead: fixed-slot, dynamic-pthreads or thread-local")
-	asJSON := fs.Bool("json", false, "print a machine-readable result")
-	if code, ok := parseFlags(fs, args); !ok {
+	asJSON := fs.Bool("json", false, "print a vasim/tsd/v1 document (vasim help json)")
+	r := reporter{e: e, name: "tsd"}
+	if code, ok := parseCmdFlags(fs, &r, args); !ok {
 		return code
 	}
-	bad := usageErr(e, "tsd")
+	r.asJSON = *asJSON
+	var m tsd.Model
+	if *model != "" {
+		var err error
+		if m, err = tsd.ParseModel(*model); err != nil {
+			return r.usage("--model: %v", err)
+		}
+	}
 	var sc tsd.Scenario
 	if *file != "" {
+		if flagSet(fs, "scenario") {
+			return r.usage("give --scenario or --file, not both")
+		}
 		data, err := input.ReadFile(*file, tsd.MaxScenarioBytes, "a TSD scenario")
-		if err != nil {
-			return bad("--file: %v", err)
+		if errors.Is(err, iofs.ErrNotExist) {
+			return r.input("--file %s: no such file", *file)
+		} else if err != nil {
+			return r.input("--file: %v", err)
 		}
 		if sc, err = tsd.ParseScenario(data, *file); err != nil {
-			return bad("%v", err)
+			return r.input("%v", err)
 		}
 	} else {
 		mk, ok := tsd.Scenarios()[*name]
 		if !ok {
-			return bad("--scenario %q: want one of %s", *name, strings.Join(tsd.ScenarioNames(), ", "))
+			return r.usage("--scenario %q: want one of %s", *name, strings.Join(tsd.ScenarioNames(), ", "))
 		}
 		sc = mk()
 	}
 	if *model != "" {
-		m, err := tsd.ParseModel(*model)
-		if err != nil {
-			return bad("--model: %v", err)
-		}
 		for i := range sc.Instances {
 			sc.Instances[i].Model = m
 		}
 	}
 	events, err := tsd.Run(sc)
 	if err != nil {
-		return bad("%v", err)
+		return r.input("%v", err)
 	}
-	out := tsdJSON{Scenario: sc.Name, Platform: sc.Platform.Name, Threads: sc.Threads(), Counts: map[string]int{}, Culprits: tsd.Culprits(events)}
+	out := tsdJSON{Schema: schemaTSD, Scenario: sc.Name, Platform: sc.Platform.Name, Threads: sc.Threads(), Counts: map[string]int{}, Culprits: tsd.Culprits(events)}
 	for _, in := range sc.Instances {
 		out.Instances = append(out.Instances, in.Name+" ("+in.Model.String()+")")
 	}
@@ -90,9 +105,7 @@ func runTSD(e *env, args []string) int {
 		}
 	}
 	if *asJSON {
-		if err := writeJSON(e.stdout, out); err != nil {
-			return bad("%v", err)
-		}
+		writeJSON(e.stdout, out)
 	} else {
 		printTSD(e.stdout, out)
 	}
@@ -115,5 +128,9 @@ func printTSD(w io.Writer, o tsdJSON) {
 		fmt.Fprintln(w, "no instance reads another's heap pointer")
 		return
 	}
-	fmt.Fprintf(w, "%d failures; instances involved: %s\n", o.Failures, strings.Join(o.Culprits, ", "))
+	what := "failures"
+	if o.Failures == 1 {
+		what = "failure"
+	}
+	fmt.Fprintf(w, "%d %s; instances involved: %s\n", o.Failures, what, strings.Join(o.Culprits, ", "))
 }
