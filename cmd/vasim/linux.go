@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/big"
 	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/vasim/vasim/internal/input"
 	"github.com/vasim/vasim/loader/linux"
@@ -19,14 +25,21 @@ func init() {
 	register(&command{
 		name:    "layout",
 		summary: "where a Linux program's mappings land when main starts (kernel exec + glibc ld.so), address for address",
-		usage:   "vasim layout --exe PATH [--dlopen LIB]... [--no-aslr | --seed N] [--kernel FILE] [--env K=V]... [--clean-env] [--json]",
-		run:     runLayout,
+		usage:   "vasim layout --exe PROGRAM [--arg ARG]... [--env K=V]... [--clean-env] [--cwd DIR] [--stack-limit BYTES|unlimited] [--dlopen LIB]... [--no-aslr | --seed N] [--kernel FILE] [--sysroot DIR] [--svg FILE] [--json]",
+		example: `vasim layout --exe /usr/bin/true --no-aslr --clean-env  # the maps setarch -R env -i /usr/bin/true has at main
+vasim layout --exe python3 --seed 7                      # python3 from PATH, at one random launch (seed 7)
+vasim layout --exe ./app --dlopen libplugin.so --json    # after a dlopen, as a vasim/layout/v1 document`,
+		run: runLayout,
 	})
 	register(&command{
 		name:    "reserve",
-		summary: "exact probability that a Linux launch's randomised layout is in the way of fixed ranges (sanitizers, emulators)",
-		usage:   "vasim reserve --exe PATH (--range START-END... | --preset NAME) [--allow START-END]... [--mmap-rnd-bits N] [--fail-above P] [--json]",
-		run:     runReserve,
+		summary: "exact share of a Linux program's launches whose randomised layout is in the way of fixed ranges (sanitizers, emulators)",
+		usage:   "vasim reserve --exe PROGRAM (--preset NAME | --range START-END | --allow START-END)... [--mmap-rnd-bits N] [--fail-above P] [--arg ARG]... [--env K=V]... [--clean-env] [--cwd DIR] [--stack-limit BYTES|unlimited] [--dlopen LIB]... [--kernel FILE] [--sysroot DIR] [--svg FILE] [--json]",
+		example: `vasim reserve --exe ./app --preset tsan-x86_64                    # how often TSan's fixed ranges are in the way, and by what
+vasim reserve --exe ./app --preset tsan-x86_64 --mmap-rnd-bits 32  # the same on a host with 32 random bits
+vasim reserve --exe ./app --preset msan-x86_64 --fail-above 0      # CI: exit 1 if any launch can fail
+vasim reserve --exe ./app --range 0x600000000000-0x640000000000     # a range of your own that must stay free`,
+		run: runReserve,
 	})
 }
 
@@ -44,6 +57,109 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
+// probFlag is a probability flag with no default.
+type probFlag struct {
+	p   float64
+	set bool
+}
+
+func (f *probFlag) String() string {
+	if f == nil || !f.set {
+		return ""
+	}
+	return strconv.FormatFloat(f.p, 'g', -1, 64)
+}
+
+func (f *probFlag) Set(s string) error {
+	p, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(p >= 0 && p <= 1) {
+		return errors.New("want a probability from 0 to 1, e.g. 0.01 for 1%")
+	}
+	f.p, f.set = p, true
+	return nil
+}
+
+// exitError is an error that calls for a given exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError is a bad command line (exit 2).
+func usageError(format string, a ...any) error {
+	return &exitError{exitUsage, fmt.Errorf(format, a...)}
+}
+
+// inputError is bad input (exit 3).
+func inputError(format string, a ...any) error {
+	return &exitError{exitInput, fmt.Errorf(format, a...)}
+}
+
+// report reports err through r with the exit status it calls for: that
+// of an exitError; 1 when the model predicts that the program fails (ld.so
+// does not find a library, a dlopen fails, the layout does not fit), as
+// vasim tls does; otherwise 3, for input the model cannot read or place.
+func report(r reporter, err error) int {
+	var x *exitError
+	switch {
+	case errors.As(err, &x):
+		return r.fail(x.code, "%v", x.err)
+	case errors.Is(err, linux.ErrStart):
+		return r.fail(exitFailure, "predicted failure: %v", err)
+	}
+	return r.input("%v", err)
+}
+
+// parseArgs parses a command's flags. A bad command line is reported
+// through r (under --json also as an error document, so --json is looked
+// for before the flags are parsed) with the synopsis; -h prints the help.
+func parseArgs(fs *flag.FlagSet, r *reporter, args []string) (int, bool) {
+	r.asJSON = jsonAsked(args)
+	out := fs.Output()
+	var msg bytes.Buffer
+	fs.SetOutput(&msg)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case err == flag.ErrHelp:
+		io.Copy(out, &msg)
+		return exitOK, false
+	case err != nil:
+		line, _, _ := strings.Cut(msg.String(), "\n")
+		code := r.usage("%s", line)
+		if c := docs(r.name); c != nil {
+			fmt.Fprintf(out, "Usage: %s\n", c.usage)
+		}
+		fmt.Fprintf(out, "Run \"vasim help %s\" for every flag and an example.\n", r.name)
+		return code, false
+	case fs.NArg() > 0:
+		return r.usage("unexpected argument %q: the program's own arguments go in --arg ARG, one each", fs.Arg(0)), false
+	}
+	return 0, true
+}
+
+// jsonAsked reports whether args turn --json on.
+func jsonAsked(args []string) bool {
+	on := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "json" {
+			continue
+		}
+		on = true
+		if hasVal {
+			on, _ = strconv.ParseBool(val)
+		}
+	}
+	return on
+}
+
 // launchFlags are the flags layout and reserve share: the program and how
 // it is started.
 type launchFlags struct {
@@ -51,111 +167,334 @@ type launchFlags struct {
 	dlopen, envs, args        listFlag
 	cleanEnv                  bool
 	stackLimit                string
+
+	// cmd is the command as resolved by prepare, and bitsFrom where the
+	// kernel's mmap_rnd_bits came from.
+	cmd      *input.Command
+	bitsFrom string
 }
 
 func (l *launchFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&l.exe, "exe", "", "the ELF program to place (required)")
-	fs.Var(&l.dlopen, "dlopen", "a library the program dlopens after main starts, as it names it (repeatable, in order)")
-	fs.StringVar(&l.kernel, "kernel", "", "kernel profile JSON overriding this machine's settings (fields of vasim layout --json's \"kernel\")")
-	fs.Var(&l.envs, "env", "an environment variable K=V of the launch (repeatable; added to vasim's own environment unless --clean-env)")
+	fs.StringVar(&l.exe, "exe", "", "the `PROGRAM` to place (required): a path, or a name looked up in PATH as a shell does (--env PATH=... for another); a #! script is placed as the kernel runs it, as its interpreter")
+	fs.Var(&l.dlopen, "dlopen", "a library `LIB` the program dlopens after main starts, as it names it (repeatable, in order)")
+	fs.StringVar(&l.kernel, "kernel", "", "a kernel profile `FILE` (JSON) overriding this machine's settings: the fields of vasim layout --json's \"kernel\"")
+	fs.Var(&l.envs, "env", "an environment variable `K=V` of the launch (repeatable; added to vasim's own environment, replacing a K there, unless --clean-env)")
 	fs.BoolVar(&l.cleanEnv, "clean-env", false, "start from an empty environment, as env -i does")
-	fs.Var(&l.args, "arg", "an argument after argv[0] (repeatable); the arguments and environment size the stack")
-	fs.StringVar(&l.cwd, "cwd", "", "the program's working directory (default vasim's)")
-	fs.StringVar(&l.sysroot, "sysroot", "", "take every absolute path under this directory")
-	fs.StringVar(&l.stackLimit, "stack-limit", "", "the stack rlimit in bytes or \"unlimited\" (default vasim's own)")
+	fs.Var(&l.args, "arg", "an argument `ARG` after argv[0] (repeatable); the arguments and environment size the stack")
+	fs.StringVar(&l.cwd, "cwd", "", "the program's working directory `DIR` (default vasim's)")
+	fs.StringVar(&l.sysroot, "sysroot", "", "take every absolute path under the directory `DIR` (a target's root file system)")
+	fs.StringVar(&l.stackLimit, "stack-limit", "", "the stack rlimit in `BYTES` or \"unlimited\" (default vasim's own)")
 }
 
-// prepare resolves the flags into a prepared program.
-func (l *launchFlags) prepare(e *env, noASLR bool, bits int) (*linux.Program, error) {
+// check validates the flags' values (exit 2) before any file is read.
+func (l *launchFlags) check() error {
 	if l.exe == "" {
-		return nil, fmt.Errorf("--exe is required")
+		return usageError("--exe is required: the program to place, e.g. --exe /usr/bin/true")
 	}
-	k, err := linux.HostKernel()
-	if err != nil && l.kernel == "" {
+	for _, kv := range l.envs {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return usageError("--env %q: want K=V", kv)
+		}
+	}
+	if l.stackLimit != "" && l.stackLimit != "unlimited" {
+		if _, err := strconv.ParseUint(l.stackLimit, 0, 64); err != nil {
+			return usageError("--stack-limit %q: want a number of bytes or \"unlimited\"", l.stackLimit)
+		}
+	}
+	return nil
+}
+
+// envValue returns the last --env value of key.
+func (l *launchFlags) envValue(key string) (string, bool) {
+	v, ok := "", false
+	for _, kv := range l.envs {
+		if k, val, _ := strings.Cut(kv, "="); k == key {
+			v, ok = val, true
+		}
+	}
+	return v, ok
+}
+
+// resolve follows --exe to the ELF program the kernel runs: a name
+// without a slash in PATH (vasim's, or --env PATH=...), a #! script to
+// its interpreter.
+func (l *launchFlags) resolve(e *env) (*input.Command, error) {
+	path, launchPath := e.getenv("PATH"), e.getenv("PATH")
+	if l.cleanEnv {
+		launchPath = ""
+	}
+	if v, ok := l.envValue("PATH"); ok {
+		path, launchPath = v, v
+	}
+	r := input.Resolver{PATH: path, EnvPATH: launchPath, Root: l.sysroot, Dir: l.cwd}
+	cmd, err := r.Resolve(l.exe, l.args)
+	if err == nil {
+		return cmd, nil
+	}
+	var ce *input.CommandError
+	if !errors.As(err, &ce) {
+		return nil, inputError("--exe %s: %v", l.exe, err)
+	}
+	msg := ce.Error()
+	if ce.Path == l.exe {
+		msg = ce.Msg
+	}
+	switch {
+	case ce.Instead != nil:
+		fix := "--exe " + quoteArg(ce.Instead[0])
+		for _, a := range ce.Instead[1:] {
+			fix += " --arg " + quoteArg(a)
+		}
+		msg += "; to place what runs instead, pass " + fix
+	case errors.Is(err, input.ErrScript):
+		msg += "; pass the interpreter instead: --exe INTERPRETER --arg SCRIPT"
+	case ce.Path == l.exe && !strings.Contains(l.exe, "/"):
+		msg += "; give its path instead"
+	}
+	return nil, inputError("--exe %s: %s", l.exe, msg)
+}
+
+// quoteArg quotes a for a shell when it needs it.
+func quoteArg(a string) string {
+	if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!") {
+		return a
+	}
+	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+}
+
+// prepare resolves the flags into a prepared program. bits, when not
+// zero, replaces the kernel's vm.mmap_rnd_bits.
+func (l *launchFlags) prepare(e *env, noASLR bool, bits int, prog *stageLine) (*linux.Program, error) {
+	if err := l.check(); err != nil {
 		return nil, err
 	}
+	k, err := l.kernelProfile(bits)
+	if err != nil {
+		return nil, err
+	}
+	return l.prepareWith(e, k, noASLR, prog)
+}
+
+// kernelProfile returns the kernel settings: this machine's, or --kernel's
+// over them, with bits (when not zero) as vm.mmap_rnd_bits.
+func (l *launchFlags) kernelProfile(bits int) (linux.Kernel, error) {
+	k, hostErr := linux.HostKernel()
+	l.bitsFrom = "host"
 	if l.kernel != "" {
 		data, err := input.ReadFile(l.kernel, linux.MaxKernelBytes, "a kernel profile")
-		if err != nil {
-			return nil, fmt.Errorf("--kernel: %w", err)
+		if errors.Is(err, fs.ErrNotExist) {
+			return k, inputError("--kernel %s: no such file", l.kernel)
+		} else if err != nil {
+			return k, inputError("--kernel: %v", err)
 		}
 		if k, err = linux.DecodeKernel(data, l.kernel, k); err != nil {
-			return nil, err
+			return k, inputError("--kernel: %v", err)
 		}
+		l.bitsFrom = "kernel-profile"
+	} else if hostErr != nil {
+		return k, inputError("reading this machine's kernel settings: %v; give a kernel profile with --kernel FILE", hostErr)
 	}
 	if bits != 0 {
 		k.MmapRndBits = bits
 		if err := k.Validate(); err != nil {
-			return nil, fmt.Errorf("--mmap-rnd-bits: %w", err)
+			lo, hi := k.RndBitsRange()
+			return k, usageError("--mmap-rnd-bits %d: %v accepts %d to %d (vm.mmap_rnd_bits)", bits, k.Arch, lo, hi)
 		}
+		l.bitsFrom = "flag"
 	}
+	return k, nil
+}
+
+// prepareWith resolves --exe and prepares the program under kernel k.
+func (l *launchFlags) prepareWith(e *env, k linux.Kernel, noASLR bool, prog *stageLine) (*linux.Program, error) {
 	launch, err := linux.HostLaunch()
+	if err != nil {
+		return nil, inputError("%v", err)
+	}
+	if l.stackLimit == "unlimited" {
+		launch.StackLimit = linux.Unlimited
+	} else if l.stackLimit != "" {
+		launch.StackLimit, _ = strconv.ParseUint(l.stackLimit, 0, 64)
+	}
+	launch.NoRandomize = noASLR
+	cmd, err := l.resolve(e)
 	if err != nil {
 		return nil, err
 	}
-	if l.stackLimit != "" {
-		if l.stackLimit == "unlimited" {
-			launch.StackLimit = linux.Unlimited
-		} else if launch.StackLimit, err = strconv.ParseUint(l.stackLimit, 0, 64); err != nil {
-			return nil, fmt.Errorf("--stack-limit %q: want a number of bytes or \"unlimited\"", l.stackLimit)
-		}
-	}
-	launch.NoRandomize = noASLR
-	var envv []string
-	if !l.cleanEnv {
-		envv = e.environment()
-	}
-	for _, kv := range l.envs {
-		if !strings.Contains(kv, "=") {
-			return nil, fmt.Errorf("--env %q: want K=V", kv)
-		}
-		envv = append(envv, kv)
-	}
-	if envv == nil {
-		envv = []string{}
-	}
+	l.cmd = cmd
 	cwd := l.cwd
 	if cwd == "" {
 		if cwd, err = os.Getwd(); err != nil {
-			return nil, err
+			return nil, inputError("the working directory: %v", err)
 		}
 	}
-	opt := linux.Options{Kernel: &k, Launch: &launch, Env: envv, Dlopen: l.dlopen, WorkDir: cwd, Sysroot: l.sysroot}
-	if len(l.args) > 0 {
-		opt.Args = append([]string{l.exe}, l.args...)
+	opt := linux.Options{Kernel: &k, Launch: &launch, Env: l.environment(e), Dlopen: l.dlopen, WorkDir: cwd, Sysroot: l.sysroot, Filename: cmd.Filename, Args: cmd.Argv}
+	prog.set("reading " + cmd.Path + " and its libraries")
+	return linux.Prepare(cmd.Path, opt)
+}
+
+// environment is the launch's environment: vasim's (unless --clean-env)
+// with each --env K=V replacing K, then what a #!/usr/bin/env line
+// changed.
+func (l *launchFlags) environment(e *env) []string {
+	set := func(envv []string, kv string) []string {
+		k, _, _ := strings.Cut(kv, "=")
+		return append(without(envv, k), kv)
 	}
-	return linux.Prepare(l.exe, opt)
+	envv := []string{}
+	if !l.cleanEnv {
+		envv = append(envv, e.environment()...)
+	}
+	for _, kv := range l.envs {
+		envv = set(envv, kv)
+	}
+	if c := l.cmd; c != nil {
+		if c.ClearEnv {
+			envv = []string{}
+		}
+		for _, k := range c.Unset {
+			envv = without(envv, k)
+		}
+		for _, kv := range c.Set {
+			envv = set(envv, kv)
+		}
+	}
+	return envv
+}
+
+// without returns envv without the variable k.
+func without(envv []string, k string) []string {
+	out := envv[:0:0]
+	for _, kv := range envv {
+		if name, _, _ := strings.Cut(kv, "="); name != k {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // place prepares the program and lays it out: with randomisation off,
 // at the draw a seed gives, or at the zero draw.
 func (l *launchFlags) place(e *env, noASLR bool, seed string) (*linux.Program, *linux.Process, error) {
+	return l.placeWith(e, noASLR, seed, nil)
+}
+
+func (l *launchFlags) placeWith(e *env, noASLR bool, seed string, prog *stageLine) (*linux.Program, *linux.Process, error) {
 	if noASLR && seed != "" {
-		return nil, nil, fmt.Errorf("--no-aslr and --seed exclude each other")
+		return nil, nil, usageError("--no-aslr and --seed exclude each other: --no-aslr places the one layout of setarch -R, --seed one random launch")
 	}
-	pr, err := l.prepare(e, noASLR, 0)
+	var n uint64
+	if seed != "" {
+		var err error
+		if n, err = strconv.ParseUint(seed, 0, 64); err != nil {
+			return nil, nil, usageError("--seed %q: want a number", seed)
+		}
+	}
+	pr, err := l.prepare(e, noASLR, 0, prog)
 	if err != nil {
 		return nil, nil, err
 	}
 	var d linux.Draw
 	if seed != "" {
-		n, err := strconv.ParseUint(seed, 0, 64)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--seed %q: want a number", seed)
-		}
 		d = drawFrom(pr, n)
 	}
+	prog.set("placing " + l.cmd.Path)
 	p, err := pr.Layout(d)
 	return pr, p, err
 }
 
+// programJSON is the program placed and how --exe led to it.
+type programJSON struct {
+	// Given is --exe as given; Path the ELF file placed; Filename the
+	// path the last execve was given (AT_EXECFN) and Argv its argv.
+	Given    string     `json:"given"`
+	Path     string     `json:"path"`
+	Filename string     `json:"execfn"`
+	Argv     []string   `json:"argv"`
+	Steps    []stepJSON `json:"steps"`
+	// What env(1) in a #! line did to the environment.
+	EnvCleared bool     `json:"env_cleared,omitempty"`
+	EnvUnset   []string `json:"env_unset,omitempty"`
+	EnvSet     []string `json:"env_set,omitempty"`
+}
+
+type stepJSON struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	File string `json:"file"`
+	Arg  string `json:"arg,omitempty"`
+	Dir  string `json:"path_entry,omitempty"`
+}
+
+func programOf(c *input.Command) programJSON {
+	o := programJSON{Given: c.Given, Path: c.Path, Filename: c.Filename, Argv: c.Argv, Steps: []stepJSON{}, EnvCleared: c.ClearEnv, EnvUnset: c.Unset, EnvSet: c.Set}
+	for _, s := range c.Steps {
+		o.Steps = append(o.Steps, stepJSON{Kind: string(s.Kind), Name: s.Name, File: s.File, Arg: s.Arg, Dir: s.Dir})
+	}
+	return o
+}
+
+// heading names the program for the text output: the file placed, and
+// --exe when that differs.
+func (o programJSON) heading() string {
+	if o.Given == o.Path {
+		return shown(o.Path)
+	}
+	return fmt.Sprintf("%s (--exe %s)", shown(o.Path), shown(o.Given))
+}
+
+// scriptNote says, for a script, what is placed and why.
+func scriptNote(c *input.Command) string {
+	scripts := c.Scripts()
+	if len(scripts) == 0 {
+		return ""
+	}
+	var how []string
+	for _, s := range c.Steps {
+		switch s.Kind {
+		case input.StepScript:
+			line := "#!" + s.File
+			if s.Arg != "" {
+				line += " " + s.Arg
+			}
+			how = append(how, fmt.Sprintf("%s starts %s", shown(s.Name), shown(line)))
+		case input.StepEnv:
+			how = append(how, fmt.Sprintf("env finds %s at %s", shown(s.Name), shown(s.File)))
+		}
+	}
+	return fmt.Sprintf("a script: placing its interpreter %s as the kernel runs it (%s), argv %s; what the script runs later is another exec, not placed",
+		shown(c.Path), strings.Join(how, "; "), shown(strings.Join(c.Argv, " ")))
+}
+
+// moved is the random draw that moves a group, as JSON names it.
+func moved(g linux.Group) string {
+	switch g {
+	case linux.GroupExec:
+		return "pie"
+	case linux.GroupMmap:
+		return "mmap"
+	case linux.GroupStack:
+		return "stack"
+	}
+	return "none"
+}
+
+// movedWords says what a draw moves, for the text output.
+var movedWords = map[string]string{
+	"pie":   "the PIE draw (moves the executable)",
+	"mmap":  "the mmap draw (moves ld.so, the libraries, the vDSO)",
+	"stack": "the stack draw",
+	"none":  "never moves",
+}
+
 type layoutImage struct {
-	Path  string       `json:"path"`
-	Name  string       `json:"dlpi_name"`
-	Base  vaspace.Addr `json:"base"`
-	Start vaspace.Addr `json:"start"`
-	End   vaspace.Addr `json:"end"`
-	Group string       `json:"moved_by"`
+	Path     string       `json:"path"`
+	File     string       `json:"file,omitempty"`
+	Name     string       `json:"dlpi_name"`
+	LoadBias vaspace.Addr `json:"load_bias"`
+	Start    vaspace.Addr `json:"start"`
+	End      vaspace.Addr `json:"end"`
+	MovedBy  string       `json:"moved_by"`
 }
 
 type layoutMapping struct {
@@ -166,19 +505,35 @@ type layoutMapping struct {
 	Path   string       `json:"path"`
 }
 
+// drawJSON is the launch's random inputs: where they came from and their
+// values (pages; sp in bytes).
+type drawJSON struct {
+	Source     string  `json:"source"`
+	Seed       *uint64 `json:"seed,omitempty"`
+	Mmap       uint64  `json:"mmap"`
+	PIE        uint64  `json:"pie"`
+	Stack      uint64  `json:"stack"`
+	StackAlign uint64  `json:"stack_align"`
+	SP         uint64  `json:"sp"`
+	Brk        uint64  `json:"brk"`
+}
+
 type layoutJSON struct {
-	Program    string          `json:"program"`
-	Randomized bool            `json:"randomized"`
-	Draw       linux.Draw      `json:"draw"`
-	Kernel     linux.Kernel    `json:"kernel"`
-	MmapBase   vaspace.Addr    `json:"mmap_base"`
-	Stack      vaspace.Range   `json:"stack"`
-	BrkStart   vaspace.Addr    `json:"brk_start"`
-	TP         vaspace.Addr    `json:"thread_pointer,omitempty"`
-	TLSPages   *vaspace.Range  `json:"initial_tls_pages,omitempty"`
-	Notes      []string        `json:"notes,omitempty"`
-	Images     []layoutImage   `json:"images"`
-	Mappings   []layoutMapping `json:"mappings"`
+	Schema   string          `json:"schema"`
+	SVG      string          `json:"svg,omitempty"`
+	Program  programJSON     `json:"program"`
+	Kernel   linux.Kernel    `json:"kernel"`
+	ASLR     string          `json:"aslr"`
+	ASLROff  string          `json:"aslr_off_by,omitempty"`
+	Draw     *drawJSON       `json:"draw,omitempty"`
+	MmapBase vaspace.Addr    `json:"mmap_base"`
+	Stack    vaspace.Range   `json:"stack"`
+	BrkStart vaspace.Addr    `json:"brk_start"`
+	TP       vaspace.Addr    `json:"thread_pointer,omitempty"`
+	TLSPages *vaspace.Range  `json:"initial_tls_pages,omitempty"`
+	Notes    []string        `json:"notes,omitempty"`
+	Images   []layoutImage   `json:"images"`
+	Mappings []layoutMapping `json:"mappings"`
 }
 
 func runLayout(e *env, args []string) int {
@@ -186,35 +541,65 @@ func runLayout(e *env, args []string) int {
 	var lf launchFlags
 	lf.register(fs)
 	noASLR := fs.Bool("no-aslr", false, "place as setarch -R runs it: no randomisation")
-	seed := fs.String("seed", "", "draw the kernel's random inputs from this seed (default: every input at its lowest value)")
-	asJSON := fs.Bool("json", false, "print a machine-readable result")
-	if code, ok := parseFlags(fs, args); !ok {
+	seed := fs.String("seed", "", "place the launch whose random draws the seed `N` picks (default: the launch where every draw is 0)")
+	svgFile := fs.String("svg", "", "also draw every mapping to scale as an SVG picture in `FILE`")
+	asJSON := fs.Bool("json", false, "print a vasim/layout/v1 document (vasim help json)")
+	r := reporter{e: e, name: "layout"}
+	if code, ok := parseArgs(fs, &r, args); !ok {
 		return code
 	}
-	bad := usageErr(e, "layout")
-	pr, p, err := lf.place(e, *noASLR, *seed)
+	r.asJSON = *asJSON
+	prog := startStages(e, "layout", *asJSON)
+	pr, p, err := lf.placeWith(e, *noASLR, *seed, prog)
+	prog.stop()
 	if err != nil {
-		return bad("%v", err)
+		return report(r, err)
 	}
-	out := layoutJSON{Program: lf.exe, Randomized: p.Randomized, Draw: p.Draw, Kernel: p.Kernel, MmapBase: vaspace.Addr(p.MmapBase), Stack: p.Stack, BrkStart: vaspace.Addr(p.BrkStart), Notes: pr.Notes}
+	out := layoutJSON{Schema: schemaLayout, Program: programOf(lf.cmd), Kernel: p.Kernel, ASLR: "off", MmapBase: vaspace.Addr(p.MmapBase), Stack: p.Stack, BrkStart: vaspace.Addr(p.BrkStart)}
+	if n := scriptNote(lf.cmd); n != "" {
+		out.Notes = append(out.Notes, n)
+	}
+	out.Notes = append(out.Notes, pr.Notes...)
+	switch {
+	case p.Randomized:
+		out.ASLR = "on"
+		d := p.Draw
+		out.Draw = &drawJSON{Source: "zero", Mmap: d.Mmap, PIE: d.PIE, Stack: d.Stack, StackAlign: d.StackAlign, SP: d.SP, Brk: d.Brk}
+		if *seed != "" {
+			n, _ := strconv.ParseUint(*seed, 0, 64)
+			out.Draw.Source, out.Draw.Seed = "seed", &n
+		}
+	case *noASLR:
+		out.ASLROff = "no-aslr"
+	default:
+		out.ASLROff = "randomize_va_space"
+	}
 	if p.TLS.TP != 0 {
 		out.TP = p.TLS.TP
 		pages := p.TLS.Pages
 		out.TLSPages = &pages
 	}
 	for i, img := range p.Images {
-		li := layoutImage{Path: img.Path, Name: img.Path, Base: vaspace.Addr(img.Bias), Start: img.Span.Start, End: img.Span.End, Group: img.Group.String()}
+		li := layoutImage{Path: img.Path, File: img.File, Name: img.Path, LoadBias: vaspace.Addr(img.Bias), Start: img.Span.Start, End: img.Span.End, MovedBy: moved(img.Group)}
 		if i == 0 {
-			li.Path = lf.exe
+			li.Path = lf.cmd.Path
 		}
 		out.Images = append(out.Images, li)
 	}
 	for _, l := range p.Maps() {
 		out.Mappings = append(out.Mappings, layoutMapping{Start: l.Start, End: l.End, Perms: permsOf(l), Offset: vaspace.Addr(l.Offset), Path: l.Path})
 	}
+	if *svgFile != "" {
+		title := fmt.Sprintf("%s when main starts (Linux %v, ASLR %s)", lf.cmd.Path, p.Kernel.Arch, out.ASLR)
+		notes := []string{fmt.Sprintf("mmap base %v, stack %v, brk start %v", out.MmapBase, out.Stack, out.BrkStart)}
+		if err := writeSVG(*svgFile, layoutFigure(title, notes, p)); err != nil {
+			return r.input("--svg: %v", err)
+		}
+		out.SVG = *svgFile
+	}
 	if *asJSON {
 		if err := writeJSON(e.stdout, out); err != nil {
-			return bad("%v", err)
+			return report(r, err)
 		}
 		return exitOK
 	}
@@ -248,12 +633,20 @@ func drawFrom(pr *linux.Program, seed uint64) linux.Draw {
 }
 
 func printLayout(w io.Writer, o layoutJSON, p *linux.Process) {
-	how := "randomisation off (setarch -R)"
-	if o.Randomized {
-		how = fmt.Sprintf("randomised, draw mmap %d, PIE %d, stack %d+%d, brk %d", o.Draw.Mmap, o.Draw.PIE, o.Draw.Stack, o.Draw.StackAlign, o.Draw.Brk)
+	var how string
+	switch {
+	case o.ASLROff == "no-aslr":
+		how = "ASLR off (--no-aslr), as setarch -R runs it"
+	case o.ASLROff != "":
+		how = "ASLR off (kernel.randomize_va_space is 0)"
+	case o.Draw.Source == "seed":
+		d := o.Draw
+		how = fmt.Sprintf("ASLR on (vm.mmap_rnd_bits %d): the launch seed %d picks, random draws of mmap %d, PIE %d, stack %d (+%d to align), brk %d pages", o.Kernel.MmapRndBits, *d.Seed, d.Mmap, d.PIE, d.Stack, d.StackAlign, d.Brk)
+	default:
+		how = fmt.Sprintf("ASLR on (vm.mmap_rnd_bits %d): the launch where every random draw is 0 (--seed N for a random one, --no-aslr for setarch -R)", o.Kernel.MmapRndBits)
 	}
-	fmt.Fprintf(w, "%s on Linux %s %v (mmap_rnd_bits %d): %s\n", shown(o.Program), o.Kernel.Release, o.Kernel.Arch, o.Kernel.MmapRndBits, how)
-	fmt.Fprintf(w, "mmap base %v, stack %v, heap starts at %v\n", o.MmapBase, o.Stack, o.BrkStart)
+	fmt.Fprintf(w, "%s on Linux %s %v\n%s\n", o.Program.heading(), o.Kernel.Release, o.Kernel.Arch, how)
+	fmt.Fprintf(w, "mmap base %v, stack %v, heap (brk) starts at %v\n", o.MmapBase, o.Stack, o.BrkStart)
 	if o.TLSPages != nil {
 		fmt.Fprintf(w, "initial thread: thread pointer %v, static TLS and TCB on pages %v\n", o.TP, *o.TLSPages)
 	}
@@ -265,10 +658,24 @@ func printLayout(w io.Writer, o layoutJSON, p *linux.Process) {
 		fmt.Fprintln(w, m)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "images (dl_iterate_phdr order), load bias:")
+	fmt.Fprintln(w, "images in dl_iterate_phdr order, with their load bias:")
 	for _, img := range o.Images {
-		fmt.Fprintf(w, "  %18v  %s\n", img.Base, shown(img.Path))
+		fmt.Fprintf(w, "  %18v  %s\n", img.LoadBias, shown(img.Path))
 	}
+}
+
+type rangeJSON struct {
+	Name  string       `json:"name"`
+	Start vaspace.Addr `json:"start"`
+	End   vaspace.Addr `json:"end"`
+}
+
+type presetJSON struct {
+	Name    string `json:"name"`
+	Summary string `json:"summary"`
+	Arch    string `json:"arch"`
+	Source  string `json:"source"`
+	Message string `json:"runtime_message"`
 }
 
 type reserveCulprit struct {
@@ -277,9 +684,16 @@ type reserveCulprit struct {
 	Start       vaspace.Addr `json:"start"`
 	End         vaspace.Addr `json:"end"`
 	MovedBy     string       `json:"moved_by"`
-	Range       string       `json:"range"`
-	Outside     bool         `json:"outside_allowed"`
+	Conflict    string       `json:"conflict"`
+	Range       string       `json:"range,omitempty"`
 	Probability float64      `json:"probability"`
+	Exact       string       `json:"probability_exact"`
+}
+
+type reserveGroup struct {
+	MovedBy     string  `json:"moved_by"`
+	Probability float64 `json:"probability"`
+	Exact       string  `json:"probability_exact"`
 }
 
 type reserveBits struct {
@@ -288,18 +702,29 @@ type reserveBits struct {
 	Exact       string  `json:"probability_exact"`
 }
 
+type gateJSON struct {
+	FailAbove float64 `json:"fail_above"`
+	Compares  string  `json:"compares"`
+	Exceeded  bool    `json:"exceeded"`
+}
+
 type reserveJSON struct {
-	Program     string             `json:"program"`
-	Preset      string             `json:"preset,omitempty"`
-	Bits        int                `json:"mmap_rnd_bits"`
-	Probability float64            `json:"probability"`
-	Exact       string             `json:"probability_exact"`
-	Groups      map[string]float64 `json:"groups"`
-	Culprits    []reserveCulprit   `json:"culprits"`
-	ByBits      []reserveBits      `json:"by_mmap_rnd_bits"`
-	FirstBits   int                `json:"first_failing_bits,omitempty"`
-	Message     string             `json:"runtime_message,omitempty"`
-	Notes       []string           `json:"notes,omitempty"`
+	Schema      string           `json:"schema"`
+	SVG         string           `json:"svg,omitempty"`
+	Program     programJSON      `json:"program"`
+	Preset      *presetJSON      `json:"preset,omitempty"`
+	Free        []rangeJSON      `json:"free"`
+	Allowed     []rangeJSON      `json:"allowed"`
+	Bits        int              `json:"mmap_rnd_bits"`
+	BitsFrom    string           `json:"mmap_rnd_bits_from"`
+	Probability float64          `json:"probability"`
+	Exact       string           `json:"probability_exact"`
+	Gate        *gateJSON        `json:"gate,omitempty"`
+	Groups      []reserveGroup   `json:"groups"`
+	Culprits    []reserveCulprit `json:"culprits"`
+	ByBits      []reserveBits    `json:"by_mmap_rnd_bits"`
+	FirstBits   int              `json:"first_failing_bits,omitempty"`
+	Notes       []string         `json:"notes,omitempty"`
 }
 
 func runReserve(e *env, args []string) int {
@@ -307,91 +732,171 @@ func runReserve(e *env, args []string) int {
 	var lf launchFlags
 	lf.register(fs)
 	var ranges, allows listFlag
-	fs.Var(&ranges, "range", "an address range START-END (hex) that must stay free (repeatable)")
-	fs.Var(&allows, "allow", "an address range START-END every mapping must lie in (repeatable)")
-	presetName := fs.String("preset", "", "a built-in sanitizer layout: "+presetNames())
-	bits := fs.Int("mmap-rnd-bits", 0, "vm.mmap_rnd_bits to analyse (default the kernel profile's)")
-	failAbove := fs.Float64("fail-above", -1, "exit 1 when the failure probability exceeds this fraction")
-	asJSON := fs.Bool("json", false, "print a machine-readable result")
-	if code, ok := parseFlags(fs, args); !ok {
+	fs.Var(&ranges, "range", "an address range `START-END` (hex) no mapping may overlap (repeatable)")
+	fs.Var(&allows, "allow", "an address range `START-END` (hex) every mapping must lie in (repeatable)")
+	presetName := fs.String("preset", "", "a built-in sanitizer layout `NAME` (its free and allowed ranges): "+presetNames())
+	bits := fs.Int("mmap-rnd-bits", 0, "the vm.mmap_rnd_bits `N` to analyse (default the kernel's: this machine's, or --kernel's)")
+	var failAbove probFlag
+	fs.Var(&failAbove, "fail-above", "exit 1 when the share of launches that fail (\"probability\") exceeds `P`, a fraction from 0 to 1")
+	svgFile := fs.String("svg", "", "also draw the ranges, where each randomised group can land and the mappings in the way as an SVG picture in `FILE`")
+	asJSON := fs.Bool("json", false, "print a vasim/reserve/v1 document (vasim help json)")
+	r := reporter{e: e, name: "reserve"}
+	if code, ok := parseArgs(fs, &r, args); !ok {
 		return code
 	}
-	bad := usageErr(e, "reserve")
-	if *failAbove != -1 && !(*failAbove >= 0 && *failAbove <= 1) {
-		return bad("--fail-above %v: want a probability between 0 and 1", *failAbove)
-	}
+	r.asJSON = *asJSON
 	var spec reserve.Spec
 	var preset reserve.Preset
 	if *presetName != "" {
 		var err error
 		if preset, err = reserve.LookupPreset(*presetName); err != nil {
-			return bad("--preset: %v", err)
+			return r.usage("--preset: %v", strings.TrimPrefix(err.Error(), reserve.ErrSpec.Error()+": "))
 		}
 		spec = preset.Spec
 	}
 	for _, s := range ranges {
-		r, err := parseRegion(s)
+		rg, err := parseRange(s)
 		if err != nil {
-			return bad("--range %q: %v", s, err)
+			return r.usage("--range %q: %v", s, err)
 		}
-		spec.Free = append(spec.Free, reserve.Range{Range: r, Name: s})
+		spec.Free = append(spec.Free, reserve.Range{Range: rg, Name: s})
 	}
 	for _, s := range allows {
-		r, err := parseRegion(s)
+		rg, err := parseRange(s)
 		if err != nil {
-			return bad("--allow %q: %v", s, err)
+			return r.usage("--allow %q: %v", s, err)
 		}
-		spec.Allowed = append(spec.Allowed, reserve.Range{Range: r, Name: s})
+		spec.Allowed = append(spec.Allowed, reserve.Range{Range: rg, Name: s})
 	}
 	if len(spec.Free) == 0 && len(spec.Allowed) == 0 {
-		return bad("give --range, --allow or --preset")
+		return r.usage("give --preset NAME, --range START-END or --allow START-END: the ranges to check")
 	}
-	pr, err := lf.prepare(e, false, *bits)
+	if err := lf.check(); err != nil {
+		return report(r, err)
+	}
+	bitsSet := false
+	fs.Visit(func(f *flag.Flag) { bitsSet = bitsSet || f.Name == "mmap-rnd-bits" })
+	if bitsSet && *bits <= 0 {
+		return r.usage("--mmap-rnd-bits %d: want the number of random bits, e.g. 28", *bits)
+	}
+	prog := startStages(e, "reserve", *asJSON)
+	out, err := analyseReserve(e, &lf, spec, preset, *bits, prog, *svgFile)
+	prog.stop()
 	if err != nil {
-		return bad("%v", err)
+		return report(r, err)
 	}
-	if preset.Name != "" && preset.Arch != pr.Kernel().Arch {
-		return bad("--preset %s is for %v, the kernel profile is %v", preset.Name, preset.Arch, pr.Kernel().Arch)
-	}
-	v, err := pr.Variation()
-	if err != nil {
-		return bad("%v", err)
-	}
-	res, err := reserve.Analyze(v, spec)
-	if err != nil {
-		return bad("%v", err)
-	}
-	sweep, err := reserve.Sweep(v, spec)
-	if err != nil {
-		return bad("%v", err)
-	}
-	out := reserveJSON{Program: lf.exe, Preset: preset.Name, Bits: res.Bits, Probability: res.Float(), Exact: res.Probability.RatString(), Groups: map[string]float64{}, Message: preset.Message, Notes: pr.Notes}
-	for g, p := range res.Groups {
-		f, _ := p.Float64()
-		out.Groups[g.String()] = f
-	}
-	for _, c := range res.Culprits {
-		f, _ := c.Probability.Float64()
-		out.Culprits = append(out.Culprits, reserveCulprit{Name: c.Mapping.Name, Owner: c.Mapping.Owner, Start: c.Mapping.Start, End: c.Mapping.End, MovedBy: c.Group.String(), Range: c.Range, Outside: c.Outside, Probability: f})
-	}
-	for _, r := range sweep {
-		out.ByBits = append(out.ByBits, reserveBits{Bits: r.Bits, Probability: r.Float(), Exact: r.Probability.RatString()})
-		if out.FirstBits == 0 && r.Probability.Sign() > 0 {
-			out.FirstBits = r.Bits
-		}
+	if failAbove.set {
+		out.Gate = &gateJSON{FailAbove: failAbove.p, Compares: "probability", Exceeded: out.Probability > failAbove.p}
 	}
 	if *asJSON {
 		if err := writeJSON(e.stdout, out); err != nil {
-			return bad("%v", err)
+			return report(r, err)
 		}
 	} else {
 		printReserve(e.stdout, out)
 	}
-	if *failAbove >= 0 && out.Probability > *failAbove {
-		fmt.Fprintf(e.stderr, "vasim reserve: failure probability %.4f%% exceeds --fail-above %.4f%%\n", 100*out.Probability, 100**failAbove)
+	if out.Gate != nil && out.Gate.Exceeded {
+		fmt.Fprintf(e.stderr, "vasim reserve: %s of launches fail at mmap_rnd_bits %d, above --fail-above %s\n", share(out.Probability), out.Bits, share(failAbove.p))
 		return exitFailure
 	}
 	return exitOK
+}
+
+// parseRange reads START-END in hex; "none" is not a range here.
+func parseRange(s string) (vaspace.Range, error) {
+	if s == "none" {
+		return vaspace.Range{}, errors.New("want START-END in hex, like 0x600000000000-0x640000000000")
+	}
+	return parseRegion(s)
+}
+
+// analyseReserve prepares the program and computes the result at the
+// kernel's mmap_rnd_bits (or bits) and at every value the architecture
+// accepts.
+func analyseReserve(e *env, lf *launchFlags, spec reserve.Spec, preset reserve.Preset, bits int, prog *stageLine, svg string) (reserveJSON, error) {
+	k, err := lf.kernelProfile(bits)
+	if err != nil {
+		return reserveJSON{}, err
+	}
+	if preset.Name != "" && preset.Arch != k.Arch {
+		return reserveJSON{}, usageError("--preset %s is for %v, the kernel profile is %v", preset.Name, preset.Arch, k.Arch)
+	}
+	pr, err := lf.prepareWith(e, k, false, prog)
+	if err != nil {
+		return reserveJSON{}, err
+	}
+	k = pr.Kernel()
+	prog.set("working out how each random draw moves the layout")
+	v, err := pr.Variation()
+	if err != nil {
+		return reserveJSON{}, err
+	}
+	lo, hi := k.RndBitsRange()
+	prog.set(fmt.Sprintf("counting the failing draws at mmap_rnd_bits %d to %d", lo, hi))
+	sweep, err := reserve.Sweep(v, spec)
+	if err != nil {
+		return reserveJSON{}, err
+	}
+	var res *reserve.Result
+	for _, s := range sweep {
+		if s.Bits == k.MmapRndBits {
+			res = s
+		}
+	}
+	if res == nil {
+		if res, err = reserve.Analyze(v, spec); err != nil {
+			return reserveJSON{}, err
+		}
+	}
+	if svg != "" {
+		p, err := pr.Layout(linux.Draw{})
+		if err != nil {
+			return reserveJSON{}, err
+		}
+		if err := writeSVG(svg, reserveFigure(lf.cmd.Path, spec, v, p.Space(), res)); err != nil {
+			return reserveJSON{}, fmt.Errorf("--svg: %w", err)
+		}
+	}
+	out := reserveJSON{Schema: schemaReserve, SVG: svg, Program: programOf(lf.cmd), Free: rangesOf(spec.Free), Allowed: rangesOf(spec.Allowed), Bits: res.Bits, BitsFrom: lf.bitsFrom, Probability: res.Float(), Exact: res.Probability.RatString(), Groups: []reserveGroup{}, Culprits: []reserveCulprit{}}
+	if preset.Name != "" {
+		out.Preset = &presetJSON{Name: preset.Name, Summary: preset.Summary, Arch: preset.Arch.String(), Source: preset.Source, Message: preset.Message}
+	}
+	if n := scriptNote(lf.cmd); n != "" {
+		out.Notes = append(out.Notes, n)
+	}
+	out.Notes = append(out.Notes, pr.Notes...)
+	for _, g := range []linux.Group{linux.GroupExec, linux.GroupMmap, linux.GroupStack, linux.GroupFixed} {
+		if p, ok := res.Groups[g]; ok {
+			out.Groups = append(out.Groups, reserveGroup{MovedBy: moved(g), Probability: ratFloat(p), Exact: p.RatString()})
+		}
+	}
+	for _, c := range res.Culprits {
+		rc := reserveCulprit{Name: c.Mapping.Name, Owner: c.Mapping.Owner, Start: c.Mapping.Start, End: c.Mapping.End, MovedBy: moved(c.Group), Conflict: "overlaps", Range: c.Range, Probability: ratFloat(c.Probability), Exact: c.Probability.RatString()}
+		if c.Outside {
+			rc.Conflict, rc.Range = "outside-allowed", ""
+		}
+		out.Culprits = append(out.Culprits, rc)
+	}
+	for _, s := range sweep {
+		out.ByBits = append(out.ByBits, reserveBits{Bits: s.Bits, Probability: s.Float(), Exact: s.Probability.RatString()})
+		if out.FirstBits == 0 && s.Probability.Sign() > 0 {
+			out.FirstBits = s.Bits
+		}
+	}
+	return out, nil
+}
+
+func ratFloat(r *big.Rat) float64 {
+	f, _ := r.Float64()
+	return f
+}
+
+func rangesOf(rs []reserve.Range) []rangeJSON {
+	out := []rangeJSON{}
+	for _, r := range rs {
+		out = append(out, rangeJSON{Name: r.Name, Start: r.Start, End: r.End})
+	}
+	return out
 }
 
 func presetNames() string {
@@ -402,43 +907,136 @@ func presetNames() string {
 	return strings.Join(n, ", ")
 }
 
+// share prints a fraction of launches as a percentage that is never 0%
+// or 100% unless it is exactly that.
+func share(p float64) string {
+	switch {
+	case p == 0:
+		return "0%"
+	case p == 1:
+		return "100%"
+	case p < 0.00005:
+		return "<0.01%"
+	case p > 0.99995:
+		return ">99.99%"
+	}
+	return pct(p)
+}
+
+// bitsWords says where the analysed mmap_rnd_bits came from.
+var bitsWords = map[string]string{
+	"host":           "this machine's",
+	"kernel-profile": "the --kernel profile's",
+	"flag":           "--mmap-rnd-bits",
+}
+
 func printReserve(w io.Writer, o reserveJSON) {
-	what := "the given ranges"
-	if o.Preset != "" {
-		what = o.Preset
+	fmt.Fprintln(w, o.Program.heading())
+	if o.Preset != nil {
+		fmt.Fprintf(w, "preset %s: %s\n", o.Preset.Name, o.Preset.Summary)
 	}
-	fmt.Fprintf(w, "%s against %s at mmap_rnd_bits %d: %s of launches fail (exactly %s)\n", shown(o.Program), what, o.Bits, pct(o.Probability), o.Exact)
-	if o.Probability > 0 && o.Message != "" {
-		fmt.Fprintf(w, "the runtime then reports: %s\n", o.Message)
-	}
-	for _, g := range []string{linux.GroupExec.String(), linux.GroupMmap.String(), linux.GroupStack.String(), linux.GroupFixed.String()} {
-		if p, ok := o.Groups[g]; ok && p > 0 {
-			fmt.Fprintf(w, "  %-26s %s\n", g, pct(p))
+	printRanges := func(what string, rs []rangeJSON) {
+		if len(rs) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "  %s:\n", what)
+		for _, r := range rs {
+			rg := vaspace.Range{Start: r.Start, End: r.End}
+			if strings.HasPrefix(r.Name, "0x") { // --range and --allow are named by their text
+				fmt.Fprintf(w, "    %v\n", rg)
+				continue
+			}
+			fmt.Fprintf(w, "    %-40v %s\n", rg, shown(r.Name))
 		}
 	}
-	if len(o.Culprits) > 0 {
-		fmt.Fprintln(w, "\nin the way (share of launches, each counted alone):")
-		for i, c := range o.Culprits {
-			if i == 12 {
-				fmt.Fprintf(w, "  … and %d more (see --json)\n", len(o.Culprits)-i)
-				break
-			}
-			where := "overlaps " + c.Range
-			if c.Outside {
-				where = "leaves the allowed ranges"
-			}
-			fmt.Fprintf(w, "  %8s  %s [%v, %v) %s (%s)\n", pct(c.Probability), shown(ownerOr(c.Owner, c.Name)), c.Start, c.End, where, c.MovedBy)
-		}
-	}
+	printRanges("no mapping may overlap", o.Free)
+	printRanges("every mapping must lie in", o.Allowed)
 	for _, n := range o.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-	fmt.Fprintln(w, "\nby vm.mmap_rnd_bits:")
-	for _, b := range o.ByBits {
-		fmt.Fprintf(w, "  %2d  %s\n", b.Bits, pct(b.Probability))
+	fmt.Fprintln(w)
+	at := fmt.Sprintf("At vm.mmap_rnd_bits %d (%s),", o.Bits, bitsWords[o.BitsFrom])
+	if o.Probability == 0 {
+		fmt.Fprintf(w, "%s no launch fails: no random draw puts a mapping in the way.\n", at)
+	} else {
+		exact := ""
+		if len(o.Exact) <= 21 {
+			exact = " (exactly " + o.Exact + ")"
+		}
+		fmt.Fprintf(w, "%s %s of launches fail%s.\n", at, share(o.Probability), exact)
+		if o.Preset != nil && o.Preset.Message != "" {
+			fmt.Fprintf(w, "Such a launch stops with: %s\n", o.Preset.Message)
+		}
+		var failing []reserveGroup
+		for _, g := range o.Groups {
+			if g.Probability > 0 {
+				failing = append(failing, g)
+			}
+		}
+		if len(failing) > 1 {
+			fmt.Fprintln(w, "\nEach random draw alone (they are independent: the total is 1 − (1 − a)(1 − b)…):")
+			for _, g := range failing {
+				fmt.Fprintf(w, "  %8s  %s\n", share(g.Probability), movedWords[g.MovedBy])
+			}
+		}
+		fmt.Fprintln(w, "\nIn the way (the share of launches in which each one is, whatever the others do):")
+		printCulprits(w, o.Culprits)
 	}
-	if o.FirstBits != 0 {
-		fmt.Fprintf(w, "launches start failing at mmap_rnd_bits %d\n", o.FirstBits)
+	if o.Gate != nil {
+		verdict := "not exceeded"
+		if o.Gate.Exceeded {
+			verdict = "exceeded: exit status 1"
+		}
+		fmt.Fprintf(w, "\n--fail-above %s: %s\n", share(o.Gate.FailAbove), verdict)
+	}
+	fmt.Fprintln(w, "\nBy vm.mmap_rnd_bits (the same program; every value the architecture accepts):")
+	for _, b := range o.ByBits {
+		mark := ""
+		if b.Bits == o.Bits {
+			mark = "  ← analysed above"
+		}
+		fmt.Fprintf(w, "  %2d  %8s%s\n", b.Bits, share(b.Probability), mark)
+	}
+	switch {
+	case o.FirstBits == 0:
+		fmt.Fprintln(w, "No launch fails at any of them.")
+	case o.FirstBits == o.ByBits[0].Bits:
+		fmt.Fprintf(w, "Launches fail already at the fewest bits the architecture accepts, %d.\n", o.FirstBits)
+	default:
+		fmt.Fprintf(w, "Launches start failing at mmap_rnd_bits %d.\n", o.FirstBits)
+	}
+}
+
+// printCulprits lists the mappings in the way, most often first. The
+// mappings one draw moves together are often in the way in about the same
+// share of launches: each run of them with the same share as printed and
+// the same conflict is one line, its first mapping named and the others
+// counted.
+func printCulprits(w io.Writer, cs []reserveCulprit) {
+	const lines = 12
+	for i, n := 0, 0; i < len(cs); n++ {
+		if n == lines {
+			fmt.Fprintf(w, "  … and %d more (see --json)\n", len(cs)-i)
+			return
+		}
+		c := cs[i]
+		j := i + 1
+		for j < len(cs) && cs[j].MovedBy == c.MovedBy && cs[j].Conflict == c.Conflict && cs[j].Range == c.Range && share(cs[j].Probability) == share(c.Probability) {
+			j++
+		}
+		where := "overlaps " + shown(c.Range)
+		if c.Conflict == "outside-allowed" {
+			where = "leaves the allowed ranges"
+		}
+		by := "moved by the " + c.MovedBy + " draw"
+		if c.MovedBy == "none" {
+			by = "never moves"
+		}
+		fmt.Fprintf(w, "  %8s  %s [%v, %v) %s; %s\n", share(c.Probability), shown(ownerOr(c.Owner, c.Name)), c.Start, c.End, where, by)
+		if j-i > 1 {
+			fmt.Fprintf(w, "            and %d more mappings the %s draw moves, each also in %s\n", j-i-1, c.MovedBy, share(c.Probability))
+		}
+		i = j
 	}
 }
 
@@ -447,4 +1045,75 @@ func ownerOr(owner, name string) string {
 		return owner
 	}
 	return name
+}
+
+// stageLine shows what a slow command is doing when it has no count to
+// report (progress.go's indicator counts done of total): once the command
+// has run for a delay, a line on a terminal's standard error naming its
+// stage, which each new stage rewrites, cleared when it is done. A nil
+// *stageLine shows nothing.
+type stageLine struct {
+	mu    sync.Mutex
+	w     io.Writer
+	name  string
+	stage string
+	shown bool
+	done  bool
+	timer *time.Timer
+}
+
+// startStages returns a stageLine for command name that shows after a
+// second, when standard error is a terminal and the output is not JSON;
+// otherwise nil.
+func startStages(e *env, name string, asJSON bool) *stageLine {
+	f, ok := e.stderr.(*os.File)
+	if !ok || asJSON {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return newStageLine(f, name, time.Second)
+}
+
+func newStageLine(w io.Writer, name string, delay time.Duration) *stageLine {
+	p := &stageLine{w: w, name: name, stage: "starting"}
+	p.timer = time.AfterFunc(delay, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !p.done {
+			p.shown = true
+			p.print()
+		}
+	})
+	return p
+}
+
+func (p *stageLine) print() { fmt.Fprintf(p.w, "\r\x1b[Kvasim %s: %s…", p.name, p.stage) }
+
+// set names the stage the command is in.
+func (p *stageLine) set(stage string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stage = stage
+	if p.shown && !p.done {
+		p.print()
+	}
+}
+
+// stop clears the line, if one was shown.
+func (p *stageLine) stop() {
+	if p == nil {
+		return
+	}
+	p.timer.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shown && !p.done {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+	p.done = true
 }

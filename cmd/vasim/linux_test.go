@@ -41,8 +41,8 @@ func TestLayoutCommandMatchesSetarch(t *testing.T) {
 	require.Equal(t, exitOK, code, errs)
 	var o struct {
 		Images []struct {
-			Path string `json:"path"`
-			Base string `json:"base"`
+			Path     string `json:"path"`
+			LoadBias string `json:"load_bias"`
 		} `json:"images"`
 		Mappings []struct {
 			Start, End, Perms, Offset, Path string
@@ -60,7 +60,7 @@ func TestLayoutCommandMatchesSetarch(t *testing.T) {
 		require.Equal(t, permsOf(l), m.Perms, "mapping %d", i)
 	}
 	require.Equal(t, exe, o.Images[0].Path)
-	require.Equal(t, "0x555555554000", o.Images[0].Base)
+	require.Equal(t, "0x555555554000", o.Images[0].LoadBias)
 	require.Equal(t, "linux-vdso.so.1", o.Images[1].Path)
 
 	// The text form prints the same lines as /proc/PID/maps.
@@ -94,7 +94,7 @@ func TestReserveCommand(t *testing.T) {
 	require.Contains(t, errs, `--range "0x1000-0x2000x"`)
 	code, _, errs = runCmd(t, "reserve", "--exe", exe)
 	require.Equal(t, exitUsage, code)
-	require.Contains(t, errs, "give --range, --allow or --preset")
+	require.Contains(t, errs, "give --preset NAME, --range START-END or --allow START-END")
 	code, _, errs = runCmd(t, "reserve", "--exe", exe, "--preset", "tsan-x86_64", "--mmap-rnd-bits", "40")
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errs, "mmap_rnd_bits")
@@ -115,8 +115,8 @@ func TestLayoutCommandErrors(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errs, "--exe is required")
 	code, _, errs = runCmd(t, "layout", "--exe", "/nonexistent/prog")
-	require.Equal(t, exitUsage, code)
-	require.Contains(t, errs, "/nonexistent/prog")
+	require.Equal(t, exitInput, code)
+	require.Contains(t, errs, "--exe /nonexistent/prog: does not exist")
 	code, _, errs = runCmd(t, "layout", "--exe", "/bin/true", "--env", "NOEQUALS")
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errs, `--env "NOEQUALS"`)
@@ -140,7 +140,7 @@ func TestTSDCommand(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "s.json")
 	require.NoError(t, os.WriteFile(f, []byte(`{"instances": [{"name": "a", "model": "fixed-slot", "slots": [1]}]}`), 0o644))
 	code, _, errs = runCmd(t, "tsd", "--file", f)
-	require.Equal(t, exitUsage, code)
+	require.Equal(t, exitInput, code, "a document the model cannot use is bad input")
 	require.Contains(t, errs, "s.json")
 }
 
