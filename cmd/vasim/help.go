@@ -65,9 +65,10 @@ never 1. Under --json every error is also printed on standard output as
 const jsonHelp = `Every command prints one JSON document under --json. Its "schema" names
 the command and the version of its form, e.g. "vasim/xzone/v1"; a field
 is only ever added within a version, never renamed or given another
-meaning. Addresses and sizes are numbers (bytes); ranges are
-{"start", "end"}, end excluded; probabilities are numbers in [0, 1] with an
-exact fraction beside them as a string ("probability_exact").
+meaning. Addresses are hexadecimal strings ("0x401d04000"); sizes and
+counts are numbers (sizes in bytes); ranges are {"start", "end"}, end
+excluded; probabilities are numbers in [0, 1] with an exact fraction
+beside them as a string ("probability_exact").
 
 vasim/xzone/v1 (vasim xzone):
   input           {"kind": scenario|images|exe|layout|crash-report, "name",
@@ -103,8 +104,99 @@ vasim/xzone/v1 (vasim xzone):
 vasim/scenarios/v1: "scenarios" [{"name", "kind": xzone|tls, "platform",
   "description"}].
 
-vasim/layout/v1, vasim/reserve/v1, vasim/tls/v1, vasim/tls-pages/v1,
-vasim/tsd/v1: the fields "vasim help <command>" lists; see the README.
+vasim/layout/v1 (vasim layout):
+  program         the program placed: "given" (--exe), "path" (the ELF file:
+                  a script's interpreter), "execfn" (the file name the last
+                  execve got), "argv", "steps" [{"kind": path-search|script|
+                  env, "name", "file", "arg", "path_entry"}], and what a
+                  #!/usr/bin/env -S line did: "env_cleared", "env_unset",
+                  "env_set"
+  kernel          the kernel profile used (the form --kernel reads)
+  aslr            on|off; "aslr_off_by": no-aslr|randomize_va_space
+  draw            with ASLR on: "source" (zero|seed), "seed", and the draws
+                  "mmap", "pie", "stack", "stack_align", "brk" (pages), "sp"
+                  (bytes)
+  mmap_base, stack, brk_start, thread_pointer, initial_tls_pages
+  images          in dl_iterate_phdr order: "path", "file", "dlpi_name",
+                  "load_bias", "start", "end", "moved_by": pie|mmap|stack|none
+  mappings        as /proc/PID/maps: "start", "end", "perms", "offset", "path"
+  notes           sentences the text output prints
+
+vasim/reserve/v1 (vasim reserve):
+  program         as in vasim/layout/v1
+  preset          "name", "summary", "arch", "source", "runtime_message"
+  free, allowed   the ranges checked [{"name", "start", "end"}]: no mapping
+                  may overlap a free range, every mapping must lie in the
+                  allowed ones
+  mmap_rnd_bits   the value analysed; "mmap_rnd_bits_from": host|
+                  kernel-profile|flag
+  probability     the share of launches that fail there; the gate compares it
+  gate            {"fail_above", "compares": "probability", "exceeded"} when
+                  --fail-above is given
+  groups          each random draw alone [{"moved_by", "probability",
+                  "probability_exact"}]; they are independent: 1 − probability
+                  is the product of their 1 − probability
+  culprits        the mappings in the way, most often first: "name", "owner",
+                  "start", "end" (at draw 0), "moved_by", "conflict":
+                  overlaps|outside-allowed, "range" (the free range
+                  overlapped), "probability", "probability_exact"
+  by_mmap_rnd_bits  every value the architecture accepts: [{"mmap_rnd_bits",
+                  "probability", "probability_exact"}]; "first_failing_bits"
+  notes           sentences the text output prints
+
+vasim/tls/v1 (vasim tls --exe):
+  outcome         "fits" (the program starts and every dlopen succeeds) or
+                  "fails" (exit 1)
+  loader, arch, glibc_version, glibc_version_source, exe, tunables
+  offset_from     "thread_pointer": every "offset" (the loader's own figure,
+                  glibc's l_tls_offset) is a distance from the thread pointer
+                  in "offset_direction": "below" (x86_64: the block starts at
+                  tp - offset) or "above" (aarch64: tp + offset); every
+                  "tp_offset" is the block's start minus tp, signed
+  static_size     bytes per thread after start-up = static_used + surplus +
+                  alignment_padding + tcb_size (x86_64; on aarch64 the 16-byte
+                  TCB is inside static_used and tcb_size is 0); static_align
+  free            surplus + alignment_padding: the room for libraries
+                  dlopened later; optional_left of it may go to TLS-descriptor
+                  blocks (glibc.rtld.optional_static_tls)
+  startup_tls     [{"path", "tls_size", "tls_align", "offset", "tp_offset"}]
+  start_failure   when the program does not start: "reason", "message", and
+                  the fields of a failed dlopen's explanation below
+  dlopen          in order: "path", "outcome": fits|fails, "reason" (a
+                  failure's kind: static-tls-exhausted, alignment-too-large,
+                  already-dynamic, not-found, not-an-object, undefined-symbol,
+                  unsupported-relocation, dtv-surplus-exceeded,
+                  initial-exec-to-dlopened-module, invalid-tls-segment),
+                  "message" (the loader's text; "ok" and "error" say the
+                  same), "tp_offset", "placed" [{"path", "offset",
+                  "tp_offset", "bytes" = "block_size" + "padding",
+                  "optional"}], "free_after"; for a failure "module",
+                  "bytes_needed", "bytes_free", "bytes_short", "consumed_by",
+                  "optional_static_tls" and "nns" (every value: "current",
+                  "works_from" (every value from it up works), "also_works"
+                  and "fails" ([lo, hi] ranges below it), "smallest",
+                  "checked_up_to"), "fix_tunables", "fix_verified",
+                  "preload_fixes", "notes", "explanation"
+  warnings        what the loader would print without failing
+
+vasim/tls-case/v1 (vasim tls --scenario, --case): "outcome", "case",
+  "glibc", "arch", "start_error", the static block as in vasim/tls/v1,
+  "dlopens" [{"dlopen", "outcome", "reason", "message", "need", "free",
+  "short", "took", "free_after", "published_ok"}], "reproduces_report",
+  "fixes" [{"name", "works", "reported_works", "source"}],
+  "optional_static_tls" (as in vasim/tls/v1), "minimal_optional_static_tls"
+  (the least working value; it may lie in a gap), "published", "notes".
+
+vasim/tls-pages/v1 (vasim tls pages): "program", "randomized", "moved_by",
+  "tp", "static_tls", "tcb", "allocation", "dtv", "dtv_page", "pages" (to
+  share), "strategies" [{"name", "pages", "extra_pages", "missed_pages",
+  "unmapped_pages", "covers" (by --probe offset), "one_call_error"}],
+  "notes".
+
+vasim/tsd/v1 (vasim tsd): "scenario", "platform", "instances", "threads",
+  "failures" (exit 1 when any), "counts" (by kind), "culprits", "events"
+  [{"kind", "step" (-1: start-up), "thread", "instance", "other",
+  "detail", "failure"}].
 
 vasim/version/v1: "version", "go".
 

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,8 +36,22 @@ func TestXZoneDefaultScenario(t *testing.T) {
 func TestXZoneJSON(t *testing.T) {
 	code, out, errs := runCmd(t, "xzone", "--aslr", "off", "--json")
 	require.Equal(t, exitOK, code, errs)
+	var doc struct {
+		Schema   string `json:"schema"`
+		Headline string `json:"headline"`
+		Slots    int    `json:"slots"`
+		XZone    struct {
+			State string `json:"state"`
+		} `json:"xzone"`
+		Off   json.RawMessage  `json:"aslr_off"`
+		Joint *json.RawMessage `json:"aslr_on"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.Equal(t, "vasim/xzone/v1", doc.Schema)
+	assert.Equal(t, "aslr_off", doc.Headline)
+	assert.Equal(t, "known", doc.XZone.State, "the scenario's crashes are the XZone abort")
+	assert.Nil(t, doc.Joint, "--aslr off computes no joint probability")
 	var o struct {
-		Slots          int     `json:"slots"`
 		CollidingSlots []int   `json:"colliding_slots"`
 		Probability    float64 `json:"probability"`
 		Hits           []struct {
@@ -50,10 +66,9 @@ func TestXZoneJSON(t *testing.T) {
 			Image   string `json:"image"`
 			IsImage bool   `json:"is_image"`
 		} `json:"culprits"`
-		Joint *json.RawMessage `json:"joint"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(out), &o))
-	assert.Equal(t, 736, o.Slots)
+	require.NoError(t, json.Unmarshal(doc.Off, &o))
+	assert.Equal(t, 736, doc.Slots)
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, o.CollidingSlots)
 	assert.InDelta(t, 15.0/736, o.Probability, 1e-6)
 	require.Len(t, o.Hits, 15)
@@ -68,7 +83,6 @@ func TestXZoneJSON(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 7, images)
-	assert.Nil(t, o.Joint, "--aslr off computes no joint probability")
 }
 
 const smallLayout = `{"mappings": [
@@ -83,9 +97,20 @@ func TestXZoneLayoutAndFailAbove(t *testing.T) {
 	code, out, errs := runCmd(t, "xzone", "--layout", path)
 	require.Equal(t, exitOK, code, errs)
 	assert.Contains(t, out, "8/736 slots collide (0-7)")
-	code, _, errs = runCmd(t, "xzone", "--layout", path, "--fail-above", "0.01")
+	code, out, errs = runCmd(t, "xzone", "--layout", path, "--fail-above", "0.01", "--json")
 	assert.Equal(t, exitFailure, code)
 	assert.Contains(t, errs, "exceeds --fail-above")
+	var gate struct {
+		Headline string `json:"headline"`
+		Gate     struct {
+			FailAbove float64 `json:"fail_above"`
+			Exceeded  bool    `json:"exceeded"`
+		} `json:"gate"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &gate))
+	assert.Equal(t, "aslr_off", gate.Headline, "a given layout has no ASLR-on figure")
+	assert.True(t, gate.Gate.Exceeded)
+	assert.Equal(t, 0.01, gate.Gate.FailAbove)
 	code, _, _ = runCmd(t, "xzone", "--layout", path, "--fail-above", "0.02")
 	assert.Equal(t, exitOK, code)
 }
@@ -105,19 +130,21 @@ func TestXZoneImagesJoint(t *testing.T) {
 	code, out, errs := runCmd(t, "xzone", "--images", path, "--json")
 	require.Equal(t, exitOK, code, errs)
 	var o struct {
-		Probability float64 `json:"probability"`
-		Joint       struct {
+		Off struct {
+			Probability float64 `json:"probability"`
+		} `json:"aslr_off"`
+		Joint struct {
 			Probability float64 `json:"probability"`
 			Draws       uint64  `json:"placement_draws"`
-		} `json:"joint"`
+		} `json:"aslr_on"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &o))
-	assert.Greater(t, o.Probability, 0.0)
+	assert.Greater(t, o.Off.Probability, 0.0)
 	assert.Equal(t, uint64(3069*255*65), o.Joint.Draws)
 	// libA goes above the stack, which slides down by the executable's
 	// slide: with ASLR on it ends lower than with ASLR off.
 	assert.Greater(t, o.Joint.Probability, 0.0)
-	assert.Less(t, o.Joint.Probability, o.Probability)
+	assert.Less(t, o.Joint.Probability, o.Off.Probability)
 }
 
 func TestXZoneBadInput(t *testing.T) {
@@ -128,16 +155,15 @@ func TestXZoneBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--layout", filepath.Join(dir, "missing.json")}, "no such file"},
-		{[]string{"--layout", badLayout}, `mappings[0].end = "zz"`},
 		{[]string{"--layout", badLayout, "--exe", "/bin/true"}, "at most one of"},
 		{[]string{"--aslr", "maybe"}, "--aslr \"maybe\""},
 		{[]string{"--observed", "5-2"}, "--observed"},
 		{[]string{"--profile", "libmalloc-1"}, "unknown profile"},
 		{[]string{"--fail-above", "2"}, "--fail-above 2"},
 		{[]string{"--scenario", "nope"}, "unknown scenario"},
-		{[]string{"--exe", "/bin/true"}, "--exe"},
 		{[]string{"--launches", "0"}, "--launches 0"},
+		{[]string{"--xzone", "maybe"}, "--xzone"},
+		{[]string{"--fix", "--layout", badLayout}, "--fix applies"},
 		{[]string{"--arch", "arm64"}, "--arch applies only to --exe"},
 		{[]string{"--shared-region", "none"}, "--shared-region applies only to"},
 		{[]string{"stray"}, "unexpected argument"},
@@ -145,6 +171,37 @@ func TestXZoneBadInput(t *testing.T) {
 		code, _, errs := runCmd(t, append([]string{"xzone"}, c.args...)...)
 		assert.Equal(t, exitUsage, code, "%v", c.args)
 		assert.Contains(t, errs, c.want, "%v", c.args)
+	}
+	// Bad input is exit 3, apart from a bad command line (2) and a
+	// predicted failure (1), and under --json it is a JSON error too.
+	array := filepath.Join(dir, "array.json")
+	require.NoError(t, os.WriteFile(array, []byte(`[{"name": "a"}]`), 0o644))
+	set := filepath.Join(dir, "set.json")
+	require.NoError(t, os.WriteFile(set, []byte(`{"images": [{"name": "a"}]}`), 0o644))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--layout", filepath.Join(dir, "missing.json")}, "no such file"},
+		{[]string{"--layout", badLayout}, `mappings[0].end = "zz"`},
+		{[]string{"--exe", "/bin/true"}, "an ELF file: vasim xzone models macOS; for a Linux program use vasim layout"},
+		{[]string{"--exe", "no-such-program-anywhere"}, "not found in PATH"},
+		{[]string{"--layout", array}, `a JSON array; a layout is an object {"mappings"`},
+		{[]string{"--layout", set}, "this is an image set"},
+	} {
+		code, out, errs := runCmd(t, append([]string{"xzone", "--json"}, c.args...)...)
+		assert.Equal(t, exitInput, code, "%v", c.args)
+		assert.Contains(t, errs, c.want, "%v", c.args)
+		assert.NotContains(t, errs, "vaspace.", "%v: no internal type names", c.args)
+		var e struct {
+			Schema, Kind, Message string
+			Exit                  int
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &e), "%v: a JSON error on stdout", c.args)
+		assert.Equal(t, "vasim/error/v1", e.Schema)
+		assert.Equal(t, exitInput, e.Exit)
+		assert.Equal(t, "input", e.Kind)
+		assert.Contains(t, e.Message, c.want)
 	}
 }
 
@@ -175,7 +232,7 @@ func TestXZoneImagesThatCannotBePlaced(t *testing.T) {
 		path := filepath.Join(dir, fmt.Sprintf("set%d.json", i))
 		require.NoError(t, os.WriteFile(path, []byte(`{"images": [`+c.exe+`, `+c.lib+`]}`), 0o644))
 		code, _, errs := runCmd(t, "xzone", "--images", path)
-		assert.Equal(t, exitUsage, code, "case %d: %s", i, errs)
+		assert.Equal(t, exitInput, code, "case %d: %s", i, errs)
 		assert.Contains(t, errs, c.want, "case %d", i)
 	}
 }
@@ -202,7 +259,7 @@ func TestScenarios(t *testing.T) {
 
 // No file input can hang vasim or make it read without bound: a FIFO, a
 // directory or an endless device given as a document, an executable or a
-// sysroot's ld.so.cache is refused at once, naming it (exit 2).
+// sysroot's ld.so.cache is refused at once, naming it (exit 3).
 func TestInputsThatAreNotRegularFiles(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
@@ -229,7 +286,7 @@ func TestInputsThatAreNotRegularFiles(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatalf("vasim %q blocked", args)
 		}
-		assert.Equal(t, exitUsage, code, "%q: %s", args, stderr)
+		assert.Equal(t, exitInput, code, "%q: %s", args, stderr)
 		assert.Regexp(t, `is (a named pipe \(FIFO\)|a character device|a directory), not a regular file|ld.so would block`, stderr, "%q", args)
 	}
 }
@@ -254,9 +311,12 @@ func TestScenarioDumpRoundTrips(t *testing.T) {
 	assert.Contains(t, dump, `"platform": "macos-26"`)
 	path := filepath.Join(t.TempDir(), "dump.json")
 	require.NoError(t, os.WriteFile(path, []byte(dump), 0o644))
-	var a, b struct {
+	type off struct {
 		Exact string `json:"probability_exact"`
 		Slots []int  `json:"colliding_slots"`
+	}
+	var a, b struct {
+		Off off `json:"aslr_off"`
 	}
 	code, out, errs := runCmd(t, "xzone", "--aslr", "off", "--json")
 	require.Equal(t, exitOK, code, errs)
@@ -265,5 +325,148 @@ func TestScenarioDumpRoundTrips(t *testing.T) {
 	require.Equal(t, exitOK, code, errs)
 	require.NoError(t, json.Unmarshal([]byte(out), &b))
 	assert.Equal(t, a, b)
-	assert.Equal(t, "43766655/2147483648", a.Exact, "15/736 with the 2^32 mod 736 bias")
+	assert.Equal(t, "43766655/2147483648", a.Off.Exact, "15/736 with the 2^32 mod 736 bias")
+}
+
+// A crash report is analysed as given, beside what it says itself: the
+// hand-made XZone crash collides (consistent) and proves XZone on; an
+// x86_64 report has no range reservation to fail.
+func TestXZoneCrashReport(t *testing.T) {
+	for _, c := range []struct {
+		file, state string
+		consistent  bool
+		text        string
+	}{
+		{"xzone-macos26-arm64.ips", "known", true, "it reports the XZone reservation failure, and its own layout collides: consistent"},
+		{"xzone-macos26-arm64.crash", "known", true, "BUG IN LIBMALLOC: pointer range initial reservation failed"},
+		{"xcodesapp-macos12.6-x86_64.crash", "off", false, "this crash has another cause"},
+	} {
+		path := filepath.Join("..", "..", "loader", "crashreport", "testdata", c.file)
+		code, out, errs := runCmd(t, "xzone", "--crash-report", path, "--json")
+		require.Equal(t, exitOK, code, "%s: %s", c.file, errs)
+		var o struct {
+			Input struct{ Kind string }  `json:"input"`
+			XZone struct{ State string } `json:"xzone"`
+			Crash struct {
+				Consistent    bool `json:"consistent"`
+				MentionsXZone bool `json:"mentions_xzone"`
+			} `json:"crash_report"`
+			Off struct {
+				Colliding int    `json:"colliding"`
+				Layout    string `json:"layout"`
+			} `json:"aslr_off"`
+			On *json.RawMessage `json:"aslr_on"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &o), c.file)
+		assert.Equal(t, "crash-report", o.Input.Kind)
+		assert.Equal(t, c.state, o.XZone.State, c.file)
+		assert.Equal(t, c.consistent, o.Crash.Consistent, c.file)
+		assert.Equal(t, "given", o.Off.Layout)
+		assert.Nil(t, o.On, "a crash report is one launch: no sum over slides")
+		code, out, _ = runCmd(t, "xzone", "--crash-report", path)
+		require.Equal(t, exitOK, code)
+		assert.Contains(t, out, c.text, c.file)
+	}
+	trunc := filepath.Join(t.TempDir(), "t.ips")
+	data, err := os.ReadFile(filepath.Join("..", "..", "loader", "crashreport", "testdata", "xzone-macos26-arm64.ips"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(trunc, data[:len(data)/2], 0o644))
+	code, _, errs := runCmd(t, "xzone", "--crash-report", trunc)
+	assert.Equal(t, exitInput, code)
+	assert.Contains(t, errs, trunc)
+}
+
+// --svg draws the layout: the SVG parses, and its slot row marks exactly
+// the colliding slots, each with its culprit.
+func TestXZoneSVG(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.svg")
+	code, _, errs := runCmd(t, "xzone", "--aslr", "off", "--svg", path)
+	require.Equal(t, exitOK, code, errs)
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	dec := xml.NewDecoder(f)
+	colliding := map[string]string{}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		if se, ok := tok.(xml.StartElement); ok {
+			attr := map[string]string{}
+			for _, a := range se.Attr {
+				attr[a.Name.Local] = a.Value
+			}
+			if attr["data-kind"] == "slot" && attr["data-colliding"] == "true" {
+				colliding[attr["data-slot"]] = attr["data-culprit"]
+			}
+		}
+	}
+	assert.Len(t, colliding, 15, "slots 0-14")
+	assert.Equal(t, "@rpath/libchromium_component_506.dylib", colliding["1"], "slot 1 runs into the dylib at 0x401d04000")
+}
+
+// Every report carries the answer under each unconfirmed parameter; the
+// shared-region alternative agrees with placing the same images with
+// that region given explicitly.
+func TestXZoneDepends(t *testing.T) {
+	code, out, errs := runCmd(t, "xzone", "--aslr", "off", "--json")
+	require.Equal(t, exitOK, code, errs)
+	var o struct {
+		Depends struct {
+			Outcomes []struct {
+				Parameter string  `json:"parameter"`
+				Value     string  `json:"value"`
+				ASLROff   float64 `json:"aslr_off"`
+			} `json:"outcomes"`
+			Apart string     `json:"apart"`
+			Range [2]float64 `json:"aslr_off_range"`
+			Most  string     `json:"most_moved_by"`
+		} `json:"depends"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	d := o.Depends
+	assert.Equal(t, "shared region", d.Apart)
+	assert.NotEmpty(t, d.Most)
+	assert.LessOrEqual(t, d.Range[0], 15.0/736)
+	assert.GreaterOrEqual(t, d.Range[1], 15.0/736)
+	var shared float64
+	for _, oc := range d.Outcomes {
+		if oc.Parameter == d.Apart {
+			shared = oc.ASLROff
+		}
+	}
+	code, dump, _ := runCmd(t, "scenarios", "--dump", "chromium-browser-tests")
+	require.Equal(t, exitOK, code)
+	set := filepath.Join(t.TempDir(), "set.json")
+	require.NoError(t, os.WriteFile(set, []byte(dump), 0o644))
+	code, out, errs = runCmd(t, "xzone", "--aslr", "off", "--json", "--images", set, "--shared-region", "0x180000000-0x300000000")
+	require.Equal(t, exitOK, code, errs)
+	var with struct {
+		Probability float64 `json:"probability"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &with))
+	assert.Equal(t, with.Probability, shared)
+	assert.Greater(t, shared, 0.2, "about 28% with the region at [6, 12) GiB")
+}
+
+// --fix with ASLR off moves the last-loaded dylibs until no slot
+// collides; a layout as given cannot be fixed by moving dylibs.
+func TestXZoneFix(t *testing.T) {
+	code, out, errs := runCmd(t, "xzone", "--aslr", "off", "--fix", "--json")
+	require.Equal(t, exitOK, code, errs)
+	var o struct {
+		Fix struct {
+			Moved  []string `json:"moved"`
+			Before float64  `json:"before"`
+			After  float64  `json:"after"`
+			Exact  bool     `json:"verified_over_every_slide"`
+		} `json:"fix"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	assert.GreaterOrEqual(t, len(o.Fix.Moved), 7)
+	assert.InDelta(t, 15.0/736, o.Fix.Before, 1e-6)
+	assert.Zero(t, o.Fix.After)
+	assert.False(t, o.Fix.Exact, "with --aslr off the fix is checked with ASLR off and at the extreme slides")
 }
