@@ -205,6 +205,13 @@ vasim/error/v1: "command", "exit" (see vasim help exit), "kind"
 `
 
 func runHelp(e *env, args []string) int {
+	if len(args) == 2 {
+		// "vasim help tls pages": a subcommand.
+		if _, ok := subcommands[args[0]+" "+args[1]]; ok {
+			commands[args[0]].run(&env{stdout: e.stdout, stderr: e.stdout, getenv: e.getenv}, []string{args[1], "-h"})
+			return exitOK
+		}
+	}
 	switch len(args) {
 	case 0:
 		usage(e.stdout)

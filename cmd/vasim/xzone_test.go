@@ -470,3 +470,11 @@ func TestXZoneFix(t *testing.T) {
 	assert.Zero(t, o.Fix.After)
 	assert.False(t, o.Fix.Exact, "with --aslr off the fix is checked with ASLR off and at the extreme slides")
 }
+
+// Help reaches a subcommand by its two words.
+func TestHelpSubcommand(t *testing.T) {
+	code, out, _ := runCmd(t, "help", "tls", "pages")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "Usage: vasim tls pages --exe PROGRAM")
+	assert.Contains(t, out, "Example:")
+}
