@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/google/btree"
+	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/loader/dyld"
 	"github.com/vasim/vasim/loader/linux"
 	"github.com/vasim/vasim/loader/macos"
@@ -28,6 +29,7 @@ import (
 	"github.com/vasim/vasim/reserve"
 	"github.com/vasim/vasim/vaspace"
 	"github.com/vasim/vasim/xzone"
+	"github.com/vasim/vasim/xzone/fix"
 )
 
 const benchPage = 0x1000
@@ -446,6 +448,56 @@ func BenchmarkXZoneJoint(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkXZoneJointScaling is the exact sum's cost against the number
+// of images (the Chromium scenario without its last-loaded dylibs) and
+// against the number of dyld slide pages (the platform's 256, fewer),
+// with the distinct layouts it found and the cost per layout, on one
+// worker so the figures do not depend on the scheduler.
+func BenchmarkXZoneJointScaling(b *testing.B) {
+	sc, err := scenario.Load(scenario.Default)
+	if err != nil {
+		b.Fatal(err)
+	}
+	full, err := dyld.Resolve(sc.Set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var movable []*loader.ImageSpec
+	for _, img := range full.Images[1:] {
+		if !img.InSharedCache {
+			movable = append(movable, img)
+		}
+	}
+	run := func(b *testing.B, m *macos.Model, order *dyld.LoadOrder) {
+		l, err := m.Layouts(order)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var pieces int
+		for i := 0; i < b.N; i++ {
+			j, err := xzone.JointAnalyzeWorkers(l, xzone.Libmalloc792, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pieces = j.Pieces
+		}
+		b.ReportMetric(float64(pieces), "layouts")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(max(pieces, 1)), "ns/layout")
+	}
+	for _, keep := range []int{len(movable) / 4, len(movable) / 2, 3 * len(movable) / 4, len(movable)} {
+		order, err := dyld.Resolve(fix.Without(sc.Set, movable[keep:]))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("images=%d", len(order.Images)), func(b *testing.B) { run(b, sc.Model, order) })
+	}
+	for _, pages := range []int64{32, 64, 128, 256} {
+		m := *sc.Model
+		m.Platform.DyldSlidePages = pages
+		b.Run(fmt.Sprintf("dyld_pages=%d", pages), func(b *testing.B) { run(b, &m, full) })
+	}
 }
 
 // --- Linux placement ---------------------------------------------------------
