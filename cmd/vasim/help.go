@@ -50,8 +50,10 @@ const exitHelp = `Exit status, the same for every command:
 
   0  ran, and predicts no failure past its gate (with no --fail-above, a
      probability is reported and the exit status is 0)
-  1  failure predicted: a dlopen that fails (vasim tls), or a probability
-     above --fail-above (vasim xzone, vasim reserve)
+  1  failure predicted: a dlopen that fails (vasim tls, layout, reserve,
+     tls pages), a probability above --fail-above (vasim xzone, vasim
+     reserve), an allocator instance that reads another's heap or gets
+     NULL (vasim tsd)
   2  bad command line: an unknown command or flag, a bad or conflicting
      flag value
   3  bad input: a file or program that is not found, unreadable or
@@ -86,7 +88,10 @@ vasim/xzone/v1 (vasim xzone):
                   "launches", "id_cache_may_reach", "advice"
   aslr_on         every launch (absent with --aslr off or a given layout):
                   "probability", "probability_exact", "placement_draws",
-                  "layouts", "fewest_colliding", "most_colliding",
+                  "layouts" (the distinct layouts found; with two workers
+                  one may be found twice, so it can differ between runs;
+                  every probability is exact and does not),
+                  "fewest_colliding", "most_colliding",
                   "colliding_distribution", "launches"
   depends         the answer under each alternative of the parameters no
                   published source fixes: "outcomes" [{"parameter", "value",
@@ -95,8 +100,10 @@ vasim/xzone/v1 (vasim xzone):
                   "most_moved_by"
   crash_report    for --crash-report: what the report says ("bug_type",
                   "os_version", "process", "exception", "termination",
-                  "aborting_frame", "mentions_xzone", "images") and
-                  "consistent" (whether its layout collides)
+                  "aborting_frame", "mentions_xzone", "images"),
+                  "layout_collides" (whether its own layout makes a slot
+                  collide) and "consistent" (whether that agrees with what
+                  it reports)
   fix             for --fix: the dylibs to load with dlopen instead, and the
                   probability with them moved
   notes           sentences the text output prints

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/big"
@@ -23,6 +24,7 @@ import (
 	"github.com/vasim/vasim/loader/slide"
 	"github.com/vasim/vasim/picture"
 	"github.com/vasim/vasim/tls/tlscase"
+	"github.com/vasim/vasim/tsd"
 	"github.com/vasim/vasim/vaspace"
 	"github.com/vasim/vasim/xzone"
 	"github.com/vasim/vasim/xzone/fix"
@@ -183,10 +185,12 @@ type xzoneCrash struct {
 	AbortingFrame string   `json:"aborting_frame,omitempty"`
 	MentionsXZone bool     `json:"mentions_xzone"`
 	Images        int      `json:"images"`
-	// Consistent says whether the report's own layout collides; when it
-	// reports the XZone abort and does not, the crash had another cause
-	// (or the report lists less than was mapped).
-	Consistent bool     `json:"consistent"`
+	// LayoutCollides says whether the report's own layout makes some slot
+	// collide; Consistent whether that agrees with what the report says
+	// (it reports the XZone abort and its layout collides, or it does
+	// not and the crash has another cause).
+	LayoutCollides bool     `json:"layout_collides"`
+	Consistent     bool     `json:"consistent"`
 	Notes      []string `json:"notes,omitempty"`
 }
 
@@ -269,6 +273,22 @@ func runXZone(e *env, args []string) int {
 	default:
 		return rep.usage("--xzone %q: want on or off", *xzoneFlag)
 	}
+	if *arch != "" {
+		if _, err := loader.ParseArch(*arch); err != nil {
+			return rep.usage("--arch %q: want a Mach-O architecture such as arm64e, arm64 or x86_64", *arch)
+		}
+	}
+	// A layout as given is one launch: nothing to sum over slides, and no
+	// model whose parameters could vary.
+	if *layoutFile != "" || *crashFile != "" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for _, name := range []string{"aslr", "spread", "shared-region"} {
+			if set[name] {
+				return rep.usage("--%s applies to placed inputs (--scenario, --images, --exe), not to a layout as given", name)
+			}
+		}
+	}
 
 	if *fixFlag && (*layoutFile != "" || *crashFile != "") {
 		return rep.usage("--fix applies to placed inputs (--scenario, --images, --exe), not to a layout as given")
@@ -329,6 +349,12 @@ func runXZone(e *env, args []string) int {
 	if err != nil {
 		return rep.input("%s: %v", in.label, err)
 	}
+	if in.report != nil {
+		out.CrashReport = crashJSON(in.report, a.Result)
+		if out.XZone.State == "off" && *xzoneFlag == "off" && in.report.MentionsXZone() {
+			out.Notes = append(out.Notes, "--xzone off, but the crash report shows the XZone reservation failing: it was on for this process")
+		}
+	}
 	if out.XZone.State == "off" {
 		zeroAssessment(a)
 	}
@@ -337,9 +363,9 @@ func runXZone(e *env, args []string) int {
 	if in.scenario != nil && in.scenario.Observed != nil && *observed != "" {
 		out.ASLROff.Launches.ObservedBy = in.scenario.Observed.Source
 	}
-	out.Headline, out.Probability, out.Exact = "aslr_off", res.Probability, res.Crash.String()
+	out.Headline, out.Probability, out.Exact = "aslr_off", res.Probability, res.Crash.RatString()
 	if j := a.Joint; j != nil {
-		jj := &xzoneJoint{Probability: j.Probability, Exact: j.Crash.String(), Draws: j.Draws, Pieces: j.Pieces, Fewest: j.Fewest, Most: j.Most, Colliding: map[string]float64{}}
+		jj := &xzoneJoint{Probability: j.Probability, Exact: j.Crash.RatString(), Draws: j.Draws, Pieces: j.Pieces, Fewest: j.Fewest, Most: j.Most, Colliding: map[string]float64{}}
 		for n, q := range j.Colliding {
 			f, _ := q.Float64()
 			jj.Colliding[strconv.Itoa(n)] = f
@@ -347,10 +373,7 @@ func runXZone(e *env, args []string) int {
 		jj.Launches = launchesJSON(a.JointLaunches, *observed, obsLo, obsHi)
 		jj.Launches.ObservedBy = out.ASLROff.Launches.ObservedBy
 		out.ASLROn = jj
-		out.Headline, out.Probability, out.Exact = "aslr_on", j.Probability, j.Crash.String()
-	}
-	if in.report != nil {
-		out.CrashReport = crashJSON(in.report, res)
+		out.Headline, out.Probability, out.Exact = "aslr_on", j.Probability, j.Crash.RatString()
 	}
 
 	// What the answer depends on: every unconfirmed parameter's
@@ -439,8 +462,9 @@ func zeroAssessment(a *xzone.Assessment) {
 func fillFixed(f *xzoneFixed, a *xzone.Assessment, observed string, lo, hi int) {
 	res := a.Result
 	f.CollidingSlots = append([]int{}, res.Colliding...)
+	f.Hits, f.Culprits = []xzoneHit{}, []xzoneCulprit{}
 	f.Colliding = len(res.Colliding)
-	f.Probability, f.Exact = res.Probability, res.Crash.String()
+	f.Probability, f.Exact = res.Probability, res.Crash.RatString()
 	for _, k := range res.Colliding {
 		s := res.Slots[k]
 		f.Hits = append(f.Hits, xzoneHit{Slot: k, PtrStart: s.Reservation.Start, Mapping: jsonMapping(*s.Hit)})
@@ -541,7 +565,8 @@ func dependsOn(in *xzoneInput, a *xzone.Assessment, p xzone.Profile, joint bool,
 func crashJSON(r *crashreport.Report, res *xzone.Result) *xzoneCrash {
 	return &xzoneCrash{Form: r.Form, BugType: r.BugType, OSVersion: r.OSVersion, Process: r.Process, CPU: r.CPUType,
 		Exception: r.Exception, Termination: r.Termination, AppSpecific: r.AppSpecific, AbortingFrame: r.AbortingFrame,
-		MentionsXZone: r.MentionsXZone(), Images: len(r.Images), Consistent: len(res.Colliding) > 0, Notes: r.Notes}
+		MentionsXZone: r.MentionsXZone(), Images: len(r.Images), LayoutCollides: len(res.Colliding) > 0,
+		Consistent: r.MentionsXZone() == (len(res.Colliding) > 0), Notes: r.Notes}
 }
 
 // xzoneResolveInput loads the one input the flags name. It returns a
@@ -625,7 +650,7 @@ func xzoneResolveInput(scenarioName, layoutFile, imagesFile, exe, crashFile, arc
 	if err != nil {
 		return nil, exitUsage, fmt.Sprintf("--scenario: %v", err)
 	}
-	return resolvedInput("scenario", "scenario "+sc.Name, sc, sc.Set, sc.Model)
+	return resolvedInput("scenario", sc.Name, sc, sc.Set, sc.Model)
 }
 
 // resolvedInput orders set as dyld loads it, for model (nil: the model of
@@ -773,7 +798,11 @@ func pct(p float64) string { return strconv.FormatFloat(100*p, 'f', 2, 64) + "%"
 
 func printXZone(w io.Writer, o xzoneJSON, res *xzone.Result, in *xzoneInput) {
 	p := res.Profile
-	fmt.Fprintf(w, "vasim xzone: %s", o.Input.Name)
+	if o.Input.Kind == "scenario" {
+		fmt.Fprintf(w, "vasim xzone: scenario %s", o.Input.Name)
+	} else {
+		fmt.Fprintf(w, "vasim xzone: %s", o.Input.Name)
+	}
 	if o.Input.Platform != "" {
 		fmt.Fprintf(w, " (platform %s)", o.Input.Platform)
 	}
@@ -891,6 +920,8 @@ func printXZone(w io.Writer, o xzoneJSON, res *xzone.Result, in *xzoneInput) {
 	}
 	if d := o.Depends; d != nil {
 		printDepends(w, o, d)
+	} else if o.ASLROff.Layout == "given" {
+		fmt.Fprintf(w, "\nWhat the answer depends on: the layout as given, and the libmalloc profile; no placement model parameter.\n")
 	}
 	if fx := o.Fix; fx != nil {
 		how := "with ASLR off and at the extreme slides"
@@ -911,7 +942,11 @@ func printXZone(w io.Writer, o xzoneJSON, res *xzone.Result, in *xzoneInput) {
 		fmt.Fprintf(w, "\nPicture: %s\n", o.SVG)
 	}
 	if len(o.Notes) > 0 {
-		fmt.Fprintf(w, "\nHow this scenario was built:\n")
+		title := "Notes"
+		if in.scenario != nil {
+			title = "How this scenario was built"
+		}
+		fmt.Fprintf(w, "\n%s:\n", title)
 		for _, n := range o.Notes {
 			fmt.Fprintf(w, "  - %s\n", n)
 		}
@@ -945,11 +980,11 @@ func printCrash(w io.Writer, c *xzoneCrash) {
 		fmt.Fprintf(w, "  note: %s\n", shown(n))
 	}
 	switch {
-	case c.MentionsXZone && c.Consistent:
+	case c.MentionsXZone && c.LayoutCollides:
 		fmt.Fprintf(w, "  it reports the XZone reservation failure, and its own layout collides: consistent\n")
 	case c.MentionsXZone:
 		fmt.Fprintf(w, "  it reports the XZone reservation failure, but its layout leaves every slot free: the report lists only each image's __TEXT, so what collided may be memory it does not list (__DATA, __LINKEDIT, an allocation)\n")
-	case c.Consistent:
+	case c.LayoutCollides:
 		fmt.Fprintf(w, "  it does not report the XZone reservation failure, but its layout collides: this launch got a free slot, or XZone is off for it; other launches of this layout would crash at the rate below\n")
 	default:
 		fmt.Fprintf(w, "  it does not report the XZone reservation failure, and its layout leaves every slot free: this crash has another cause\n")
@@ -1043,7 +1078,8 @@ func runScenarios(e *env, args []string) int {
 		}
 		sc, err := scenario.Load(*dump)
 		if err != nil {
-			return rep.usage("%v", err)
+			names := append(scenario.Names(), tlscase.Names()...)
+			return rep.usage("--dump %q: no such scenario (dumpable: %s; see vasim scenarios)", *dump, strings.Join(names, ", "))
 		}
 		b, err := jsonspec.MarshalImageSet(sc.Set)
 		if err != nil {
@@ -1068,6 +1104,15 @@ func runScenarios(e *env, args []string) int {
 	for _, n := range tlscase.Names() {
 		c, _ := tlscase.Load(n)
 		list = append(list, entry{c.Name, "tls", "vasim tls --scenario " + c.Name, fmt.Sprintf("glibc %s %s", c.Glibc, c.Arch), c.Summary, c.Published})
+	}
+	for _, n := range tsd.ScenarioNames() {
+		sc := tsd.Scenarios()[n]()
+		var parts []string
+		for _, in := range sc.Instances {
+			parts = append(parts, fmt.Sprintf("%s (%v)", in.Name, in.Model))
+		}
+		list = append(list, entry{n, "tsd", "vasim tsd --scenario " + n, "macOS (Apple TSD, mimalloc v3)",
+			fmt.Sprintf("%d allocator instances in one process: %s; %d threads", len(sc.Instances), strings.Join(parts, ", "), len(sc.Threads())), nil})
 	}
 	if *asJSON {
 		writeJSON(e.stdout, struct {

@@ -163,6 +163,7 @@ func TestXZoneBadInput(t *testing.T) {
 		{[]string{"--scenario", "nope"}, "unknown scenario"},
 		{[]string{"--launches", "0"}, "--launches 0"},
 		{[]string{"--xzone", "maybe"}, "--xzone"},
+		{[]string{"--exe", "x", "--arch", "mips"}, "--arch \"mips\""},
 		{[]string{"--fix", "--layout", badLayout}, "--fix applies"},
 		{[]string{"--arch", "arm64"}, "--arch applies only to --exe"},
 		{[]string{"--shared-region", "none"}, "--shared-region applies only to"},
@@ -254,7 +255,7 @@ func TestScenarios(t *testing.T) {
 	assert.NotContains(t, out, "15/736")
 	code, _, errs = runCmd(t, "scenarios", "--dump", "nope")
 	assert.Equal(t, exitUsage, code)
-	assert.Contains(t, errs, "unknown scenario")
+	assert.Contains(t, errs, "no such scenario (dumpable: chromium-browser-tests, cef-119-x64")
 }
 
 // No file input can hang vasim or make it read without bound: a FIFO, a
@@ -334,7 +335,7 @@ func TestScenarioDumpRoundTrips(t *testing.T) {
 func TestXZoneCrashReport(t *testing.T) {
 	for _, c := range []struct {
 		file, state string
-		consistent  bool
+		collides    bool
 		text        string
 	}{
 		{"xzone-macos26-arm64.ips", "known", true, "it reports the XZone reservation failure, and its own layout collides: consistent"},
@@ -348,6 +349,7 @@ func TestXZoneCrashReport(t *testing.T) {
 			Input struct{ Kind string }  `json:"input"`
 			XZone struct{ State string } `json:"xzone"`
 			Crash struct {
+				Collides      bool `json:"layout_collides"`
 				Consistent    bool `json:"consistent"`
 				MentionsXZone bool `json:"mentions_xzone"`
 			} `json:"crash_report"`
@@ -360,7 +362,8 @@ func TestXZoneCrashReport(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(out), &o), c.file)
 		assert.Equal(t, "crash-report", o.Input.Kind)
 		assert.Equal(t, c.state, o.XZone.State, c.file)
-		assert.Equal(t, c.consistent, o.Crash.Consistent, c.file)
+		assert.Equal(t, c.collides, o.Crash.Collides, c.file)
+		assert.True(t, o.Crash.Consistent, "%s: each report agrees with its layout", c.file)
 		assert.Equal(t, "given", o.Off.Layout)
 		assert.Nil(t, o.On, "a crash report is one launch: no sum over slides")
 		code, out, _ = runCmd(t, "xzone", "--crash-report", path)
@@ -374,6 +377,17 @@ func TestXZoneCrashReport(t *testing.T) {
 	code, _, errs := runCmd(t, "xzone", "--crash-report", trunc)
 	assert.Equal(t, exitInput, code)
 	assert.Contains(t, errs, trunc)
+	// --xzone off against a report that shows XZone on: said, not hidden.
+	path := filepath.Join("..", "..", "loader", "crashreport", "testdata", "xzone-macos26-arm64.ips")
+	code, out, _ := runCmd(t, "xzone", "--crash-report", path, "--xzone", "off")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "but the crash report shows the XZone reservation failing")
+	assert.Contains(t, out, "its own layout collides")
+	for _, flag := range [][]string{{"--aslr", "on"}, {"--spread"}} {
+		code, _, errs = runCmd(t, append([]string{"xzone", "--crash-report", path}, flag...)...)
+		assert.Equal(t, exitUsage, code, "%v", flag)
+		assert.Contains(t, errs, "not to a layout as given")
+	}
 }
 
 // --svg draws the layout: the SVG parses, and its slot row marks exactly
