@@ -191,7 +191,7 @@ type xzoneCrash struct {
 	// not and the crash has another cause).
 	LayoutCollides bool     `json:"layout_collides"`
 	Consistent     bool     `json:"consistent"`
-	Notes      []string `json:"notes,omitempty"`
+	Notes          []string `json:"notes,omitempty"`
 }
 
 type xzoneFixJSON struct {
