@@ -1154,7 +1154,7 @@ func writeXZoneSVG(path string, s *vaspace.Space, res *xzone.Result, in *xzoneIn
 		f.Bands = append(f.Bands, picture.Band{Name: "shared region", Range: in.model.Platform.SharedRegion, Style: picture.BandNote})
 	}
 	f.Bands = append(f.Bands, picture.Band{Name: fmt.Sprintf("XZone window %s: the %s reservation starts in one of %d slots", gibRange(p.Window()), vaspace.Size(p.Reservation()), p.Slots()), Range: p.Window(), Style: picture.BandKeepFree})
-	sl := &picture.Slots{Name: "XZone slot starts", Start: p.RangesStart, Granule: p.Granule, Count: p.Slots(), Reach: p.Reservation()}
+	sl := &picture.Slots{Name: "slots", Start: p.RangesStart, Granule: p.Granule, Count: p.Slots(), Reach: p.Reservation()}
 	for _, k := range res.Colliding {
 		sl.Colliding = append(sl.Colliding, picture.Collision{Slot: k, Culprit: ownerOrName(*res.Slots[k].Hit)})
 	}
@@ -1169,11 +1169,13 @@ func writeXZoneSVG(path string, s *vaspace.Space, res *xzone.Result, in *xzoneIn
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
-// gibRange prints r in GiB, as "[16, 63) GiB", or as hex when it is not
-// whole GiB.
+// gibRange prints r in GiB, as "[16, 62.97) GiB".
 func gibRange(r vaspace.Range) string {
-	if r.Start%(1<<30) == 0 && r.End%(1<<30) == 0 {
-		return fmt.Sprintf("[%d, %d) GiB", r.Start>>30, r.End>>30)
+	g := func(a vaspace.Addr) string {
+		return strconv.FormatFloat(float64(a)/(1<<30), 'f', -1, 64)
 	}
-	return r.String()
+	if r.Start%(1<<30) == 0 && r.End%(1<<30) == 0 {
+		return fmt.Sprintf("[%s, %s) GiB", g(r.Start), g(r.End))
+	}
+	return fmt.Sprintf("[%.2f, %.2f) GiB", float64(r.Start)/(1<<30), float64(r.End)/(1<<30))
 }
