@@ -53,12 +53,17 @@ func RayonAfterExit() Scenario {
 	}
 }
 
-// Scenarios are the built-in scenarios by name.
+// Scenarios are the built-in scenarios by name; each scenario's Name is
+// the name it is listed under.
 func Scenarios() map[string]func() Scenario {
 	return map[string]func() Scenario{
-		"two-napi-addons":              func() Scenario { return TwoAddons(FixedSlot) },
-		"two-napi-addons-thread-local": func() Scenario { return TwoAddons(ThreadLocal) },
-		"rayon-after-exit":             RayonAfterExit,
+		"two-napi-addons": func() Scenario { return TwoAddons(FixedSlot) },
+		"two-napi-addons-thread-local": func() Scenario {
+			sc := TwoAddons(ThreadLocal)
+			sc.Name += "-thread-local"
+			return sc
+		},
+		"rayon-after-exit": RayonAfterExit,
 	}
 }
 

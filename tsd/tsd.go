@@ -209,11 +209,34 @@ const (
 var eventNames = [...]string{Corruption: "corruption", Overwrite: "overwrite", Recursion: "recursion", GuardHeld: "guard held",
 	NullMalloc: "malloc returned NULL", KeysExhausted: "pthread keys exhausted", ReservedSlot: "reserved slot"}
 
+var eventCodes = [...]string{Corruption: "corruption", Overwrite: "overwrite", Recursion: "recursion", GuardHeld: "guard_held",
+	NullMalloc: "malloc_returned_null", KeysExhausted: "pthread_keys_exhausted", ReservedSlot: "reserved_slot"}
+
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && eventNames[k] != "" {
 		return eventNames[k]
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// Code is the kind as a stable identifier for machine-readable output,
+// usable as a JSON key: "corruption", "overwrite", "recursion",
+// "guard_held", "malloc_returned_null", "pthread_keys_exhausted" or
+// "reserved_slot".
+func (k EventKind) Code() string {
+	if int(k) < len(eventCodes) && eventCodes[k] != "" {
+		return eventCodes[k]
+	}
+	return fmt.Sprintf("event_kind_%d", uint8(k))
+}
+
+// EventKinds lists every kind of event, in the order of their constants.
+func EventKinds() []EventKind {
+	out := make([]EventKind, 0, len(eventCodes)-1)
+	for k := Corruption; int(k) < len(eventCodes); k++ {
+		out = append(out, k)
+	}
+	return out
 }
 
 // Failure reports whether the event breaks the process.

@@ -132,3 +132,25 @@ func TestParseScenario(t *testing.T) {
 		require.ErrorContains(t, err, "s.json", doc)
 	}
 }
+
+// Every built-in scenario is named as it is listed, so that what a
+// report names is the scenario that ran.
+func TestScenarioNames(t *testing.T) {
+	for name, mk := range Scenarios() {
+		require.Equal(t, name, mk().Name)
+	}
+	require.Equal(t, ThreadLocal, Scenarios()["two-napi-addons-thread-local"]().Instances[0].Model)
+}
+
+// Every kind has a code usable as a JSON key, distinct from the others.
+func TestEventKindCodes(t *testing.T) {
+	seen := map[string]bool{}
+	for _, k := range EventKinds() {
+		c := k.Code()
+		require.Regexp(t, `^[a-z]+(_[a-z]+)*$`, c, "kind %v", k)
+		require.False(t, seen[c], c)
+		seen[c] = true
+	}
+	require.Len(t, seen, int(ReservedSlot))
+	require.Equal(t, "reserved_slot", ReservedSlot.Code())
+}

@@ -187,12 +187,15 @@ vasim/tls/v1 (vasim tls --exe):
   warnings        what the loader would print without failing
 
 vasim/tls-case/v1 (vasim tls --scenario, --case): "outcome", "case",
-  "glibc", "arch", "start_error", the static block as in vasim/tls/v1,
-  "dlopens" [{"dlopen", "outcome", "reason", "message", "need", "free",
-  "short", "took", "free_after", "published_ok"}], "reproduces_report",
-  "fixes" [{"name", "works", "reported_works", "source"}],
-  "optional_static_tls" (as in vasim/tls/v1), "minimal_optional_static_tls"
-  (the least working value; it may lie in a gap), "published", "notes".
+  "summary", "glibc", "arch", "start_error", the static block as in
+  vasim/tls/v1 ("static_size", "static_align", "static_used", "surplus",
+  "alignment_padding", "tcb_size", "optional_left", "free"; all 0 when
+  the program does not start), "dlopens" [{"dlopen", "outcome", "reason",
+  "message" ("ok" and "error" say the same), "need", "free", "short",
+  "took", "free_after", "published_ok"}], "reproduces_report", "fixes"
+  [{"name", "works", "reported_works", "source"}], "optional_static_tls"
+  (as in vasim/tls/v1), "minimal_optional_static_tls" (the least working
+  value; it may lie in a gap), "published", "notes".
 
 vasim/tls-pages/v1 (vasim tls pages): "program", "randomized", "moved_by",
   "tp", "static_tls", "tcb", "allocation", "dtv", "dtv_page", "pages" (to
@@ -200,10 +203,15 @@ vasim/tls-pages/v1 (vasim tls pages): "program", "randomized", "moved_by",
   "unmapped_pages", "covers" (by --probe offset), "one_call_error"}],
   "notes".
 
-vasim/tsd/v1 (vasim tsd): "scenario", "platform", "instances", "threads",
-  "failures" (exit 1 when any), "counts" (by kind), "culprits", "events"
-  [{"kind", "step" (-1: start-up), "thread", "instance", "other",
-  "detail", "failure"}].
+vasim/tsd/v1 (vasim tsd): "scenario" (the name of the scenario run),
+  "platform", "instances" [{"name", "model", "slots" (fixed-slot),
+  "recurse_guard" (thread-local), "override"}] (the form --file reads),
+  "threads", "failures" (exit 1 when any), "counts" (every kind, 0 when
+  not seen: corruption, overwrite, recursion, malloc_returned_null and
+  pthread_keys_exhausted are failures; guard_held and reserved_slot are
+  not), "culprits", "events" [{"kind" (a key of "counts"), "step" (-1:
+  start-up), "thread", "instance", "other", "detail", "failure"}]; empty
+  lists are [].
 
 vasim/version/v1: "version", "go".
 

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vasim/vasim/loader/objtest"
+	"github.com/vasim/vasim/tls/tlscase"
+	"github.com/vasim/vasim/tsd"
 )
 
 func runVasim(t testing.TB, vars map[string]string, args ...string) (int, string, string) {
@@ -418,4 +420,150 @@ func TestTLSUnloadableAuditAndTruncatedLibc(t *testing.T) {
 	assert.Contains(t, errs, "libc.so.6: ")
 	assert.Contains(t, errs, "runs past the end of the file")
 	assert.NotContains(t, errs, "No such file")
+}
+
+// TestTSDDocument: vasim tsd reports the scenario it ran under its own
+// name; its document has [] for empty lists, instances in the form
+// --file reads, and counts keyed by every kind's snake_case code, which
+// is also each event's "kind"; every key is named in vasim help json.
+func TestTSDDocument(t *testing.T) {
+	for _, name := range tsd.ScenarioNames() {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runVasim(t, nil, "tsd", "--scenario", name, "--json")
+			require.Contains(t, []int{exitOK, exitFailure}, code, stderr)
+			var o struct {
+				Scenario  string                       `json:"scenario"`
+				Instances []map[string]json.RawMessage `json:"instances"`
+				Failures  int                          `json:"failures"`
+				Counts    map[string]int               `json:"counts"`
+				Culprits  []string                     `json:"culprits"`
+				Events    []map[string]json.RawMessage `json:"events"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(stdout), &o), stdout)
+			assert.Equal(t, name, o.Scenario)
+			_, text, _ := runVasim(t, nil, "tsd", "--scenario", name)
+			assert.True(t, strings.HasPrefix(text, name+" on "), text)
+
+			var top map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal([]byte(stdout), &top))
+			for k, v := range top {
+				assert.Contains(t, jsonHelp, `"`+k+`"`, "vasim help json does not name %q", k)
+				assert.NotEqual(t, "null", string(v), "%s is null", k)
+			}
+			for _, m := range append(o.Instances, o.Events...) {
+				for k := range m {
+					assert.Contains(t, jsonHelp, `"`+k+`"`, "vasim help json does not name %q", k)
+				}
+			}
+
+			// Counts: every kind, snake_case, adding up to the events.
+			require.Len(t, o.Counts, len(tsd.EventKinds()))
+			total, failures := 0, 0
+			for k, n := range o.Counts {
+				assert.Regexp(t, `^[a-z]+(_[a-z]+)*$`, k)
+				assert.Contains(t, jsonHelp, k, "vasim help json does not name the kind %q", k)
+				total += n
+			}
+			for _, ev := range o.Events {
+				var kind string
+				var failure bool
+				require.NoError(t, json.Unmarshal(ev["kind"], &kind))
+				require.NoError(t, json.Unmarshal(ev["failure"], &failure))
+				assert.Contains(t, o.Counts, kind)
+				if failure {
+					failures++
+				}
+			}
+			assert.Equal(t, len(o.Events), total)
+			assert.Equal(t, failures, o.Failures)
+			assert.Equal(t, o.Failures > 0, code == exitFailure)
+			assert.Equal(t, o.Failures == 0, len(o.Culprits) == 0)
+
+			// The instances read back as a --file document's.
+			insts, err := json.Marshal(o.Instances)
+			require.NoError(t, err)
+			sc, err := tsd.ParseScenario([]byte(`{"instances": `+string(insts)+`}`), "back.json")
+			require.NoError(t, err)
+			want := tsd.Scenarios()[name]().Instances
+			require.Len(t, sc.Instances, len(want))
+			for i, in := range want {
+				assert.Equal(t, in.Name, sc.Instances[i].Name)
+				assert.Equal(t, in.Model, sc.Instances[i].Model)
+				assert.Equal(t, in.Override, sc.Instances[i].Override)
+				if in.Model == tsd.FixedSlot {
+					assert.Equal(t, in.Slots, sc.Instances[i].Slots)
+				}
+				if in.Model == tsd.ThreadLocal {
+					assert.Equal(t, in.RecurseGuard, sc.Instances[i].RecurseGuard)
+				}
+			}
+		})
+	}
+
+	// No failure: the lists are empty, not null.
+	code, stdout, _ := runVasim(t, nil, "tsd", "--scenario", "two-napi-addons-thread-local", "--json")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, `"culprits": []`)
+	assert.Contains(t, stdout, `"events": []`)
+	assert.Contains(t, stdout, `"name": "addon-a.node",`+"\n"+`      "model": "thread-local"`)
+	assert.Contains(t, stdout, `"reserved_slot": 0`)
+	assert.NotContains(t, stdout, `"reserved slot"`)
+}
+
+// TestTSDHelpSaysExitStatus: vasim tsd -h says that a predicted failure
+// exits 1.
+func TestTSDHelpSaysExitStatus(t *testing.T) {
+	code, _, help := runVasim(t, nil, "tsd", "-h")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, help, "exit 1")
+	assert.Contains(t, help, "exit 0")
+}
+
+// TestTLSCaseStaticBlock: the static block of vasim/tls-case/v1 has every
+// field of vasim/tls/v1's, static_align included, and its figures add up;
+// every key is named in vasim help json.
+func TestTLSCaseStaticBlock(t *testing.T) {
+	static := []string{"static_size", "static_align", "static_used", "surplus", "alignment_padding", "tcb_size", "optional_left", "free"}
+	for _, k := range static {
+		assert.Contains(t, jsonHelp[strings.Index(jsonHelp, "vasim/tls/v1 "):strings.Index(jsonHelp, "vasim/tls-case/v1")], k, "vasim/tls/v1's static block has %s", k)
+	}
+	for _, name := range tlscase.Names() {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runVasim(t, nil, "tls", "--scenario", name, "--json")
+			require.Contains(t, []int{exitOK, exitFailure}, code, stderr)
+			var top map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal([]byte(stdout), &top), stdout)
+			doc := jsonHelp[strings.Index(jsonHelp, "vasim/tls-case/v1"):strings.Index(jsonHelp, "vasim/tls-pages/v1")]
+			for k := range top {
+				if k != "schema" {
+					assert.Contains(t, doc, `"`+k+`"`, "the vasim/tls-case/v1 help does not name %q", k)
+				}
+			}
+			var o struct {
+				StartError string `json:"start_error"`
+				Arch       string `json:"arch"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(stdout), &o))
+			n := map[string]uint64{}
+			for _, k := range static {
+				require.Contains(t, top, k)
+				var v uint64
+				require.NoError(t, json.Unmarshal(top[k], &v), k)
+				n[k] = v
+			}
+			if o.StartError != "" {
+				for _, k := range static {
+					assert.Zero(t, n[k], k)
+				}
+				return
+			}
+			assert.Positive(t, n["static_align"])
+			assert.Equal(t, n["static_size"], n["static_used"]+n["surplus"]+n["alignment_padding"]+n["tcb_size"])
+			assert.Equal(t, n["free"], n["surplus"]+n["alignment_padding"])
+			assert.LessOrEqual(t, n["optional_left"], n["surplus"])
+			if o.Arch == "x86_64" {
+				assert.Zero(t, (n["static_used"]+n["surplus"]+n["alignment_padding"])%n["static_align"], "the padding rounds to the alignment")
+			}
+		})
+	}
 }

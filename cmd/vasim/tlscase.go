@@ -54,14 +54,18 @@ type tlsCaseJSON struct {
 	Glibc      string `json:"glibc"`
 	Arch       string `json:"arch"`
 	StartError string `json:"start_error,omitempty"`
-	// StaticSize = StaticUsed + Surplus + AlignmentPadding + TCBSize
-	// (x86_64; on aarch64 the 16-byte TCB is in StaticUsed and TCBSize
-	// is 0); Free = Surplus + AlignmentPadding.
+	// The static block, as in vasim/tls/v1: StaticSize = StaticUsed +
+	// Surplus + AlignmentPadding + TCBSize (x86_64; on aarch64 the
+	// 16-byte TCB is in StaticUsed and TCBSize is 0), StaticAlign
+	// glibc's dl_tls_static_align; Free = Surplus + AlignmentPadding, of
+	// which OptionalLeft may go to TLS-descriptor blocks.
 	StaticSize       uint64           `json:"static_size"`
+	StaticAlign      uint64           `json:"static_align"`
 	StaticUsed       uint64           `json:"static_used"`
 	Surplus          uint64           `json:"surplus"`
 	AlignmentPadding uint64           `json:"alignment_padding"`
 	TCBSize          uint64           `json:"tcb_size"`
+	OptionalLeft     uint64           `json:"optional_left"`
 	Free             uint64           `json:"free"`
 	Outcomes         []tlsCaseOutcome `json:"dlopens"`
 	Reproduced       bool             `json:"reproduces_report"`
@@ -98,13 +102,14 @@ func runTLSCase(e *env, r reporter, name, file string) int {
 		return r.input("%v", err)
 	}
 	out := tlsCaseJSON{Schema: schemaTLSCase, Outcome: "fits", Case: c.Name, Summary: c.Summary, Glibc: c.Glibc, Arch: c.Arch, StartError: res.StartError,
-		StaticSize: res.Static.Size, StaticUsed: res.Static.Used, Surplus: res.Static.Surplus, Free: res.Static.Free,
+		StaticSize: res.Static.Size, StaticAlign: res.Static.Align, StaticUsed: res.Static.Used, Surplus: res.Static.Surplus,
+		OptionalLeft: res.Static.OptionalLeft, Free: res.Static.Free,
 		Reproduced: c.StartFails == (res.StartError != ""), Published: c.Published, Notes: c.Notes, Outcomes: []tlsCaseOutcome{}, Fixes: []tlsCaseFix{}}
 	if res.Profile.Variant == tls.VariantII {
 		out.TCBSize = res.Static.TCBSize
 	}
 	if res.StartError != "" {
-		out.StaticSize, out.StaticUsed, out.Surplus, out.Free, out.TCBSize = 0, 0, 0, 0, 0
+		out.StaticSize, out.StaticAlign, out.StaticUsed, out.Surplus, out.OptionalLeft, out.Free, out.TCBSize = 0, 0, 0, 0, 0, 0, 0
 	} else if sum := out.StaticUsed + out.Surplus + out.TCBSize; out.StaticSize > sum {
 		out.AlignmentPadding = out.StaticSize - sum
 	}
@@ -164,8 +169,8 @@ func printTLSCase(w io.Writer, o tlsCaseJSON) {
 		fmt.Fprintf(w, "  start-up FAILS: %s\n", o.StartError)
 	} else {
 		if o.TCBSize > 0 {
-			fmt.Fprintf(w, "static TLS per thread: %d bytes = %d used at start-up + %d surplus + %d padding (to the static alignment) + %d thread control block\n",
-				o.StaticSize, o.StaticUsed, o.Surplus, o.AlignmentPadding, o.TCBSize)
+			fmt.Fprintf(w, "static TLS per thread: %d bytes = %d used at start-up + %d surplus + %d padding (to a multiple of the %d-byte alignment) + %d thread control block\n",
+				o.StaticSize, o.StaticUsed, o.Surplus, o.AlignmentPadding, o.StaticAlign, o.TCBSize)
 		} else {
 			fmt.Fprintf(w, "static TLS per thread: %d bytes = %d used at start-up (the 16-byte thread control block included) + %d surplus + %d padding (rounding up)\n",
 				o.StaticSize, o.StaticUsed, o.Surplus, o.AlignmentPadding)

@@ -16,14 +16,31 @@ func init() {
 		name:    "tsd",
 		summary: "where statically linked allocators (mimalloc) in one macOS process read each other's heap through shared TSD slots",
 		usage:   "vasim tsd [--scenario NAME | --file FILE] [--model fixed-slot|dynamic-pthreads|thread-local] [--json]",
-		example: `vasim tsd    # two Node addons, each with its own mimalloc, on one thread: who reads whose heap
-vasim tsd --scenario two-napi-addons --model thread-local   # the same with thread-local heaps: no failure
-vasim tsd --file mine.json --json   # your own instances and schedule, as a vasim/tsd/v1 document`,
+		example: `vasim tsd
+    # two Node addons, each with its own mimalloc, on one thread: who reads whose heap (exit 1: it finds failures)
+vasim tsd --scenario two-napi-addons-thread-local    # the same with thread-local heaps: no failure, exit 0
+vasim tsd --scenario rayon-after-exit --model thread-local    # a scenario with every instance switched to one model
+vasim tsd --file mine.json --json
+    # CI: your own instances and schedule, a vasim/tsd/v1 document; exit 1 when an instance reads or overwrites
+    # another's heap, malloc fails or recurses, or pthread keys run out; 3 when the file is missing or malformed`,
 		run: runTSD,
 	})
 }
 
+// tsdInstance is an allocator instance in the form of the --file
+// document's "instances", so that a printed instance reads back.
+type tsdInstance struct {
+	Name  string `json:"name"`
+	Model string `json:"model"`
+	// Slots are the fixed slots (fixed-slot only); RecurseGuard is
+	// MI_TLS_RECURSE_GUARD (thread-local only).
+	Slots        []int `json:"slots,omitempty"`
+	RecurseGuard *bool `json:"recurse_guard,omitempty"`
+	Override     bool  `json:"override"`
+}
+
 type tsdEvent struct {
+	// Kind is one of the keys of "counts" (tsd.EventKind.Code).
 	Kind     string `json:"kind"`
 	Step     int    `json:"step"`
 	Thread   string `json:"thread"`
@@ -31,18 +48,21 @@ type tsdEvent struct {
 	Other    string `json:"other,omitempty"`
 	Detail   string `json:"detail"`
 	Failure  bool   `json:"failure"`
+	// words is the kind as the text output says it ("guard held").
+	words string
 }
 
 type tsdJSON struct {
-	Schema    string         `json:"schema"`
-	Scenario  string         `json:"scenario"`
-	Platform  string         `json:"platform"`
-	Instances []string       `json:"instances"`
-	Threads   []string       `json:"threads"`
-	Failures  int            `json:"failures"`
-	Counts    map[string]int `json:"counts"`
-	Culprits  []string       `json:"culprits"`
-	Events    []tsdEvent     `json:"events"`
+	Schema    string        `json:"schema"`
+	Scenario  string        `json:"scenario"`
+	Platform  string        `json:"platform"`
+	Instances []tsdInstance `json:"instances"`
+	Threads   []string      `json:"threads"`
+	Failures  int           `json:"failures"`
+	// Counts has every kind's code as a key, 0 for kinds not seen.
+	Counts   map[string]int `json:"counts"`
+	Culprits []string       `json:"culprits"`
+	Events   []tsdEvent     `json:"events"`
 }
 
 func runTSD(e *env, args []string) int {
@@ -93,13 +113,24 @@ func runTSD(e *env, args []string) int {
 	if err != nil {
 		return r.input("%v", err)
 	}
-	out := tsdJSON{Schema: schemaTSD, Scenario: sc.Name, Platform: sc.Platform.Name, Threads: sc.Threads(), Counts: map[string]int{}, Culprits: tsd.Culprits(events)}
+	out := tsdJSON{Schema: schemaTSD, Scenario: sc.Name, Platform: sc.Platform.Name, Threads: sc.Threads(), Counts: map[string]int{},
+		Instances: []tsdInstance{}, Culprits: append([]string{}, tsd.Culprits(events)...), Events: []tsdEvent{}}
+	for _, k := range tsd.EventKinds() {
+		out.Counts[k.Code()] = 0
+	}
 	for _, in := range sc.Instances {
-		out.Instances = append(out.Instances, in.Name+" ("+in.Model.String()+")")
+		j := tsdInstance{Name: in.Name, Model: in.Model.String(), Override: in.Override}
+		switch in.Model {
+		case tsd.FixedSlot:
+			j.Slots = in.Slots[:]
+		case tsd.ThreadLocal:
+			j.RecurseGuard = &in.RecurseGuard
+		}
+		out.Instances = append(out.Instances, j)
 	}
 	for _, ev := range events {
-		out.Events = append(out.Events, tsdEvent{Kind: ev.Kind.String(), Step: ev.Step, Thread: ev.Thread, Instance: ev.Instance, Other: ev.Other, Detail: ev.Detail, Failure: ev.Kind.Failure()})
-		out.Counts[ev.Kind.String()]++
+		out.Events = append(out.Events, tsdEvent{Kind: ev.Kind.Code(), words: ev.Kind.String(), Step: ev.Step, Thread: ev.Thread, Instance: ev.Instance, Other: ev.Other, Detail: ev.Detail, Failure: ev.Kind.Failure()})
+		out.Counts[ev.Kind.Code()]++
 		if ev.Kind.Failure() {
 			out.Failures++
 		}
@@ -116,13 +147,17 @@ func runTSD(e *env, args []string) int {
 }
 
 func printTSD(w io.Writer, o tsdJSON) {
-	fmt.Fprintf(w, "%s on %s: %s; threads %s\n", shown(o.Scenario), o.Platform, strings.Join(o.Instances, ", "), strings.Join(o.Threads, ", "))
+	var insts []string
+	for _, in := range o.Instances {
+		insts = append(insts, in.Name+" ("+in.Model+")")
+	}
+	fmt.Fprintf(w, "%s on %s: %s; threads %s\n", shown(o.Scenario), o.Platform, strings.Join(insts, ", "), strings.Join(o.Threads, ", "))
 	for _, ev := range o.Events {
 		at := "start-up"
 		if ev.Step >= 0 {
 			at = fmt.Sprintf("step %d", ev.Step)
 		}
-		fmt.Fprintf(w, "  %-10s %-16s %-22s %s\n", at, ev.Thread, ev.Kind, ev.Detail)
+		fmt.Fprintf(w, "  %-10s %-16s %-22s %s\n", at, ev.Thread, ev.words, ev.Detail)
 	}
 	if o.Failures == 0 {
 		fmt.Fprintln(w, "no instance reads another's heap pointer")

@@ -40,7 +40,12 @@
 // (Report.Space) therefore holds a lower bound of what was mapped. Absent
 // images (the usedImages entries with size 0, and the text placeholder
 // 0x0 - 0xffffffffffffffff) are skipped with a note in Report.Notes,
-// never silently.
+// never silently. So is a doubt about completeness: a text report cut at
+// a line boundary inside its Binary Images section reads as a shorter
+// list, so when the section runs to the end of the input with nothing
+// after it (complete iOS reports end with an "EOF" line, macOS ones go on
+// with "External Modification Summary:" and "VM Region Summary:"), the
+// report is read with a note that it may be cut short.
 //
 // Nothing a report contains makes Parse panic: malformed, truncated or
 // hostile input yields a *ParseError (naming the source, line and byte

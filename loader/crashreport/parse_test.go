@@ -208,9 +208,75 @@ func TestXZoneFormsAgree(t *testing.T) {
 	assert.Equal(t, ips.AbortingFrame, text.AbortingFrame)
 }
 
-// minimalText wraps Binary Images lines in the least a text report needs.
+// minimalText wraps Binary Images lines in the least a complete text
+// report needs: the header lines, and the "EOF" line iOS reports end
+// with.
 func minimalText(lines ...string) string {
-	return "Process:         t [1]\nCode Type:       ARM-64 (Native)\n\nBinary Images:\n" + strings.Join(lines, "\n") + "\n"
+	return "Process:         t [1]\nCode Type:       ARM-64 (Native)\n\nBinary Images:\n" + strings.Join(lines, "\n") + "\n\nEOF\n"
+}
+
+// TestTextCutInBinaryImages checks that a text report cut at a line
+// boundary inside its Binary Images section, which reads as a shorter
+// list, is read with a note saying it may be cut short; and that the
+// complete forms (an EOF line, or macOS's sections after the list) give
+// no such note.
+func TestTextCutInBinaryImages(t *testing.T) {
+	full := string(readSeed(t, "xzone-macos26-arm64.crash"))
+	lines := strings.SplitAfter(full, "\n")
+	require.Equal(t, "Binary Images:\n", lines[38], "line 39 of the seed")
+	upTo := func(n int) string { return strings.Join(lines[:n], "") } // lines 1..n
+	const cutNote = "the report may have been cut short"
+	placeholder := "line 43: skipped the placeholder"
+	tests := []struct {
+		name   string
+		in     string
+		images int
+		notes  []string // substrings, one per note, in order
+	}{
+		{name: "cut after 3 of 10 images", in: upTo(42), images: 3,
+			notes: []string{"line 39: the Binary Images section runs to the end of the report (3 image lines) with nothing after it: no EOF line"}},
+		{name: "cut after the placeholder", in: upTo(45), images: 5, notes: []string{placeholder, "(6 image lines)"}},
+		{name: "cut with CRLF line ends", in: strings.ReplaceAll(upTo(42), "\n", "\r\n"), images: 3, notes: []string{"images after line 42 would then be missing"}},
+		{name: "cut after the list's blank line", in: upTo(51), images: 10, notes: []string{placeholder, "(11 image lines)"}},
+		{name: "cut after the list, no newline", in: strings.TrimSuffix(upTo(50), "\n"), images: 10, notes: []string{placeholder, "images after line 50"}},
+		{name: "complete, ends with EOF", in: full, images: 10, notes: []string{placeholder}},
+		{name: "complete, macOS sections after the list", in: upTo(51) + "External Modification Summary:\n  Calls made by other processes targeting this process:\n    task_for_pid: 0\n\nVM Region Summary:\nReadOnly portion of Libraries: Total=1.1G\n",
+			images: 10, notes: []string{placeholder}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := crashreport.Parse(strings.NewReader(tt.in), "cut.crash")
+			require.NoError(t, err, "a report that may be complete is read, with a note")
+			assert.Len(t, r.Images, tt.images)
+			require.Len(t, r.Notes, len(tt.notes), "notes: %q", r.Notes)
+			for i, n := range tt.notes {
+				assert.Contains(t, r.Notes[i], n)
+			}
+			cut := !strings.HasPrefix(tt.name, "complete")
+			assert.Equal(t, cut, strings.Contains(r.Notes[len(r.Notes)-1], cutNote), "notes: %q", r.Notes)
+		})
+	}
+
+	// The Translated Report of a real macOS 12 report, which goes on
+	// with External Modification Summary: and VM Region Summary:.
+	data := readSeed(t, "xcodesapp-macos12.6-x86_64.crash")
+	cut := bytes.Index(data, []byte("-----------\nFull Report"))
+	require.Positive(t, cut)
+	r, err := crashreport.Parse(bytes.NewReader(data[:cut]), "translated")
+	require.NoError(t, err)
+	assert.Empty(t, r.Notes)
+	// The same cut after its fifth image.
+	at := bytes.Index(data, []byte("Binary Images:\n"))
+	require.Positive(t, at)
+	end := at
+	for range 6 {
+		end += bytes.IndexByte(data[end:], '\n') + 1
+	}
+	r, err = crashreport.Parse(bytes.NewReader(data[:end]), "translated")
+	require.NoError(t, err)
+	assert.Len(t, r.Images, 5)
+	require.Len(t, r.Notes, 1)
+	assert.Contains(t, r.Notes[0], cutNote)
 }
 
 // TestTextImageLines reads the Binary Images line forms of several

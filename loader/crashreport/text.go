@@ -44,9 +44,14 @@ func (p *parser) parseText(start int) ([]located, error) {
 		recognised, sawImages      bool
 		inImages, inASI, wantFrame bool
 		imagesInSection            int
-		excType, excSubtype        string
-		excCodes                   []string
-		termReason, termSignal     string
+		// imagesAt is the line of the last Binary Images heading and
+		// lastImageAt that of its last image line; tailSeen says a
+		// non-blank line other than an image line came after it.
+		imagesAt, lastImageAt  int
+		tailSeen               bool
+		excType, excSubtype    string
+		excCodes               []string
+		termReason, termSignal string
 	)
 	off := start
 	lineNo := p.lineAt(int64(start))
@@ -73,7 +78,7 @@ func (p *parser) parseText(start int) ([]located, error) {
 				if ok {
 					imgs = append(imgs, im)
 				}
-				imagesInSection++
+				imagesInSection, lastImageAt = imagesInSection+1, ln
 				continue
 			}
 			if t == "" && imagesInSection == 0 {
@@ -83,6 +88,9 @@ func (p *parser) parseText(start int) ([]located, error) {
 			if t == "" {
 				continue
 			}
+		}
+		if t != "" {
+			tailSeen = true
 		}
 		if inASI {
 			if t == "" {
@@ -108,6 +116,7 @@ func (p *parser) parseText(start int) ([]located, error) {
 				p.note("line %d: another Binary Images section; its images are read too", ln)
 			}
 			recognised, sawImages, inImages, imagesInSection = true, true, true, 0
+			imagesAt, tailSeen = ln, false
 			continue
 		}
 		if rep.AbortingFrame == "" && crashedRE.MatchString(t) {
@@ -164,6 +173,15 @@ func (p *parser) parseText(start int) ([]located, error) {
 	if !sawImages {
 		return nil, &ParseError{Source: p.src, Offset: -1, Field: "Binary Images", Err: ErrNoImages,
 			Detail: "the text report has no Binary Images section (was it cut short, or copied without it?)"}
+	}
+	if !tailSeen && imagesInSection > 0 {
+		// Complete reports go on after the list: iOS ones end with an
+		// "EOF" line, macOS ones with "External Modification Summary:",
+		// "VM Region Summary:" and more (see testdata). A report cut at a
+		// line boundary inside the list reads as a shorter list; some
+		// copies do end there, so this is a note, not an error.
+		p.note("line %d: the Binary Images section runs to the end of the report (%d image lines) with nothing after it: no EOF line, no External Modification Summary or other section; the report may have been cut short, and images after line %d would then be missing",
+			imagesAt, imagesInSection, lastImageAt)
 	}
 	s := excType
 	if len(excCodes) > 0 {

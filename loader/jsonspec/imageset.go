@@ -50,7 +50,7 @@ func parseImageSet(data []byte, source string) (*loader.ImageSet, error) {
 	}
 	var doc imageSetJSON
 	if err := strictUnmarshal(data, &doc); err != nil {
-		return nil, withPath(jsonDecodeError(err, "", "the document has: name, description, platform, images", data), source)
+		return nil, withPath(jsonDecodeError(err, "", "an image set", "name, description, platform, images", data), source)
 	}
 	if len(doc.Images) == 0 {
 		return nil, &fieldError{Path: source, Field: "images", Err: errors.New(`missing: the document is {"name": ..., "images": [...]}`)}

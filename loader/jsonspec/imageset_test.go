@@ -46,7 +46,8 @@ func TestImageSetJSONErrors(t *testing.T) {
 	for _, c := range []struct{ doc, want string }{
 		{`{"images": [{"name": "a", "kind": "library", "segments": []}]}`, `no image has "kind": "executable"`},
 		{`{"images": [{"name": "a", "kind": "executable"}, {"name": "b", "kind": "executable"}]}`, `images[1].kind`},
-		{`{"imagez": []}`, `unknown`},
+		{`{"imagez": []}`, `imagez: unknown field; an image set has only: name, description, platform, images`},
+		{`{"name": "x", "summary": "s", "images": []}`, `summary: unknown field; an image set has only: name, description, platform, images`},
 		{`{"name": "x"}`, `images: missing`},
 		{``, `the document is empty`},
 		{`{"images": [`, `the JSON ends early, at byte 12`},

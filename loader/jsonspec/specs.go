@@ -159,7 +159,7 @@ func (s *ImageSpecs) UnmarshalJSON(data []byte) error {
 func (s *ImageSpecs) unmarshal(data []byte) error {
 	var raws []json.RawMessage
 	if err := strictUnmarshal(data, &raws); err != nil {
-		return jsonDecodeError(err, "images", "", data)
+		return jsonDecodeError(err, "images", "", "", data) // an array: no field can be unknown
 	}
 	out := make(ImageSpecs, len(raws))
 	for i, raw := range raws {
@@ -226,7 +226,7 @@ func parseSpecs(data []byte, path string) ([]*loader.ImageSpec, error) {
 		Images json.RawMessage `json:"images"`
 	}
 	if err := strictUnmarshal(data, &doc); err != nil {
-		return nil, withPath(jsonDecodeError(err, "", "the document has: images", data), path)
+		return nil, withPath(jsonDecodeError(err, "", "an image spec document", "images", data), path)
 	}
 	if len(doc.Images) == 0 {
 		return nil, &fieldError{Path: path, Field: "images", Err: errors.New("missing: the document is {\"images\": [...]}")}
@@ -284,9 +284,10 @@ func strictUnmarshal(data []byte, v any) error {
 }
 
 // jsonDecodeError turns an encoding/json error met while decoding the
-// object at field into a *fieldError; known lists the object's fields
-// for an unknown-field error.
-func jsonDecodeError(err error, field, known string, data []byte) error {
+// object at field into a *fieldError. For an unknown-field error, object
+// names what the object is ("an image") and known lists the fields it
+// accepts: "unknown field; an image has only: name, path, ...".
+func jsonDecodeError(err error, field, object, known string, data []byte) error {
 	join := func(a, b string) string {
 		if a == "" {
 			return b
@@ -319,7 +320,7 @@ func jsonDecodeError(err error, field, known string, data []byte) error {
 		return &fieldError{Field: field, Err: fmt.Errorf("line %d, column %d: %v", line, col, err)}
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return &fieldError{Field: join(field, strings.Trim(name, `"`)), Err: fmt.Errorf("unknown field (%s)", known)}
+		return &fieldError{Field: join(field, strings.Trim(name, `"`)), Err: fmt.Errorf("unknown field; %s has only: %s", object, known)}
 	}
 	return &fieldError{Field: field, Err: err}
 }
@@ -392,7 +393,7 @@ func nilIfEmpty(s []string) []string {
 func decodeImageJSON(raw json.RawMessage, field string) (*loader.ImageSpec, error) {
 	var img imageJSON
 	if err := strictUnmarshal(raw, &img); err != nil {
-		return nil, jsonDecodeError(err, field, "an image has: "+imageJSONFields, raw)
+		return nil, jsonDecodeError(err, field, "an image", imageJSONFields, raw)
 	}
 	bad := func(sub, value string, format string, args ...any) error {
 		f := field
@@ -505,7 +506,7 @@ func decodeImageJSON(raw json.RawMessage, field string) (*loader.ImageSpec, erro
 func decodeSegmentJSON(raw json.RawMessage, field string) (loader.Segment, error) {
 	var sj segmentJSON
 	if err := strictUnmarshal(raw, &sj); err != nil {
-		return loader.Segment{}, jsonDecodeError(err, field, "a segment has: "+segmentJSONFields, raw)
+		return loader.Segment{}, jsonDecodeError(err, field, "a segment", segmentJSONFields, raw)
 	}
 	seg := loader.Segment{Name: sj.Name}
 	var err error
@@ -536,7 +537,7 @@ func decodeSegmentJSON(raw json.RawMessage, field string) (loader.Segment, error
 func decodeTLSJSON(raw json.RawMessage, field string) (*loader.TLSBlock, error) {
 	var tj tlsJSON
 	if err := strictUnmarshal(raw, &tj); err != nil {
-		return nil, jsonDecodeError(err, field, "tls has: "+tlsJSONFields, raw)
+		return nil, jsonDecodeError(err, field, "a tls object", tlsJSONFields, raw)
 	}
 	t := &loader.TLSBlock{}
 	var err error
