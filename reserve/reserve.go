@@ -62,7 +62,10 @@ func (s Spec) Validate() error {
 // Culprit is a mapping that can be in the way.
 type Culprit struct {
 	// Mapping is the image (its segments' span, named by its first) or
-	// other mapping, where it is at the zero draw.
+	// other mapping, where it is at the zero draw. Mappings that are not
+	// image segments are culprits one by one, each with its own range
+	// (ld.so's malloc chunks: Owner names ld.so), even when they share a
+	// name.
 	Mapping vaspace.Mapping
 	// Group is what moves it.
 	Group linux.Group
@@ -121,27 +124,41 @@ func AnalyzeBits(v *linux.Variation, spec Spec, bits int) (*Result, error) {
 		bad := new(big.Int)
 		per := map[string]*culpritAcc{}
 		var keys []string
+		// at0 is each culprit identity's mapping at the zero draw (the
+		// first trial): an image's span, or the mapping itself.
+		at0 := map[string]vaspace.Mapping{}
+		for _, t := range trials {
+			if !t.first {
+				continue
+			}
+			ids := culpritIDs(t.ms)
+			for i, m := range t.ms {
+				if a, ok := at0[ids[i]]; ok {
+					a.Start, a.End = min(a.Start, m.Start), max(a.End, m.End)
+					at0[ids[i]] = a
+				} else {
+					at0[ids[i]] = m
+				}
+			}
+		}
 		for _, t := range trials {
 			var all intervals
 			own := map[string]intervals{}
-			for _, m := range t.ms {
+			ids := culpritIDs(t.ms)
+			for i, m := range t.ms {
 				for _, c := range conditions(spec, m) {
 					iv := t.index(c)
 					if len(iv) == 0 {
 						continue
 					}
-					// Culprits are reported per image (its segments
-					// together) and range.
-					who := m.Owner
-					if who == "" {
-						who = m.Name
-					}
-					key := who + "\x00" + c.rng
-					if a, seen := per[key]; !seen {
-						per[key] = &culpritAcc{c: c, m: m, w: new(big.Int)}
+					key := ids[i] + "\x00" + c.rng
+					if _, seen := per[key]; !seen {
+						shown, ok := at0[ids[i]]
+						if !ok {
+							shown = m
+						}
+						per[key] = &culpritAcc{c: c, m: shown, w: new(big.Int)}
 						keys = append(keys, key)
-					} else if t.first {
-						a.m.Start, a.m.End = min(a.m.Start, m.Start), max(a.m.End, m.End)
 					}
 					own[key] = append(own[key], iv...)
 					all = append(all, iv...)
@@ -226,6 +243,35 @@ func AnalyzeBits(v *linux.Variation, spec Spec, bits int) (*Result, error) {
 		return res.Culprits[i].Probability.Cmp(res.Culprits[j].Probability) > 0
 	})
 	return res, nil
+}
+
+// culpritIDs names what each of ms (in address order) is reported as: an
+// image segment by its image (the segments of one image are one culprit,
+// their span); any other mapping by its run, the adjacent mappings of the
+// same name, owner, kind and protection that /proc/PID/maps shows as one
+// line, numbered among the runs of that name in address order. So each
+// piece of ld.so's malloc is a culprit of its own with its own range, and
+// the same piece has the same identity in every trial of a group (its
+// residues, its stack extents).
+func culpritIDs(ms []vaspace.Mapping) []string {
+	ids := make([]string, len(ms))
+	nth := map[string]int{}
+	for i, m := range ms {
+		if m.Kind == vaspace.KindImage && m.Owner != "" {
+			ids[i] = "image\x00" + m.Owner
+			continue
+		}
+		if i > 0 {
+			p := ms[i-1]
+			if p.End == m.Start && p.Name == m.Name && p.Owner == m.Owner && p.Kind == m.Kind && p.Prot == m.Prot {
+				ids[i] = ids[i-1]
+				continue
+			}
+		}
+		ids[i] = fmt.Sprintf("%s\x00%d", m.Name, nth[m.Name])
+		nth[m.Name]++
+	}
+	return ids
 }
 
 // trial is one case of a group's draws with its weight: its mappings and

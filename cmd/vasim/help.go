@@ -51,9 +51,9 @@ const exitHelp = `Exit status, the same for every command:
   0  ran, and predicts no failure past its gate (with no --fail-above, a
      probability is reported and the exit status is 0)
   1  failure predicted: a dlopen that fails (vasim tls, layout, reserve,
-     tls pages), a probability above --fail-above (vasim xzone, vasim
-     reserve), an allocator instance that reads another's heap or gets
-     NULL (vasim tsd)
+     tls pages), a program the kernel would not start (E2BIG), a
+     probability above --fail-above (vasim xzone, vasim reserve), an
+     allocator instance that reads another's heap or gets NULL (vasim tsd)
   2  bad command line: an unknown command or flag, a bad or conflicting
      flag value
   3  bad input: a file or program that is not found, unreadable or
@@ -127,10 +127,17 @@ vasim/layout/v1 (vasim layout):
   images          in dl_iterate_phdr order: "path", "file", "dlpi_name",
                   "load_bias", "start", "end", "moved_by": pie|mmap|stack|none
   mappings        as /proc/PID/maps: "start", "end", "perms", "offset", "path"
+  dlopen          each --dlopen in order [{"name", "path", "outcome":
+                  fits|fails, "reason", "message"}]; a failed one is
+                  unmapped again, as glibc does, and exits 1
+  svg             the --svg file written
   notes           sentences the text output prints
 
 vasim/reserve/v1 (vasim reserve):
   program         as in vasim/layout/v1
+  aslr            on|off (off: the one layout fails or not, 0 or 1)
+  dlopen          as in vasim/layout/v1
+  svg             the --svg file written
   preset          "name", "summary", "arch", "source", "runtime_message"
   free, allowed   the ranges checked [{"name", "start", "end"}]: no mapping
                   may overlap a free range, every mapping must lie in the
@@ -197,11 +204,13 @@ vasim/tls-case/v1 (vasim tls --scenario, --case): "outcome", "case",
   (as in vasim/tls/v1), "minimal_optional_static_tls" (the least working
   value; it may lie in a gap), "published", "notes".
 
-vasim/tls-pages/v1 (vasim tls pages): "program", "randomized", "moved_by",
+vasim/tls-pages/v1 (vasim tls pages): "program" (as in vasim/layout/v1),
+  "aslr": on|off, "moved_by": mmap|none (the draw that moves the block),
   "tp", "static_tls", "tcb", "allocation", "dtv", "dtv_page", "pages" (to
   share), "strategies" [{"name", "pages", "extra_pages", "missed_pages",
   "unmapped_pages", "covers" (by --probe offset), "one_call_error"}],
-  "notes".
+  "dlopen" [{"name", "path", "outcome": fits|fails, "reason", "message"}]
+  (exit 1 when one fails), "notes".
 
 vasim/tsd/v1 (vasim tsd): "scenario" (the name of the scenario run),
   "platform", "instances" [{"name", "model", "slots" (fixed-slot),

@@ -10,12 +10,12 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/vasim/vasim/internal/input"
+	"github.com/vasim/vasim/loader/ldso"
 	"github.com/vasim/vasim/loader/linux"
 	"github.com/vasim/vasim/reserve"
 	"github.com/vasim/vasim/vaspace"
@@ -34,7 +34,7 @@ vasim layout --exe ./app --dlopen libplugin.so --json    # after a dlopen, as a 
 	register(&command{
 		name:    "reserve",
 		summary: "exact share of a Linux program's launches whose randomised layout is in the way of fixed ranges (sanitizers, emulators)",
-		usage:   "vasim reserve --exe PROGRAM (--preset NAME | --range START-END | --allow START-END)... [--mmap-rnd-bits N] [--fail-above P] [--arg ARG]... [--env K=V]... [--clean-env] [--cwd DIR] [--stack-limit BYTES|unlimited] [--dlopen LIB]... [--kernel FILE] [--sysroot DIR] [--svg FILE] [--json]",
+		usage:   "vasim reserve --exe PROGRAM [--preset NAME] [--range START-END]... [--allow START-END]... [--mmap-rnd-bits N] [--fail-above P] [--arg ARG]... [--env K=V]... [--clean-env] [--cwd DIR] [--stack-limit BYTES|unlimited] [--dlopen LIB]... [--kernel FILE] [--sysroot DIR] [--svg FILE] [--json]",
 		example: `vasim reserve --exe ./app --preset tsan-x86_64                    # how often TSan's fixed ranges are in the way, and by what
 vasim reserve --exe ./app --preset tsan-x86_64 --mmap-rnd-bits 32  # the same on a host with 32 random bits
 vasim reserve --exe ./app --preset msan-x86_64 --fail-above 0      # CI: exit 1 if any launch can fail
@@ -104,13 +104,37 @@ func inputError(format string, a ...any) error {
 // vasim tls does; otherwise 3, for input the model cannot read or place.
 func report(r reporter, err error) int {
 	var x *exitError
+	var de *linux.DlopenError
 	switch {
 	case errors.As(err, &x):
 		return r.fail(x.code, "%v", x.err)
+	case errors.As(err, &de):
+		return r.input("%s", dlopenMissing(de))
 	case errors.Is(err, linux.ErrStart):
 		return r.fail(exitFailure, "predicted failure: %v", err)
 	}
 	return r.input("%v", err)
+}
+
+// dlopenMissing says what is wrong with a --dlopen name that is not found
+// or names no library: a mistyped path (exit 3), as vasim tls says it.
+func dlopenMissing(de *linux.DlopenError) string {
+	m := de.Missing
+	var le *ldso.LoadError
+	switch {
+	case m.Err == nil:
+		searched := ""
+		if n := len(m.Searched); n > 0 && !strings.Contains(m.Name, "/") {
+			searched = "; searched " + strings.Join(m.Searched[:min(n, 4)], ", ")
+			if n > 4 {
+				searched += fmt.Sprintf(" and %d more", n-4)
+			}
+		}
+		return fmt.Sprintf("--dlopen %s: not found (the real dlopen fails with %q%s)", de.Name, m.Message(), searched)
+	case errors.As(m.Err, &le):
+		return fmt.Sprintf("--dlopen %s: not a shared library (the real dlopen fails with %q)", de.Name, m.Message())
+	}
+	return fmt.Sprintf("--dlopen %s: %s cannot be read as a library: %v", de.Name, m.Name, m.Err)
 }
 
 // parseArgs parses a command's flags. A bad command line is reported
@@ -176,7 +200,7 @@ type launchFlags struct {
 
 func (l *launchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.exe, "exe", "", "the `PROGRAM` to place (required): a path, or a name looked up in PATH as a shell does (--env PATH=... for another); a #! script is placed as the kernel runs it, as its interpreter")
-	fs.Var(&l.dlopen, "dlopen", "a library `LIB` the program dlopens after main starts, as it names it (repeatable, in order)")
+	fs.Var(&l.dlopen, "dlopen", "a library `LIB` the program dlopens after main starts, as it names it (repeatable, in order); one that fails as glibc's dlopen would (its initial-exec TLS does not fit, a dependency is missing) is reported and left out, exit 1; one not found at all is a mistyped name, exit 3")
 	fs.StringVar(&l.kernel, "kernel", "", "a kernel profile `FILE` (JSON) overriding this machine's settings: the fields of vasim layout --json's \"kernel\"")
 	fs.Var(&l.envs, "env", "an environment variable `K=V` of the launch (repeatable; added to vasim's own environment, replacing a K there, unless --clean-env)")
 	fs.BoolVar(&l.cleanEnv, "clean-env", false, "start from an empty environment, as env -i does")
@@ -197,9 +221,58 @@ func (l *launchFlags) check() error {
 		}
 	}
 	if l.stackLimit != "" && l.stackLimit != "unlimited" {
-		if _, err := strconv.ParseUint(l.stackLimit, 0, 64); err != nil {
+		n, err := strconv.ParseUint(l.stackLimit, 0, 64)
+		if err != nil {
 			return usageError("--stack-limit %q: want a number of bytes or \"unlimited\"", l.stackLimit)
 		}
+		if n == 0 {
+			return usageError("--stack-limit 0: want a number of bytes, at least a page (a process cannot start with no stack), or \"unlimited\"")
+		}
+	}
+	return nil
+}
+
+// checkDirs checks --sysroot and --cwd (exit 3): a launch cannot start
+// from a directory that does not exist, and no file is found under a
+// sysroot that does not.
+func (l *launchFlags) checkDirs() error {
+	if err := checkSysroot(l.sysroot); err != nil {
+		return err
+	}
+	if l.cwd == "" {
+		return nil
+	}
+	host := l.cwd
+	where := ""
+	if l.sysroot != "" && filepath.IsAbs(l.cwd) {
+		host, where = filepath.Join(l.sysroot, l.cwd), " under --sysroot "+l.sysroot
+	}
+	fi, err := os.Stat(host)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return inputError("--cwd %s: no such directory%s: the program cannot be started there (its chdir would fail)", l.cwd, where)
+	case err != nil:
+		return inputError("--cwd %s: %v", l.cwd, err)
+	case !fi.IsDir():
+		return inputError("--cwd %s: %s, not a directory%s", l.cwd, input.Kind(fi.Mode()), where)
+	}
+	return nil
+}
+
+// checkSysroot requires --sysroot, when given, to be a directory (exit
+// 3), so that a missing file is not blamed on the path inside it.
+func checkSysroot(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return inputError("--sysroot %s: no such directory", dir)
+	case err != nil:
+		return inputError("--sysroot %s: %v", dir, err)
+	case !fi.IsDir():
+		return inputError("--sysroot %s: %s, not a directory", dir, input.Kind(fi.Mode()))
 	}
 	return nil
 }
@@ -219,6 +292,16 @@ func (l *launchFlags) envValue(key string) (string, bool) {
 // without a slash in PATH (vasim's, or --env PATH=...), a #! script to
 // its interpreter.
 func (l *launchFlags) resolve(e *env) (*input.Command, error) {
+	cmd, err := l.resolver(e).Resolve(l.exe, l.args)
+	if err != nil {
+		return nil, l.exeError(err)
+	}
+	return cmd, nil
+}
+
+// resolver is the command resolution of the launch: PATH from vasim's
+// environment or --env, paths under --sysroot, --cwd the directory.
+func (l *launchFlags) resolver(e *env) input.Resolver {
 	path, launchPath := e.getenv("PATH"), e.getenv("PATH")
 	if l.cleanEnv {
 		launchPath = ""
@@ -226,14 +309,15 @@ func (l *launchFlags) resolve(e *env) (*input.Command, error) {
 	if v, ok := l.envValue("PATH"); ok {
 		path, launchPath = v, v
 	}
-	r := input.Resolver{PATH: path, EnvPATH: launchPath, Root: l.sysroot, Dir: l.cwd}
-	cmd, err := r.Resolve(l.exe, l.args)
-	if err == nil {
-		return cmd, nil
-	}
+	return input.Resolver{PATH: path, EnvPATH: launchPath, Root: l.sysroot, Dir: l.cwd}
+}
+
+// exeError says why --exe cannot be followed, and what to pass instead
+// (exit 3).
+func (l *launchFlags) exeError(err error) error {
 	var ce *input.CommandError
 	if !errors.As(err, &ce) {
-		return nil, inputError("--exe %s: %v", l.exe, err)
+		return inputError("--exe %s: %v", l.exe, err)
 	}
 	msg := ce.Error()
 	if ce.Path == l.exe {
@@ -246,12 +330,23 @@ func (l *launchFlags) resolve(e *env) (*input.Command, error) {
 			fix += " --arg " + quoteArg(a)
 		}
 		msg += "; to place what runs instead, pass " + fix
+	case errors.Is(err, input.ErrMachO):
+		msg += "; the Linux model places ELF programs: for a macOS program, vasim xzone --exe " + quoteArg(l.exe)
 	case errors.Is(err, input.ErrScript):
 		msg += "; pass the interpreter instead: --exe INTERPRETER --arg SCRIPT"
 	case ce.Path == l.exe && !strings.Contains(l.exe, "/"):
 		msg += "; give its path instead"
 	}
-	return nil, inputError("--exe %s: %s", l.exe, msg)
+	return inputError("--exe %s: %s", l.exe, msg+underSysroot(err, ce.Path, l.sysroot))
+}
+
+// underSysroot says, for a file not found at an absolute path, that it
+// was looked for under the sysroot.
+func underSysroot(err error, path, sysroot string) string {
+	if sysroot == "" || !errors.Is(err, fs.ErrNotExist) || !filepath.IsAbs(path) {
+		return ""
+	}
+	return fmt.Sprintf(" under --sysroot %s (looked for %s)", sysroot, filepath.Join(sysroot, path))
 }
 
 // quoteArg quotes a for a shell when it needs it.
@@ -307,6 +402,9 @@ func (l *launchFlags) kernelProfile(bits int) (linux.Kernel, error) {
 
 // prepareWith resolves --exe and prepares the program under kernel k.
 func (l *launchFlags) prepareWith(e *env, k linux.Kernel, noASLR bool, prog *stageLine) (*linux.Program, error) {
+	if err := l.checkDirs(); err != nil {
+		return nil, err
+	}
 	launch, err := linux.HostLaunch()
 	if err != nil {
 		return nil, inputError("%v", err)
@@ -315,6 +413,9 @@ func (l *launchFlags) prepareWith(e *env, k linux.Kernel, noASLR bool, prog *sta
 		launch.StackLimit = linux.Unlimited
 	} else if l.stackLimit != "" {
 		launch.StackLimit, _ = strconv.ParseUint(l.stackLimit, 0, 64)
+		if launch.StackLimit < k.PageSize {
+			return nil, usageError("--stack-limit %s: below a page (%d bytes): a process cannot start with less stack; want at least %d, or \"unlimited\"", l.stackLimit, k.PageSize, k.PageSize)
+		}
 	}
 	launch.NoRandomize = noASLR
 	cmd, err := l.resolve(e)
@@ -387,7 +488,7 @@ func (l *launchFlags) placeWith(e *env, noASLR bool, seed string, prog *stageLin
 	if seed != "" {
 		var err error
 		if n, err = strconv.ParseUint(seed, 0, 64); err != nil {
-			return nil, nil, usageError("--seed %q: want a number", seed)
+			return nil, nil, usageError("--seed %q: want a non-negative integer, e.g. --seed 7", seed)
 		}
 	}
 	pr, err := l.prepare(e, noASLR, 0, prog)
@@ -505,6 +606,75 @@ type layoutMapping struct {
 	Path   string       `json:"path"`
 }
 
+// dlopenJSON is the outcome of one --dlopen, in the form of vasim/tls/v1's
+// "dlopen" entries: "fits" when it succeeds, "fails" with glibc's message
+// and the kind of failure (tls.FailureKind's codes) when it does not.
+type dlopenJSON struct {
+	Name    string `json:"name"`
+	Path    string `json:"path"`
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// dlopensOf renders the outcomes of the --dlopen libraries.
+func dlopensOf(ds []linux.DlopenOutcome) []dlopenJSON {
+	var out []dlopenJSON
+	for _, d := range ds {
+		j := dlopenJSON{Name: d.Name, Path: d.Path, Outcome: "fits"}
+		if !d.OK {
+			j.Outcome, j.Message = "fails", d.Message
+			if d.Failure != nil {
+				j.Reason = d.Failure.Kind.Code()
+			}
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+// failedDlopens returns the dlopens that fail.
+func failedDlopens(ds []dlopenJSON) []dlopenJSON {
+	var out []dlopenJSON
+	for _, d := range ds {
+		if d.Outcome == "fails" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// printDlopens prints every --dlopen's outcome; a failure with glibc's
+// message, what became of its mappings, and for want of static TLS the
+// command that explains it (exe is the program placed).
+func printDlopens(w io.Writer, exe string, ds []dlopenJSON) {
+	for _, d := range ds {
+		if d.Outcome == "fits" {
+			fmt.Fprintf(w, "dlopen %s: ok (%s)\n", shown(d.Name), shown(d.Path))
+			continue
+		}
+		fmt.Fprintf(w, "dlopen %s: FAILS (%s): %s\n", shown(d.Name), d.Reason, shown(d.Message))
+		fmt.Fprintln(w, "  glibc unmaps what the failed dlopen loaded: none of it is in the layout; the program goes on as one that checks dlopen's result")
+		switch d.Reason {
+		case "static-tls-exhausted", "alignment-too-large", "already-dynamic", "dtv-surplus-exceeded":
+			fmt.Fprintf(w, "  why, and which GLIBC_TUNABLES fix it: vasim tls --exe %s --dlopen %s\n", quoteArg(exe), quoteArg(d.Name))
+		}
+	}
+}
+
+// reportDlopens says on standard error which dlopens fail and returns
+// exitFailure when one does, else exitOK.
+func reportDlopens(e *env, name string, ds []dlopenJSON) int {
+	failed := failedDlopens(ds)
+	for _, d := range failed {
+		fmt.Fprintf(e.stderr, "vasim %s: predicted failure: dlopen %s fails: %s\n", name, d.Name, d.Message)
+	}
+	if len(failed) > 0 {
+		return exitFailure
+	}
+	return exitOK
+}
+
 // drawJSON is the launch's random inputs: where they came from and their
 // values (pages; sp in bytes).
 type drawJSON struct {
@@ -532,6 +702,7 @@ type layoutJSON struct {
 	TP       vaspace.Addr    `json:"thread_pointer,omitempty"`
 	TLSPages *vaspace.Range  `json:"initial_tls_pages,omitempty"`
 	Notes    []string        `json:"notes,omitempty"`
+	Dlopen   []dlopenJSON    `json:"dlopen,omitempty"`
 	Images   []layoutImage   `json:"images"`
 	Mappings []layoutMapping `json:"mappings"`
 }
@@ -560,6 +731,10 @@ func runLayout(e *env, args []string) int {
 		out.Notes = append(out.Notes, n)
 	}
 	out.Notes = append(out.Notes, pr.Notes...)
+	if *seed != "" && !p.Randomized {
+		out.Notes = append(out.Notes, seedNote(*seed, p.Kernel))
+	}
+	out.Dlopen = dlopensOf(p.Dlopens)
 	switch {
 	case p.Randomized:
 		out.ASLR = "on"
@@ -601,10 +776,16 @@ func runLayout(e *env, args []string) int {
 		if err := writeJSON(e.stdout, out); err != nil {
 			return report(r, err)
 		}
-		return exitOK
+	} else {
+		printLayout(e.stdout, out, p)
 	}
-	printLayout(e.stdout, out, p)
-	return exitOK
+	return reportDlopens(e, "layout", out.Dlopen)
+}
+
+// seedNote says that --seed changes nothing when the launch is not
+// randomised.
+func seedNote(seed string, k linux.Kernel) string {
+	return fmt.Sprintf("--seed %s has no effect: ASLR is off (kernel.randomize_va_space is %d), so every launch has this one layout", seed, k.RandomizeVASpace)
 }
 
 func permsOf(l linux.MapsLine) string {
@@ -653,6 +834,7 @@ func printLayout(w io.Writer, o layoutJSON, p *linux.Process) {
 	for _, n := range o.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
+	printDlopens(w, o.Program.Path, o.Dlopen)
 	fmt.Fprintln(w)
 	for _, m := range p.Maps() {
 		fmt.Fprintln(w, m)
@@ -724,7 +906,11 @@ type reserveJSON struct {
 	Culprits    []reserveCulprit `json:"culprits"`
 	ByBits      []reserveBits    `json:"by_mmap_rnd_bits"`
 	FirstBits   int              `json:"first_failing_bits,omitempty"`
-	Notes       []string         `json:"notes,omitempty"`
+	// ASLR is "off" when the launch is not randomised: one layout, in the
+	// way (probability 1) or not (0), whatever mmap_rnd_bits.
+	ASLR   string       `json:"aslr"`
+	Notes  []string     `json:"notes,omitempty"`
+	Dlopen []dlopenJSON `json:"dlopen,omitempty"`
 }
 
 func runReserve(e *env, args []string) int {
@@ -734,7 +920,8 @@ func runReserve(e *env, args []string) int {
 	var ranges, allows listFlag
 	fs.Var(&ranges, "range", "an address range `START-END` (hex) no mapping may overlap (repeatable)")
 	fs.Var(&allows, "allow", "an address range `START-END` (hex) every mapping must lie in (repeatable)")
-	presetName := fs.String("preset", "", "a built-in sanitizer layout `NAME` (its free and allowed ranges): "+presetNames())
+	var presetList listFlag
+	fs.Var(&presetList, "preset", "a built-in sanitizer layout `NAME` (its free and allowed ranges; one, with any --range and --allow added): "+presetNames())
 	bits := fs.Int("mmap-rnd-bits", 0, "the vm.mmap_rnd_bits `N` to analyse (default the kernel's: this machine's, or --kernel's)")
 	var failAbove probFlag
 	fs.Var(&failAbove, "fail-above", "exit 1 when the share of launches that fail (\"probability\") exceeds `P`, a fraction from 0 to 1")
@@ -747,9 +934,12 @@ func runReserve(e *env, args []string) int {
 	r.asJSON = *asJSON
 	var spec reserve.Spec
 	var preset reserve.Preset
-	if *presetName != "" {
+	if len(presetList) > 1 {
+		return r.usage("--preset given %d times (%s): a process runs under one sanitizer's layout; analyse each preset in a run of its own", len(presetList), strings.Join(presetList, ", "))
+	}
+	if len(presetList) == 1 {
 		var err error
-		if preset, err = reserve.LookupPreset(*presetName); err != nil {
+		if preset, err = reserve.LookupPreset(presetList[0]); err != nil {
 			return r.usage("--preset: %v", strings.TrimPrefix(err.Error(), reserve.ErrSpec.Error()+": "))
 		}
 		spec = preset.Spec
@@ -795,16 +985,17 @@ func runReserve(e *env, args []string) int {
 	} else {
 		printReserve(e.stdout, out)
 	}
+	code := reportDlopens(e, "reserve", out.Dlopen)
 	if out.Gate != nil && out.Gate.Exceeded {
 		fmt.Fprintf(e.stderr, "vasim reserve: %s of launches fail at mmap_rnd_bits %d, above --fail-above %s\n", share(out.Probability), out.Bits, share(failAbove.p))
-		return exitFailure
+		code = exitFailure
 	}
-	return exitOK
+	return code
 }
 
-// parseRange reads START-END in hex; "none" is not a range here.
+// parseRange reads START-END in hex.
 func parseRange(s string) (vaspace.Range, error) {
-	if s == "none" {
+	if s == "none" || !strings.Contains(s, "-") {
 		return vaspace.Range{}, errors.New("want START-END in hex, like 0x600000000000-0x640000000000")
 	}
 	return parseRegion(s)
@@ -857,7 +1048,7 @@ func analyseReserve(e *env, lf *launchFlags, spec reserve.Spec, preset reserve.P
 			return reserveJSON{}, fmt.Errorf("--svg: %w", err)
 		}
 	}
-	out := reserveJSON{Schema: schemaReserve, SVG: svg, Program: programOf(lf.cmd), Free: rangesOf(spec.Free), Allowed: rangesOf(spec.Allowed), Bits: res.Bits, BitsFrom: lf.bitsFrom, Probability: res.Float(), Exact: res.Probability.RatString(), Groups: []reserveGroup{}, Culprits: []reserveCulprit{}}
+	out := reserveJSON{Schema: schemaReserve, SVG: svg, Program: programOf(lf.cmd), Free: rangesOf(spec.Free), Allowed: rangesOf(spec.Allowed), Bits: res.Bits, BitsFrom: lf.bitsFrom, Probability: res.Float(), Exact: res.Probability.RatString(), Groups: []reserveGroup{}, Culprits: []reserveCulprit{}, ASLR: "on", Dlopen: dlopensOf(pr.Dlopens())}
 	if preset.Name != "" {
 		out.Preset = &presetJSON{Name: preset.Name, Summary: preset.Summary, Arch: preset.Arch.String(), Source: preset.Source, Message: preset.Message}
 	}
@@ -865,6 +1056,13 @@ func analyseReserve(e *env, lf *launchFlags, spec reserve.Spec, preset reserve.P
 		out.Notes = append(out.Notes, n)
 	}
 	out.Notes = append(out.Notes, pr.Notes...)
+	if !k.Randomized(pr.Launch()) {
+		out.ASLR = "off"
+		out.Notes = append(out.Notes, fmt.Sprintf("ASLR is off (kernel.randomize_va_space is %d): every launch has the one layout, so it fails always or never, whatever vm.mmap_rnd_bits", k.RandomizeVASpace))
+	}
+	for _, m := range v.Apart {
+		out.Notes = append(out.Notes, fmt.Sprintf("not counted: %s %v, libc's brk heap (created by the first malloc, at the first dlopen), which the brk draw moves above the executable's end: no group of the exact analysis holds it", m.Name, m.Range))
+	}
 	for _, g := range []linux.Group{linux.GroupExec, linux.GroupMmap, linux.GroupStack, linux.GroupFixed} {
 		if p, ok := res.Groups[g]; ok {
 			out.Groups = append(out.Groups, reserveGroup{MovedBy: moved(g), Probability: ratFloat(p), Exact: p.RatString()})
@@ -954,11 +1152,22 @@ func printReserve(w io.Writer, o reserveJSON) {
 	for _, n := range o.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
+	printDlopens(w, o.Program.Path, o.Dlopen)
 	fmt.Fprintln(w)
 	at := fmt.Sprintf("At vm.mmap_rnd_bits %d (%s),", o.Bits, bitsWords[o.BitsFrom])
-	if o.Probability == 0 {
+	switch {
+	case o.ASLR == "off" && o.Probability == 0:
+		fmt.Fprintln(w, "With ASLR off no launch fails (0%): no mapping of the one layout is in the way.")
+	case o.ASLR == "off":
+		fmt.Fprintln(w, "With ASLR off every launch fails (100%): the one layout has mappings in the way.")
+		if o.Preset != nil && o.Preset.Message != "" {
+			fmt.Fprintf(w, "Such a launch stops with: %s\n", o.Preset.Message)
+		}
+		fmt.Fprintln(w, "\nIn the way:")
+		printCulprits(w, o.Culprits)
+	case o.Probability == 0:
 		fmt.Fprintf(w, "%s no launch fails: no random draw puts a mapping in the way.\n", at)
-	} else {
+	default:
 		exact := ""
 		if len(o.Exact) <= 21 {
 			exact = " (exactly " + o.Exact + ")"
@@ -988,6 +1197,9 @@ func printReserve(w io.Writer, o reserveJSON) {
 			verdict = "exceeded: exit status 1"
 		}
 		fmt.Fprintf(w, "\n--fail-above %s: %s\n", share(o.Gate.FailAbove), verdict)
+	}
+	if o.ASLR == "off" {
+		return
 	}
 	fmt.Fprintln(w, "\nBy vm.mmap_rnd_bits (the same program; every value the architecture accepts):")
 	for _, b := range o.ByBits {
@@ -1032,88 +1244,26 @@ func printCulprits(w io.Writer, cs []reserveCulprit) {
 		if c.MovedBy == "none" {
 			by = "never moves"
 		}
-		fmt.Fprintf(w, "  %8s  %s [%v, %v) %s; %s\n", share(c.Probability), shown(ownerOr(c.Owner, c.Name)), c.Start, c.End, where, by)
+		fmt.Fprintf(w, "  %8s  %s [%v, %v) %s; %s\n", share(c.Probability), culpritLabel(c), c.Start, c.End, where, by)
 		if j-i > 1 {
-			fmt.Fprintf(w, "            and %d more mappings the %s draw moves, each also in %s\n", j-i-1, c.MovedBy, share(c.Probability))
+			which := "the " + c.MovedBy + " draw moves"
+			if c.MovedBy == "none" {
+				which = "that never move"
+			}
+			fmt.Fprintf(w, "            and %d more mappings %s, each also in %s\n", j-i-1, which, share(c.Probability))
 		}
 		i = j
 	}
 }
 
-func ownerOr(owner, name string) string {
-	if owner != "" {
-		return owner
+// culpritLabel names a culprit: an image by its file; another mapping by
+// its name, with its owner (ld.so's malloc: ld.so) when it has one.
+func culpritLabel(c reserveCulprit) string {
+	switch {
+	case c.Owner == "":
+		return shown(c.Name)
+	case c.Name == c.Owner || c.Name == "bss of "+c.Owner:
+		return shown(c.Owner)
 	}
-	return name
-}
-
-// stageLine shows what a slow command is doing when it has no count to
-// report (progress.go's indicator counts done of total): once the command
-// has run for a delay, a line on a terminal's standard error naming its
-// stage, which each new stage rewrites, cleared when it is done. A nil
-// *stageLine shows nothing.
-type stageLine struct {
-	mu    sync.Mutex
-	w     io.Writer
-	name  string
-	stage string
-	shown bool
-	done  bool
-	timer *time.Timer
-}
-
-// startStages returns a stageLine for command name that shows after a
-// second, when standard error is a terminal and the output is not JSON;
-// otherwise nil.
-func startStages(e *env, name string, asJSON bool) *stageLine {
-	f, ok := e.stderr.(*os.File)
-	if !ok || asJSON {
-		return nil
-	}
-	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return nil
-	}
-	return newStageLine(f, name, time.Second)
-}
-
-func newStageLine(w io.Writer, name string, delay time.Duration) *stageLine {
-	p := &stageLine{w: w, name: name, stage: "starting"}
-	p.timer = time.AfterFunc(delay, func() {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if !p.done {
-			p.shown = true
-			p.print()
-		}
-	})
-	return p
-}
-
-func (p *stageLine) print() { fmt.Fprintf(p.w, "\r\x1b[Kvasim %s: %s…", p.name, p.stage) }
-
-// set names the stage the command is in.
-func (p *stageLine) set(stage string) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stage = stage
-	if p.shown && !p.done {
-		p.print()
-	}
-}
-
-// stop clears the line, if one was shown.
-func (p *stageLine) stop() {
-	if p == nil {
-		return
-	}
-	p.timer.Stop()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.shown && !p.done {
-		fmt.Fprint(p.w, "\r\x1b[K")
-	}
-	p.done = true
+	return fmt.Sprintf("%s (%s)", shown(c.Name), shown(c.Owner))
 }

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vasim/vasim/loader/linux"
+	"github.com/vasim/vasim/loader/objtest"
 )
 
 // runWith runs vasim with the environment variables vars (getenv) and
@@ -62,7 +65,8 @@ func TestLinuxCommandExitStatus(t *testing.T) {
 		{[]string{"layout"}, exitUsage, "--exe is required"},
 		{[]string{"layout", "--exe", "/bin/true", "--bogus"}, exitUsage, "flag provided but not defined: -bogus"},
 		{[]string{"layout", "--exe", "/bin/true", "stray"}, exitUsage, `unexpected argument "stray"`},
-		{[]string{"layout", "--exe", "/bin/true", "--seed", "x"}, exitUsage, `--seed "x": want a number`},
+		{[]string{"layout", "--exe", "/bin/true", "--seed", "x"}, exitUsage, `--seed "x": want a non-negative integer`},
+		{[]string{"layout", "--exe", "/bin/true", "--seed", "-1"}, exitUsage, `--seed "-1": want a non-negative integer`},
 		{[]string{"layout", "--exe", "/bin/true", "--seed", "1", "--no-aslr"}, exitUsage, "exclude each other"},
 		{[]string{"layout", "--exe", "/bin/true", "--stack-limit", "lots"}, exitUsage, `--stack-limit "lots"`},
 		{[]string{"layout", "--exe", "/bin/true", "--env", "NOEQUALS"}, exitUsage, `--env "NOEQUALS": want K=V`},
@@ -451,4 +455,305 @@ func TestStageLine(t *testing.T) {
 	p.set("placing")
 	p.stop()
 	assert.Empty(t, w2.String())
+}
+
+// bigTLSLib builds a library whose 6000 bytes of initial-exec TLS do not
+// fit in what glibc's start-up leaves of the static TLS block.
+func bigTLSLib(t *testing.T, dir string) string {
+	t.Helper()
+	return objtest.Shared(t, dir, "libbigtls.so", `__thread char big[6000] __attribute__((tls_model("initial-exec"))) = {1};
+int f(void) { return big[5999]; }
+`)
+}
+
+// A dlopen that fails in the model (its initial-exec TLS does not fit,
+// decided as vasim tls decides it) is a predicted failure: layout, reserve
+// and tls pages print their result with the failure in it, without the
+// library's mappings (glibc unmaps them), and exit 1; vasim tls agrees.
+func TestFailedDlopenIsAPredictedFailure(t *testing.T) {
+	exe := mapsProgram(t)
+	lib := bigTLSLib(t, filepath.Dir(exe))
+	type doc struct {
+		Dlopen []struct {
+			Name, Path, Outcome, Reason, Message string
+		} `json:"dlopen"`
+		Mappings []struct{ Path string } `json:"mappings"`
+	}
+	want := lib + ": cannot allocate memory in static TLS block"
+	for _, cmd := range [][]string{
+		{"layout", "--exe", exe, "--clean-env", "--dlopen", lib, "--dlopen", "libm.so.6"},
+		{"reserve", "--exe", exe, "--clean-env", "--dlopen", lib, "--dlopen", "libm.so.6", "--preset", "tsan-x86_64"},
+		{"tls", "pages", "--exe", exe, "--clean-env", "--dlopen", lib, "--dlopen", "libm.so.6"},
+	} {
+		name := strings.Join(cmd[:len(cmd)-8], " ")
+		code, out, errs := runCmd(t, append(cmd, "--json")...)
+		require.Equal(t, exitFailure, code, "%s: %s", name, errs)
+		assert.Contains(t, errs, "predicted failure: dlopen "+lib+" fails: "+want, name)
+		var o doc
+		require.NoError(t, json.Unmarshal([]byte(out), &o), "%s: the result document, not an error document", name)
+		documented(t, out)
+		require.Len(t, o.Dlopen, 2, name)
+		assert.Equal(t, "fails", o.Dlopen[0].Outcome, name)
+		assert.Equal(t, "static-tls-exhausted", o.Dlopen[0].Reason, name)
+		assert.Equal(t, want, o.Dlopen[0].Message, name)
+		assert.Equal(t, "fits", o.Dlopen[1].Outcome, "%s: the program goes on after the failure", name)
+		for _, m := range o.Mappings {
+			assert.NotEqual(t, lib, m.Path, "%s: the failed dlopen's mapping is in the layout", name)
+		}
+
+		code, text, _ := runCmd(t, cmd...)
+		assert.Equal(t, exitFailure, code, name)
+		assert.Contains(t, text, "dlopen "+lib+": FAILS (static-tls-exhausted): "+want, name)
+	}
+	code, _, _ := runCmd(t, "tls", "--exe", exe, "--dlopen", lib)
+	assert.Equal(t, exitFailure, code, "vasim tls says the same")
+}
+
+// python3.11 cannot dlopen libjemalloc.so.2 (the reviewer's case); where
+// both are installed, layout says so as the real process does.
+func TestLayoutPythonJemalloc(t *testing.T) {
+	const python = "/usr/bin/python3.11"
+	if _, err := os.Stat(python); err != nil || runtime.GOARCH != "amd64" {
+		t.Skip("needs /usr/bin/python3.11 on x86_64")
+	}
+	real, err := exec.Command(python, "-c", `import ctypes
+try:
+    ctypes.CDLL("libjemalloc.so.2"); print("ok")
+except OSError as e:
+    print(e)`).Output()
+	require.NoError(t, err)
+	msg := strings.TrimSpace(string(real))
+	if strings.Contains(msg, "cannot open shared object file") {
+		t.Skip("libjemalloc.so.2 is not installed")
+	}
+	code, out, errs := runCmd(t, "layout", "--exe", python, "--dlopen", "libjemalloc.so.2", "--clean-env")
+	if msg == "ok" {
+		require.Equal(t, exitOK, code, errs)
+		return
+	}
+	require.Equal(t, exitFailure, code, "the real dlopen fails: %s", msg)
+	assert.Contains(t, out, "FAILS (static-tls-exhausted): "+msg)
+	assert.Contains(t, errs, msg)
+	code, out, _ = runCmd(t, "layout", "--exe", python, "--dlopen", "libjemalloc.so.2", "--clean-env", "--json")
+	require.Equal(t, exitFailure, code)
+	var o struct {
+		Mappings []struct{ Path string } `json:"mappings"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	for _, m := range o.Mappings {
+		assert.NotContains(t, m.Path, "libjemalloc", "no mapping of the library")
+	}
+}
+
+// The dlopen and launch errors that are bad input (exit 3) or a bad
+// command line (exit 2), in layout, reserve and tls pages alike.
+func TestLaunchInputErrors(t *testing.T) {
+	exe := mapsProgram(t)
+	dir := t.TempDir()
+	prof := x86_64Profile(t)
+	macho := filepath.Join(dir, "macho")
+	require.NoError(t, os.WriteFile(macho, append([]byte{0xcf, 0xfa, 0xed, 0xfe, 0x07, 0, 0, 0x01}, make([]byte, 64)...), 0o755))
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--dlopen", "libvasim-typo.so.1"}, exitInput, "--dlopen libvasim-typo.so.1: not found (the real dlopen fails with \"libvasim-typo.so.1: cannot open shared object file: No such file or directory\"; searched "},
+		{[]string{"--dlopen", filepath.Join(dir, "libnope.so")}, exitInput, "--dlopen " + filepath.Join(dir, "libnope.so") + ": not found"},
+		{[]string{"--dlopen", dir}, exitInput, "--dlopen " + dir + ": not a shared library (the real dlopen fails with \"" + dir + ": cannot read file data: Is a directory\")"},
+		{[]string{"--sysroot", filepath.Join(dir, "noroot")}, exitInput, "--sysroot " + filepath.Join(dir, "noroot") + ": no such directory"},
+		{[]string{"--sysroot", dir}, exitInput, "--exe " + exe + ": does not exist under --sysroot " + dir + " (looked for " + filepath.Join(dir, exe) + ")"},
+		{[]string{"--cwd", filepath.Join(dir, "nodir")}, exitInput, "--cwd " + filepath.Join(dir, "nodir") + ": no such directory"},
+		{[]string{"--cwd", file}, exitInput, "--cwd " + file + ": a regular file, not a directory"},
+		{[]string{"--stack-limit", "0"}, exitUsage, "--stack-limit 0: want a number of bytes, at least a page"},
+		{[]string{"--stack-limit", "100"}, exitUsage, "--stack-limit 100: below a page (4096 bytes)"},
+	} {
+		for _, cmd := range [][]string{{"layout"}, {"reserve", "--preset", "tsan-x86_64"}, {"tls", "pages"}} {
+			args := append(append(append(cmd, "--exe", exe, "--clean-env", "--kernel", prof), c.args...), "--json")
+			code, out, errs := runCmd(t, args...)
+			assert.Equal(t, c.code, code, "%q: %s", args, errs)
+			assert.Contains(t, errs, c.msg, "%q", args)
+			var doc errorJSON
+			require.NoError(t, json.Unmarshal([]byte(out), &doc), "%q", args)
+			assert.Equal(t, exitNames[c.code], doc.Kind, "%q", args)
+		}
+	}
+	// A Mach-O program: the command that places one.
+	code, _, errs := runCmd(t, "layout", "--exe", macho, "--kernel", prof)
+	assert.Equal(t, exitInput, code)
+	assert.Contains(t, errs, "is a Mach-O file (macOS), not an ELF program")
+	assert.Contains(t, errs, "vasim xzone --exe "+macho)
+	assert.NotContains(t, errs, "/bin/sh")
+
+	// reserve's own flags.
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--preset", "tsan-x86_64", "--preset", "msan-x86_64"}, "--preset given 2 times (tsan-x86_64, msan-x86_64)"},
+		{[]string{"--range", "garbage"}, `--range "garbage": want START-END in hex, like 0x600000000000-0x640000000000`},
+	} {
+		code, _, errs := runCmd(t, append([]string{"reserve", "--exe", exe, "--kernel", prof}, c.args...)...)
+		assert.Equal(t, exitUsage, code, "%q", c.args)
+		assert.Contains(t, errs, c.msg)
+		assert.NotContains(t, errs, "none")
+	}
+	code, help, _ := runCmd(t, "help", "reserve")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, help, "[--preset NAME] [--range START-END]... [--allow START-END]...", "the synopsis: one preset, ranges repeatable")
+}
+
+// vasim tls --exe follows a name in PATH as layout does, and says so.
+func TestTLSExeInPATH(t *testing.T) {
+	exe := mapsProgram(t)
+	dir := filepath.Dir(exe)
+	code, out, errs := runWith(t, map[string]string{"PATH": dir}, "tls", "--exe", "maps")
+	require.Equal(t, exitOK, code, errs)
+	assert.Contains(t, out, "--exe maps: found in PATH as "+exe)
+	assert.Contains(t, out, exe+" under glibc")
+	code, out, errs = runWith(t, map[string]string{"PATH": dir}, "tls", "--exe", "maps", "--json")
+	require.Equal(t, exitOK, code, errs)
+	assert.Contains(t, out, `"exe": "`+exe+`"`)
+	code, _, errs = runWith(t, map[string]string{"PATH": dir}, "tls", "--exe", "vasim-no-such-command")
+	assert.Equal(t, exitInput, code)
+	assert.Contains(t, errs, "--exe vasim-no-such-command: not found in PATH ("+dir+")")
+	code, _, errs = runWith(t, nil, "tls", "--exe", "/usr/bin/true", "--sysroot", filepath.Join(dir, "noroot"))
+	assert.Equal(t, exitInput, code)
+	assert.Contains(t, errs, "--sysroot "+filepath.Join(dir, "noroot")+": no such directory")
+	code, _, errs = runWith(t, nil, "tls", "--exe", "/usr/bin/true", "--sysroot", dir)
+	assert.Equal(t, exitInput, code)
+	assert.Contains(t, errs, "--exe /usr/bin/true: no such file under --sysroot "+dir)
+}
+
+// Argument strings beyond what the kernel allows for the stack limit fail
+// the exec with E2BIG: a predicted failure (the real-kernel check is in
+// package linux).
+func TestLayoutArgumentListTooLong(t *testing.T) {
+	exe := mapsProgram(t)
+	args := []string{"layout", "--exe", exe, "--clean-env", "--no-aslr", "--stack-limit", "1048576"}
+	for range 10 {
+		args = append(args, "--arg", strings.Repeat("a", 100000))
+	}
+	code, _, errs := runCmd(t, args...)
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, errs, "predicted failure: "+exe+": execve: Argument list too long (E2BIG)")
+	assert.Contains(t, errs, "with a stack limit of 1048576 bytes (1 MiB) the kernel allows")
+	code, _, errs = runCmd(t, append(args[:7], "--stack-limit", "unlimited")...)
+	assert.Equal(t, exitOK, code, "with no stack limit the strings may take 6 MiB: %s", errs)
+}
+
+// With ASLR off (a kernel profile with randomize_va_space 0) reserve
+// answers for the one layout, 0 or 1 with what is in the way, and layout
+// says that --seed changes nothing.
+func TestASLROff(t *testing.T) {
+	exe := mapsProgram(t)
+	prof := filepath.Join(t.TempDir(), "off.json")
+	require.NoError(t, os.WriteFile(prof, []byte(`{"arch": "x86_64", "randomize_va_space": 0}`), 0o644))
+	code, out, errs := runCmd(t, "layout", "--exe", exe, "--clean-env", "--kernel", prof, "--json")
+	require.Equal(t, exitOK, code, errs)
+	var l struct {
+		Mappings []struct{ Start, End, Path string } `json:"mappings"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &l))
+	top := l.Mappings[len(l.Mappings)-2] // below [vsyscall]: the stack
+	rng := top.Start + "-" + top.End
+
+	code, out, errs = runCmd(t, "reserve", "--exe", exe, "--clean-env", "--kernel", prof, "--range", rng, "--json")
+	require.Equal(t, exitOK, code, errs)
+	var o struct {
+		ASLR        string  `json:"aslr"`
+		Probability float64 `json:"probability"`
+		Culprits    []struct {
+			Name string `json:"name"`
+		} `json:"culprits"`
+		Notes []string `json:"notes"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	documented(t, out)
+	assert.Equal(t, "off", o.ASLR)
+	assert.Equal(t, 1.0, o.Probability, "the stack is in the way of every launch")
+	require.NotEmpty(t, o.Culprits)
+	assert.Equal(t, "[stack]", o.Culprits[0].Name)
+	assert.Contains(t, strings.Join(o.Notes, "\n"), "ASLR is off (kernel.randomize_va_space is 0)")
+	code, text, _ := runCmd(t, "reserve", "--exe", exe, "--clean-env", "--kernel", prof, "--range", rng)
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, text, "With ASLR off every launch fails (100%)")
+	code, text, _ = runCmd(t, "reserve", "--exe", exe, "--clean-env", "--kernel", prof, "--range", "0x100000000000-0x200000000000")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, text, "With ASLR off no launch fails (0%)")
+
+	code, text, _ = runCmd(t, "layout", "--exe", exe, "--clean-env", "--kernel", prof, "--seed", "7")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, text, "note: --seed 7 has no effect: ASLR is off (kernel.randomize_va_space is 0)")
+}
+
+// ld.so's malloc is reported piece by piece, each with its own range and
+// ld.so as its owner.
+func TestReserveCulpritsArePieces(t *testing.T) {
+	exe := mapsProgram(t)
+	code, out, errs := runCmd(t, "reserve", "--exe", exe, "--clean-env", "--preset", "tsan-x86_64", "--mmap-rnd-bits", "32", "--json")
+	require.Equal(t, exitOK, code, errs)
+	var o struct {
+		Culprits []struct {
+			Name, Owner, Start, End, Range string
+		} `json:"culprits"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	n := 0
+	seen := map[string]bool{}
+	for _, c := range o.Culprits {
+		if c.Name != "ld.so malloc" {
+			continue
+		}
+		n++
+		assert.Contains(t, c.Owner, "ld-linux", "ld.so owns its malloc's pieces")
+		start, err := strconv.ParseUint(c.Start, 0, 64)
+		require.NoError(t, err)
+		end, err := strconv.ParseUint(c.End, 0, 64)
+		require.NoError(t, err)
+		assert.Less(t, end-start, uint64(1<<20), "a piece, not a span over the libraries: %s-%s", c.Start, c.End)
+		key := c.Start + c.Range
+		assert.False(t, seen[key], "one culprit per piece and range")
+		seen[key] = true
+	}
+	require.NotZero(t, n, "ld.so's malloc is in the way at 32 bits")
+	code, text, _ := runCmd(t, "reserve", "--exe", exe, "--clean-env", "--preset", "tsan-x86_64", "--mmap-rnd-bits", "32")
+	require.Equal(t, exitOK, code)
+	assert.Regexp(t, `ld\.so malloc \(/\S*ld-linux\S*\) \[0x`, text)
+}
+
+// tls pages: a --probe without a sign is above the thread pointer
+// ("tp+0x10"); the document's program is layout's, its ASLR state and the
+// draw that moves the block are layout's enums.
+func TestTLSPagesDocument(t *testing.T) {
+	exe := mapsProgram(t)
+	code, text, errs := runCmd(t, "tls", "pages", "--exe", exe, "--clean-env", "--no-aslr", "--probe", "0x10", "--probe", "-0x4018")
+	require.Equal(t, exitOK, code, errs)
+	assert.Contains(t, text, "covers tp+0x10")
+	assert.Contains(t, text, "cover tp-0x4018")
+	assert.NotContains(t, text, "tp0x10")
+
+	code, out, errs := runCmd(t, "tls", "pages", "--exe", exe, "--clean-env", "--no-aslr", "--json")
+	require.Equal(t, exitOK, code, errs)
+	var o struct {
+		Program struct {
+			Given, Path string
+		} `json:"program"`
+		ASLR    string `json:"aslr"`
+		MovedBy string `json:"moved_by"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	documented(t, out)
+	assert.Equal(t, exe, o.Program.Path)
+	assert.Equal(t, "off", o.ASLR)
+	assert.Equal(t, "none", o.MovedBy)
+	assert.NotContains(t, out, `"randomized"`)
+	code, out, _ = runCmd(t, "tls", "pages", "--exe", exe, "--clean-env", "--seed", "3", "--json")
+	require.Equal(t, exitOK, code)
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	if o.ASLR == "on" {
+		assert.Equal(t, "mmap", o.MovedBy)
+	}
 }

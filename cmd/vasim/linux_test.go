@@ -133,7 +133,7 @@ func TestTSDCommand(t *testing.T) {
 	require.Equal(t, exitFailure, code)
 	var o map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &o))
-	require.Equal(t, 1.0, o["counts"].(map[string]any)["malloc returned NULL"])
+	require.Equal(t, 1.0, o["counts"].(map[string]any)["malloc_returned_null"])
 	code, _, errs = runCmd(t, "tsd", "--scenario", "nope")
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errs, "two-napi-addons")

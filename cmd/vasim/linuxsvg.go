@@ -97,9 +97,11 @@ func reserveFigure(exe string, spec reserve.Spec, v *linux.Variation, s *vaspace
 		ways[i].parts = append(ways[i].parts, share(ratFloat(c.Probability))+" "+where)
 	}
 	for _, w := range ways {
-		name := w.m.Owner
-		if name == "" {
-			name = w.m.Name
+		// An image by its file; anything else (ld.so's malloc pieces,
+		// the stack) by what it is, not by the image that made it.
+		name := w.m.Name
+		if w.m.Kind == vaspace.KindImage && w.m.Owner != "" {
+			name = w.m.Owner
 		}
 		f.Highlights = append(f.Highlights, picture.Highlight{Label: name + ": " + strings.Join(w.parts, ", "), Range: w.m.Range})
 	}

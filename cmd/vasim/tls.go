@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vasim/vasim/internal/input"
 	"github.com/vasim/vasim/loader"
 	"github.com/vasim/vasim/tls"
 	"github.com/vasim/vasim/tls/tlscase"
@@ -19,9 +20,9 @@ func init() {
 	register(&command{
 		name:    "tls",
 		summary: "predict whether dlopen fails with \"cannot allocate memory in static TLS block\", and which GLIBC_TUNABLES values fix it",
-		usage: "vasim tls --exe PATH [--dlopen LIB]... [--tunables STR] [--glibc VERSION] [--loader glibc|musl|freebsd|bionic] [--sysroot DIR] [--json]\n" +
+		usage: "vasim tls --exe PROGRAM [--dlopen LIB]... [--tunables STR] [--glibc VERSION] [--loader glibc|musl|freebsd|bionic] [--sysroot DIR] [--json]\n" +
 			"       vasim tls (--scenario NAME | --case FILE) [--json]\n" +
-			"       vasim tls pages --exe PATH ... (vasim tls pages -h)",
+			"       vasim tls pages --exe PROGRAM ... (vasim tls pages -h)",
 		example: `vasim tls --exe /usr/bin/gdb --dlopen /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
     # does gdb's process still have room for jemalloc's initial-exec TLS? if not, why, and every fix
 vasim tls --exe ./app --dlopen ./plugin.so --tunables glibc.rtld.optional_static_tls=2048
@@ -203,7 +204,7 @@ func runTLS(e *env, args []string) int {
 		return runTLSPages(e, args[1:])
 	}
 	fs := newFlags(e, "tls")
-	exe := fs.String("exe", "", "the program whose process is modelled (required, or --scenario/--case)")
+	exe := fs.String("exe", "", "the `PROGRAM` whose process is modelled (required, or --scenario/--case): a path, or a name looked up in PATH as a shell does; a #! script is modelled as the interpreter the kernel runs for it")
 	var dlopens stringList
 	fs.Var(&dlopens, "dlopen", "a library the program dlopens, as the program names it: a path, or a name ld.so searches for (repeatable, in order)")
 	tunables := fs.String("tunables", "", "the GLIBC_TUNABLES value, e.g. glibc.rtld.optional_static_tls=2048 (default: $GLIBC_TUNABLES)")
@@ -232,7 +233,16 @@ func runTLS(e *env, args []string) int {
 	if *exe == "" {
 		return r.usage("--exe is required (or --scenario NAME, --case FILE), e.g. vasim tls --exe /usr/bin/python3 --dlopen libfoo.so")
 	}
-	setup := tls.Setup{Exe: *exe, Dlopens: dlopens, Sysroot: *sysroot, Loader: *loaderName, Glibc: *glibcV, Env: tls.EnvFrom(e.getenv)}
+	// --exe is followed as layout follows it: a name in PATH, a #! script
+	// to its interpreter (the process whose TLS is modelled).
+	if err := checkSysroot(*sysroot); err != nil {
+		return report(r, err)
+	}
+	cmd, err := tlsProgram(e, *exe, *sysroot)
+	if err != nil {
+		return report(r, err)
+	}
+	setup := tls.Setup{Exe: cmd.Path, Dlopens: dlopens, Sysroot: *sysroot, Loader: *loaderName, Glibc: *glibcV, Env: tls.EnvFrom(e.getenv)}
 	if *tunables != "" {
 		setup.Env.Tunables = *tunables
 	}
@@ -242,12 +252,8 @@ func runTLS(e *env, args []string) int {
 			return r.usage("%v", err)
 		}
 		var pe *iofs.PathError
-		if errors.As(err, &pe) && errors.Is(pe.Err, iofs.ErrNotExist) && strings.HasSuffix(pe.Path, *exe) {
-			hint := ""
-			if !strings.Contains(*exe, "/") {
-				hint = "; give the program's path (vasim tls does not search PATH)"
-			}
-			return r.input("--exe %s: no such file%s", *exe, hint)
+		if errors.As(err, &pe) && errors.Is(pe.Err, iofs.ErrNotExist) && strings.HasSuffix(pe.Path, cmd.Path) {
+			return r.input("--exe %s: no such file%s", *exe, underSysroot(pe.Err, cmd.Path, *sysroot))
 		}
 		return r.input("%v", err)
 	}
@@ -278,12 +284,42 @@ func runTLS(e *env, args []string) int {
 	if r.asJSON {
 		writeJSON(e.stdout, out)
 	} else {
+		if cmd.Path != *exe {
+			fmt.Fprintf(e.stdout, "--exe %s: %s\n", shown(*exe), resolvedWords(cmd))
+		}
 		printTLS(e.stdout, out)
 	}
 	if out.Outcome != "fits" {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// tlsProgram follows --exe to the ELF program whose process is modelled,
+// as vasim layout does (launchFlags.resolve): PATH from the environment,
+// paths under the sysroot, a #! script to its interpreter. A path that is
+// not there is left to tls.Check, which reads the sysroot's ld.so.cache
+// first and names a missing program "no such file".
+func tlsProgram(e *env, exe, sysroot string) (*input.Command, error) {
+	lf := launchFlags{exe: exe, sysroot: sysroot}
+	cmd, err := lf.resolver(e).Resolve(exe, nil)
+	if err == nil {
+		return cmd, nil
+	}
+	var ce *input.CommandError
+	if errors.As(err, &ce) && ce.Path == exe && strings.Contains(exe, "/") && errors.Is(err, iofs.ErrNotExist) {
+		return &input.Command{Given: exe, Path: exe, Filename: exe, Argv: []string{exe}}, nil
+	}
+	return nil, lf.exeError(err)
+}
+
+// resolvedWords says how --exe led to the program modelled: a PATH
+// search, a script's interpreter.
+func resolvedWords(c *input.Command) string {
+	if n := scriptNote(c); n != "" {
+		return n
+	}
+	return "found in PATH as " + shown(c.Path)
 }
 
 // flagSet reports whether the flag called name was given.

@@ -36,10 +36,13 @@ type tlsPagesStrategy struct {
 }
 
 type tlsPagesJSON struct {
-	Schema     string             `json:"schema"`
-	Program    string             `json:"program"`
-	Randomized bool               `json:"randomized"`
-	MovedBy    string             `json:"moved_by,omitempty"`
+	Schema  string      `json:"schema"`
+	Program programJSON `json:"program"`
+	// ASLR is "on" or "off" as in vasim/layout/v1; MovedBy the draw that
+	// moves the block, as layout's images name it: "mmap" (ld.so's
+	// malloc places it), or "none" with ASLR off.
+	ASLR       string             `json:"aslr"`
+	MovedBy    string             `json:"moved_by"`
 	TP         vaspace.Addr       `json:"tp"`
 	StaticTLS  vaspace.Range      `json:"static_tls"`
 	TCB        vaspace.Range      `json:"tcb"`
@@ -49,6 +52,7 @@ type tlsPagesJSON struct {
 	Pages      []vaspace.Addr     `json:"pages"`
 	Strategies []tlsPagesStrategy `json:"strategies"`
 	Notes      []string           `json:"notes,omitempty"`
+	Dlopen     []dlopenJSON       `json:"dlopen,omitempty"`
 }
 
 // runTLSPages is "vasim tls pages": where the initial thread's static TLS,
@@ -88,9 +92,18 @@ func runTLSPages(e *env, args []string) int {
 		return r.input("%s is not dynamically linked: its initial TLS block is set up by libc, which the model does not place", lf.exe)
 	}
 	page := p.Kernel.PageSize
-	out := tlsPagesJSON{Schema: schemaTLSPages, Program: lf.exe, Randomized: p.Randomized, TP: p.TLS.TP, StaticTLS: p.TLS.Static, TCB: p.TLS.TCB, Block: p.TLS.Alloc, DTV: p.DTVAlloc, DTVPage: p.DTVAlloc.Start.RoundDown(page), Pages: tls.ExactPages(p.TLS, p.DTVAlloc, page), Notes: pr.Notes}
+	out := tlsPagesJSON{Schema: schemaTLSPages, Program: programOf(lf.cmd), ASLR: "off", MovedBy: moved(linux.GroupFixed), TP: p.TLS.TP, StaticTLS: p.TLS.Static, TCB: p.TLS.TCB, Block: p.TLS.Alloc, DTV: p.DTVAlloc, DTVPage: p.DTVAlloc.Start.RoundDown(page), Pages: tls.ExactPages(p.TLS, p.DTVAlloc, page), Dlopen: dlopensOf(p.Dlopens)}
+	if n := scriptNote(lf.cmd); n != "" {
+		out.Notes = append(out.Notes, n)
+	}
+	out.Notes = append(out.Notes, pr.Notes...)
+	if *seed != "" && !p.Randomized {
+		out.Notes = append(out.Notes, seedNote(*seed, p.Kernel))
+	}
 	if p.Randomized {
-		out.MovedBy = linux.GroupMmap.String()
+		// ld.so's minimal malloc holds the block and the DTV: the mmap
+		// draw moves them.
+		out.ASLR, out.MovedBy = "on", moved(linux.GroupMmap)
 	}
 	var addrs []vaspace.Addr
 	for _, off := range offsets {
@@ -108,18 +121,27 @@ func runTLSPages(e *env, args []string) int {
 	}
 	if *asJSON {
 		writeJSON(e.stdout, out)
-		return exitOK
+	} else {
+		printTLSPages(e.stdout, out, probes)
 	}
-	printTLSPages(e.stdout, out, probes)
-	return exitOK
+	return reportDlopens(e, "tls pages", out.Dlopen)
+}
+
+// tpPlus names the address at a --probe offset from the thread pointer:
+// "tp-0x4018", "tp+0x10".
+func tpPlus(off string) string {
+	if strings.HasPrefix(off, "-") || strings.HasPrefix(off, "+") {
+		return "tp" + off
+	}
+	return "tp+" + off
 }
 
 func printTLSPages(w io.Writer, o tlsPagesJSON, probes []string) {
-	how := "randomisation off"
-	if o.Randomized {
-		how = "randomised: the block moves with the " + o.MovedBy + "; shown at one launch (--seed N for another, --no-aslr for none)"
+	how := "ASLR off"
+	if o.ASLR == "on" {
+		how = "ASLR on: the block moves with " + movedWords[o.MovedBy] + "; shown at one launch (--seed N for another, --no-aslr for none)"
 	}
-	fmt.Fprintf(w, "%s, initial thread (%s):\n", shown(o.Program), how)
+	fmt.Fprintf(w, "%s, initial thread (%s):\n", o.Program.heading(), how)
 	fmt.Fprintf(w, "  thread pointer   %v\n", o.TP)
 	fmt.Fprintf(w, "  static TLS       %v (%s)\n", o.StaticTLS, vaspace.Size(o.StaticTLS.Len()))
 	fmt.Fprintf(w, "  TCB              %v\n", o.TCB)
@@ -133,10 +155,11 @@ func printTLSPages(w io.Writer, o tlsPagesJSON, probes []string) {
 	for _, n := range o.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
+	printDlopens(w, o.Program.Path, o.Dlopen)
 	fmt.Fprintln(w)
 	var ps2 []string
 	for _, p := range probes {
-		ps2 = append(ps2, "tp"+p)
+		ps2 = append(ps2, tpPlus(p))
 	}
 	fmt.Fprintf(w, "How each sharing rule does: the pages it shares = those needed + mapped ones not needed + unmapped ones; the needed pages it misses (an access there faults); whether it covers %s (--probe).\n", strings.Join(ps2, ", "))
 	for _, s := range o.Strategies {
@@ -144,9 +167,9 @@ func printTLSPages(w io.Writer, o tlsPagesJSON, probes []string) {
 		fmt.Fprintf(w, "%s: %d pages = %d needed + %d not needed + %d unmapped; misses %d", s.Name, len(s.Pages), needed, len(s.Extra), len(s.Unmapped), len(s.Missed))
 		for _, p := range probes {
 			if s.Covers[p] {
-				fmt.Fprintf(w, "; covers tp%s", p)
+				fmt.Fprintf(w, "; covers %s", tpPlus(p))
 			} else {
-				fmt.Fprintf(w, "; does not cover tp%s", p)
+				fmt.Fprintf(w, "; does not cover %s", tpPlus(p))
 			}
 		}
 		fmt.Fprintln(w)

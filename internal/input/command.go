@@ -57,6 +57,11 @@ const maxExecs = 8
 // program nor a #! script: the kernel refuses it (ENOEXEC).
 var ErrNotProgram = errors.New("not an ELF program or a #! script")
 
+// ErrMachO is the part of ErrNotProgram for a Mach-O file (a macOS or
+// iOS program or library, thin or universal): the Linux kernel refuses it
+// like any file that is not ELF, and no shell runs it either.
+var ErrMachO = fmt.Errorf("%w: a Mach-O file", ErrNotProgram)
+
 // ErrScript is the class of errors for a #! line the kernel or env(1)
 // would not run, or that resolution does not follow.
 var ErrScript = errors.New("cannot follow the #! line")
@@ -253,6 +258,13 @@ func (r Resolver) follow(name string, args []string, depth int) (*Command, error
 			return c, nil
 		}
 		if !bytes.HasPrefix(hdr, []byte("#!")) {
+			if what := machO(hdr); what != "" {
+				msg := "is " + what + ", not an ELF program: the Linux kernel refuses it (ENOEXEC)"
+				if scripts > 0 {
+					msg = fmt.Sprintf("the interpreter of %s %s", c.Steps[len(c.Steps)-1].Name, msg)
+				}
+				return c, &CommandError{Path: file, Msg: msg, Err: ErrMachO}
+			}
 			if scripts > 0 {
 				return c, &CommandError{Path: file, Msg: fmt.Sprintf("the interpreter of %s %s: the kernel refuses the exec (ENOEXEC)", c.Steps[len(c.Steps)-1].Name, describe(hdr)), Err: ErrNotProgram}
 			}
@@ -452,6 +464,30 @@ func notThere(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// machO says what kind of Mach-O file hdr starts (mach-o/loader.h
+// MH_MAGIC, MH_MAGIC_64 and their byte swaps; mach-o/fat.h FAT_MAGIC and
+// FAT_MAGIC_64), or "" for another file. A universal file's magic is also
+// a Java class file's: a universal file has few architectures, a class
+// file a major version of 45 or more in the same bytes (as file(1)
+// tells them apart).
+func machO(hdr []byte) string {
+	if len(hdr) < 8 {
+		return ""
+	}
+	be := uint32(hdr[0])<<24 | uint32(hdr[1])<<16 | uint32(hdr[2])<<8 | uint32(hdr[3])
+	switch be {
+	case 0xfeedface, 0xcefaedfe:
+		return "a 32-bit Mach-O file (macOS)"
+	case 0xfeedfacf, 0xcffaedfe:
+		return "a Mach-O file (macOS)"
+	case 0xcafebabe, 0xcafebabf:
+		if n := uint32(hdr[4])<<24 | uint32(hdr[5])<<16 | uint32(hdr[6])<<8 | uint32(hdr[7]); n > 0 && n < 45 {
+			return "a universal Mach-O file (macOS)"
+		}
+	}
+	return ""
 }
 
 // describe says what a file that is not a program is.

@@ -324,3 +324,40 @@ func TestParseShebang(t *testing.T) {
 		assert.Equal(t, c.arg, arg, "%q", c.line)
 	}
 }
+
+// A Mach-O file (thin, byte-swapped or universal) is named as one, with
+// no shell offered to run it; a Java class file, whose magic a universal
+// file shares, is not taken for one.
+func TestResolveMachO(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, hdr []byte) string {
+		return script(t, filepath.Join(dir, name), string(append(hdr, make([]byte, 64)...)))
+	}
+	for name, c := range map[string]struct {
+		hdr  []byte
+		what string
+	}{
+		"thin64":    {[]byte{0xcf, 0xfa, 0xed, 0xfe, 0x07, 0, 0, 0x01}, "is a Mach-O file (macOS)"},
+		"thin32":    {[]byte{0xce, 0xfa, 0xed, 0xfe, 0x07, 0, 0, 0}, "is a 32-bit Mach-O file (macOS)"},
+		"universal": {[]byte{0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 2}, "is a universal Mach-O file (macOS)"},
+	} {
+		p := write(name, c.hdr)
+		_, err := Resolver{}.resolve(p)
+		ce := commandError(t, err)
+		assert.ErrorIs(t, err, ErrMachO, name)
+		assert.ErrorIs(t, err, ErrNotProgram, name)
+		assert.Equal(t, p, ce.Path)
+		assert.Equal(t, c.what+", not an ELF program: the Linux kernel refuses it (ENOEXEC)", ce.Msg, name)
+		assert.Nil(t, ce.Instead, "%s: no shell runs a Mach-O file", name)
+	}
+	class := write("Main.class", []byte{0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 61})
+	_, err := Resolver{}.resolve(class)
+	assert.ErrorIs(t, err, ErrNotProgram)
+	assert.NotErrorIs(t, err, ErrMachO, "a Java class file")
+
+	// As a script's interpreter.
+	s := script(t, filepath.Join(dir, "run.sh"), "#!"+filepath.Join(dir, "thin64")+"\n")
+	_, err = Resolver{}.resolve(s)
+	assert.ErrorIs(t, err, ErrMachO)
+	assert.Contains(t, err.Error(), "the interpreter of "+s+" is a Mach-O file (macOS)")
+}

@@ -13,6 +13,15 @@
 // rigidly (the executable with its heap, the mmap region, the stack), which
 // is what makes exact failure probabilities cheap (see package reserve).
 //
+// Dlopens after main (Options.Dlopen) map their objects as ld.so does;
+// whether each succeeds is decided by package tls's glibc model, the one
+// vasim tls runs: one whose initial-exec TLS does not fit in what is left
+// of the static TLS block fails with glibc's "cannot allocate memory in
+// static TLS block", and its objects are unmapped again, as glibc's
+// _dl_open does (Process.Dlopens says which failed). An exec whose
+// argument strings exceed what the stack limit allows fails with E2BIG
+// (ErrArgListTooLong).
+//
 // The ld.so part models glibc 2.36 on x86_64 (Debian 12), checked against
 // the real loader and kernel under setarch -R in this package's tests.
 package linux

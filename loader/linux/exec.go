@@ -2,6 +2,7 @@ package linux
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 
 	"github.com/vasim/vasim/loader"
@@ -176,10 +177,91 @@ func (k *Kernel) StackAlignWeights(l Launch) [3]uint64 {
 	return w
 }
 
+// ArgMax is ARG_MAX (include/uapi/linux/limits.h): the bytes of argument
+// and environment strings execve(2) accepts whatever the stack limit.
+const ArgMax = 128 << 10
+
+// stkLim is _STK_LIM (include/uapi/linux/resource.h), the default stack
+// rlimit: the strings may take at most three quarters of it.
+const stkLim = 8 << 20
+
+// ErrArgListTooLong is execve(2) failing with E2BIG ("Argument list too
+// long") before the new program exists: the strings are more than
+// Kernel.ArgLimit allows, or one is longer than MAX_ARG_STRLEN (fs/exec.c
+// bprm_stack_limits, copy_strings, valid_arg_len).
+var ErrArgListTooLong = errors.New("execve: Argument list too long (E2BIG)")
+
+// ArgLimit returns how many bytes of strings (the file name given to
+// execve, envp and argv, each with its NUL) execve accepts under the
+// stack limit of l with argc arguments and envc environment variables
+// (Linux 4.13 to 6.18 fs/exec.c bprm_stack_limits): a quarter of the
+// stack rlimit, at most three quarters of _STK_LIM (6 MiB), at least
+// ARG_MAX (128 KiB), less 8 bytes for each argv and envp pointer (argc
+// counted as at least 1). ok is false when the pointers alone take it
+// all.
+func (k *Kernel) ArgLimit(l Launch, argc, envc int) (limit uint64, ok bool) {
+	limit = min(uint64(stkLim/4*3), l.StackLimit/4)
+	limit = max(limit, ArgMax)
+	ptrs := 8 * uint64(max(argc, 1)+envc)
+	if limit <= ptrs {
+		return 0, false
+	}
+	return limit - ptrs, true
+}
+
+// MaxArgStrlen returns MAX_ARG_STRLEN (include/uapi/linux/binfmts.h):
+// 32 pages, the longest string (with its NUL) execve accepts.
+func (k *Kernel) MaxArgStrlen() uint64 { return 32 * k.PageSize }
+
+// checkArgs is execve's E2BIG check of in's strings (see ArgLimit).
+func (k *Kernel) checkArgs(in ExecInput) error {
+	strlen := k.MaxArgStrlen()
+	one := func(what string, s string) error {
+		if n := uint64(len(s)) + 1; n > strlen {
+			return fmt.Errorf("%w: %s is %d bytes with its NUL, more than MAX_ARG_STRLEN (%d: 32 pages)", ErrArgListTooLong, what, n, strlen)
+		}
+		return nil
+	}
+	total := uint64(len(in.Filename)) + 1
+	if err := one("the file name", in.Filename); err != nil {
+		return err
+	}
+	for i, s := range in.Env {
+		if err := one(fmt.Sprintf("envp[%d]", i), s); err != nil {
+			return err
+		}
+		total += uint64(len(s)) + 1
+	}
+	for i, s := range in.Args {
+		if err := one(fmt.Sprintf("argv[%d]", i), s); err != nil {
+			return err
+		}
+		total += uint64(len(s)) + 1
+	}
+	limit, ok := k.ArgLimit(in.Launch, len(in.Args), len(in.Env))
+	if !ok || total > limit {
+		return fmt.Errorf("%w: the strings of the file name, argv (%d) and envp (%d) take %d bytes; with a stack limit of %s the kernel allows %d (a quarter of the limit, at least ARG_MAX 128 KiB and at most 6 MiB, less 8 bytes per argv and envp pointer; fs/exec.c bprm_stack_limits)",
+			ErrArgListTooLong, len(in.Args), len(in.Env), total, stackLimitWords(in.Launch.StackLimit), limit)
+	}
+	return nil
+}
+
+// stackLimitWords prints a stack rlimit.
+func stackLimitWords(l uint64) string {
+	if l == Unlimited {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%d bytes (%s)", l, vaspace.Size(l))
+}
+
 // execute models load_elf_binary (fs/binfmt_elf.c, Linux 6.18) for one
 // draw: the mmap layout, the stack, the executable, the interpreter, brk
-// and the vDSO, in that order.
+// and the vDSO, in that order, after execve's check of the argument
+// strings (fs/exec.c).
 func execute(k *Kernel, in ExecInput, d Draw) (*Exec, error) {
+	if err := k.checkArgs(in); err != nil {
+		return nil, err
+	}
 	rnd := k.Randomized(in.Launch)
 	if !rnd {
 		d = Draw{}

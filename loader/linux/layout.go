@@ -85,7 +85,10 @@ type Process struct {
 	DTVAlloc vaspace.Range
 	// Namespace is ld.so's view: the objects, how each was found.
 	Namespace *ldso.Namespace
-	sysroot   string
+	// Dlopens are the outcomes of Options.Dlopen, in order; the mappings
+	// of a failed one are not in the layout (glibc unmaps them).
+	Dlopens []DlopenOutcome
+	sysroot string
 }
 
 // Space returns the mappings.
@@ -124,16 +127,23 @@ func (p *Process) Clone() *Process {
 var ErrStart = errors.New("the program does not start")
 
 // StartError says why the program would not start, in ld.so's words
-// where ld.so would print them.
+// where ld.so would print them (or the kernel's, for an execve that
+// fails: Err is then ErrArgListTooLong).
 type StartError struct {
 	Program string
 	Message string
+	Err     error
 }
 
 func (e *StartError) Error() string { return e.Program + ": " + e.Message }
 
-// Unwrap returns ErrStart.
-func (e *StartError) Unwrap() error { return ErrStart }
+// Unwrap returns ErrStart, and Err when set.
+func (e *StartError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrStart, e.Err}
+	}
+	return []error{ErrStart}
+}
 
 // HostLaunch returns this process's personality-free launch settings:
 // its stack rlimit.
@@ -170,6 +180,13 @@ type Program struct {
 	tlsStatic    tls.StaticInfo
 	// order lists the loaded objects in link-map order (not the program).
 	order []*ldso.Object
+	// tlsState is the static TLS model of the process (package tls, the
+	// model vasim tls runs) after start-up and the dlopens so far, and
+	// tlsMods its module for each object.
+	tlsState *tls.Glibc
+	tlsMods  map[*ldso.Object]*tls.Module
+	// dlopens are the outcomes of Options.Dlopen, in order.
+	dlopens []DlopenOutcome
 	// paths caches the file names and file systems of the objects.
 	realPath func(string) string
 	fsOf     func(string) string
@@ -190,6 +207,7 @@ const (
 	opMapObject
 	opRELRO
 	opHeap
+	opUnmapObject
 )
 
 // op is one recorded operation. ref names an earlier op whose result it
@@ -260,6 +278,9 @@ func Prepare(exe string, opt Options) (*Program, error) {
 		}
 	}
 	pr.in = in
+	if err := pr.k.checkArgs(in); err != nil {
+		return nil, &StartError{Program: exe, Message: err.Error(), Err: err}
+	}
 	if in.Interp == nil {
 		pr.Notes = append(pr.Notes, "a static program: the layout is the kernel's at exec; the program's libc then sets up its TLS (glibc: with brk, so a [heap] appears) before main, which the model does not place")
 		return pr, nil
@@ -270,7 +291,7 @@ func Prepare(exe string, opt Options) (*Program, error) {
 	// Record ld.so's start-up by running it once, at the zero draw.
 	x, err := execute(&pr.k, in, Draw{})
 	if err != nil {
-		return nil, &StartError{Program: exe, Message: err.Error()}
+		return nil, &StartError{Program: exe, Message: err.Error(), Err: err}
 	}
 	heap := pr.newRTLD(x)
 	heap.record = &pr.ops
@@ -347,9 +368,9 @@ func Layout(exe string, d Draw, opt Options) (*Process, error) {
 func (pr *Program) Layout(d Draw) (*Process, error) {
 	x, err := execute(&pr.k, pr.in, d)
 	if err != nil {
-		return nil, &StartError{Program: pr.exe, Message: err.Error()}
+		return nil, &StartError{Program: pr.exe, Message: err.Error(), Err: err}
 	}
-	p := &Process{Kernel: pr.k, Launch: pr.launch, Draw: d, Randomized: pr.k.Randomized(pr.launch), mm: x.MM, Stack: x.Stack, SP: x.SP, BrkStart: x.BrkStart, MmapBase: x.MM.MmapBase(), Namespace: pr.ns, sysroot: pr.opt.Sysroot}
+	p := &Process{Kernel: pr.k, Launch: pr.launch, Draw: d, Randomized: pr.k.Randomized(pr.launch), mm: x.MM, Stack: x.Stack, SP: x.SP, BrkStart: x.BrkStart, MmapBase: x.MM.MmapBase(), Namespace: pr.ns, Dlopens: pr.Dlopens(), sysroot: pr.opt.Sysroot}
 	if !p.Randomized {
 		p.Draw = Draw{}
 	}
@@ -392,6 +413,8 @@ func (pr *Program) Layout(d Draw) (*Process, error) {
 			err = protectRELRO(x.MM, img)
 		case opHeap:
 			err = createHeap(x.MM)
+		case opUnmapObject:
+			err = heap.unmapObject(o.obj)
 		}
 		if err != nil {
 			return nil, &StartError{Program: pr.exe, Message: err.Error()}
@@ -418,7 +441,7 @@ func (pr *Program) Layout(d Draw) (*Process, error) {
 
 // newRTLD returns ld.so's memory state for a process just exec'd.
 func (pr *Program) newRTLD(x *Exec) *rtld {
-	return &rtld{mm: x.MM, end: x.Interp.Bias + pr.interpEnd, images: map[*ldso.Object]*Image{}, realPath: pr.realPath, fsOf: pr.fsOf, cachePath: "/etc/ld.so.cache"}
+	return &rtld{mm: x.MM, end: x.Interp.Bias + pr.interpEnd, owner: x.Interp.File, images: map[*ldso.Object]*Image{}, realPath: pr.realPath, fsOf: pr.fsOf, cachePath: "/etc/ld.so.cache"}
 }
 
 // finishStartup records the rest of ld.so's start-up (glibc 2.36
@@ -449,20 +472,20 @@ func (pr *Program) finishStartup(heap *rtld, x *Exec) error {
 			}
 		}
 	}
-	// init_tls: the slot list, the block, the DTV.
-	var mods []*tls.Module
-	for _, o := range ns.Objects {
-		if o.Spec.TLS == nil {
-			continue
-		}
-		m, err := tls.ModuleFromSpec(o.Spec, o.Path)
-		if err != nil {
-			return err
-		}
-		m.Main = o.IsMain()
-		mods = append(mods, m)
+	// init_tls: the slot list, the block, the DTV. The static TLS model
+	// is given every start-up object, as vasim tls gives it, so that the
+	// dlopens after main are decided by the same model.
+	pr.tlsMods = map[*ldso.Object]*tls.Module{}
+	mods, err := pr.tlsModules(ns.Objects)
+	if err != nil {
+		return err
 	}
-	ntls := uint64(len(mods))
+	var ntls uint64
+	for _, m := range mods {
+		if m.TLS != nil {
+			ntls++
+		}
+	}
 	if _, err := malloc(16 + 16*(ntls+63)); err != nil {
 		return err
 	}
@@ -477,16 +500,18 @@ func (pr *Program) finishStartup(heap *rtld, x *Exec) error {
 	if err != nil {
 		return err
 	}
+	env := envMap(pr.opt.Env)
 	tun := tls.DefaultTunables()
-	if t, ok := envMap(pr.opt.Env)["GLIBC_TUNABLES"]; ok {
+	if t, ok := env["GLIBC_TUNABLES"]; ok {
 		if tun, err = tls.ParseTunables(t); err != nil {
 			return err
 		}
 	}
-	g, err := tls.StartGlibc(prof, mods, tls.StartOptions{Tunables: tun, ProgramName: ns.Main.Program})
+	g, err := tls.StartGlibc(prof, mods, tls.StartOptions{Tunables: tun, ProgramName: ns.Main.Program, BindNow: env["LD_BIND_NOW"] != ""})
 	if err != nil {
 		return &StartError{Program: ns.Main.Program, Message: err.Error()}
 	}
+	pr.tlsState = g
 	pr.tlsProfile, pr.tlsStatic = prof, g.Static()
 	probe, err := prof.InitialThreadBlock(pr.tlsStatic, 0, pr.k.PageSize)
 	if err != nil {
@@ -564,27 +589,113 @@ func (p *Process) growStack(use uint64) error {
 	return nil
 }
 
-// dlopen records a dlopen after main started: the objects it needs mapped
-// by ld.so as at start-up (the cache mapped again for the lookups and
-// unmapped at the end), RELRO protected, and libc's heap created by the
-// first malloc.
+// DlopenOutcome is what one of Options.Dlopen did.
+type DlopenOutcome struct {
+	// Name is the name given to dlopen; Path the object it found (glibc's
+	// l_name).
+	Name, Path string
+	// OK says the dlopen succeeded. A failed one left nothing mapped:
+	// glibc unmaps what it loaded (elf/dl-open.c _dl_open calls
+	// _dl_close_worker), and the program goes on, as one that checks
+	// dlopen's result does.
+	OK bool
+	// Message is dlerror()'s text for a failure, in glibc's words
+	// ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2: cannot allocate memory
+	// in static TLS block").
+	Message string
+	// Failure is the static TLS model's account of the failure (package
+	// tls): its kind, and for want of static TLS the bytes needed and
+	// free.
+	Failure *tls.Failure
+}
+
+// ErrDlopenMissing classifies a library named to dlopen that ld.so's
+// search does not find, or finds as something it cannot load as a
+// library: a mistyped name or path, which is bad input rather than a
+// prediction (see DlopenError).
+var ErrDlopenMissing = errors.New("linux: the library to dlopen is missing")
+
+// DlopenError is a name given to dlopen that is not found, or names
+// something other than a shared library: the real dlopen fails with
+// Missing's message (Missing.Searched lists where ld.so looked).
+type DlopenError struct {
+	Name    string
+	Missing ldso.MissingLibrary
+}
+
+func (e *DlopenError) Error() string {
+	return "dlopen " + e.Name + ": " + e.Missing.Message()
+}
+
+// Is makes errors.Is(err, ErrDlopenMissing) true.
+func (e *DlopenError) Is(target error) bool { return target == ErrDlopenMissing }
+
+// Dlopens returns the outcome of each of Options.Dlopen, in order.
+func (pr *Program) Dlopens() []DlopenOutcome { return append([]DlopenOutcome(nil), pr.dlopens...) }
+
+// dlopen records a dlopen after main started (glibc 2.36 elf/dl-open.c):
+// the objects it needs mapped by ld.so as at start-up, the cache mapped
+// again for the lookups; then the static TLS model (package tls, the
+// model vasim tls runs) relocates them, which fails the dlopen when an
+// initial-exec block does not fit in what is left of the static TLS
+// block ("cannot allocate memory in static TLS block", elf/dl-reloc.c
+// _dl_allocate_static_tls) or a dependency is missing. _dl_open then
+// unmaps the cache and, for a failure, unmaps every object the dlopen
+// loaded (_dl_close_worker); for a success, RELRO is protected. Either
+// way libc's heap is created by the first malloc.
+//
+// A name that is not found at all, or names no library, is returned as a
+// *DlopenError: bad input, not a prediction.
 func (pr *Program) dlopen(heap *rtld, name string) error {
 	ns := pr.ns
 	res := ns.Dlopen(name, ns.Main)
 	if err := ns.MemoryError(); err != nil {
 		return err
 	}
-	if len(res.Missing) > 0 || res.Root == nil {
-		msg := "not found"
+	if res.Root == nil {
+		m := ldso.MissingLibrary{Name: name, NeededBy: ns.Main.Label()}
 		if len(res.Missing) > 0 {
-			msg = res.Missing[0].Message()
+			m = res.Missing[0]
 		}
-		return &StartError{Program: ns.Main.Program, Message: "dlopen " + name + ": " + msg}
+		return &DlopenError{Name: name, Missing: m}
 	}
+	for _, m := range res.Missing {
+		var le *ldso.LoadError
+		if m.Err != nil && !errors.As(m.Err, &le) {
+			return fmt.Errorf("linux: dlopen %s: %s (needed by %s): %w", name, m.Name, m.NeededBy, m.Err)
+		}
+	}
+	req := &tls.DlopenRequest{Name: name, Missing: res.Missing, Now: true}
+	if len(res.Missing) == 0 {
+		var err error
+		if req.Root, err = pr.tlsModule(res.Root); err != nil {
+			return err
+		}
+		if req.SearchList, err = pr.tlsModules(res.SearchList); err != nil {
+			return err
+		}
+	}
+	out := pr.tlsState.Dlopen(req)
 	if err := heap.unmapCache(); err != nil {
 		return err
 	}
 	ns.ResetCache()
+	d := DlopenOutcome{Name: name, Path: res.Root.Path, OK: out.OK, Message: out.Error, Failure: out.Failure}
+	pr.dlopens = append(pr.dlopens, d)
+	if !out.OK {
+		for _, o := range res.New {
+			if _, mapped := heap.images[o]; mapped {
+				if err := heap.unmapObject(o); err != nil {
+					return err
+				}
+			}
+			delete(pr.tlsMods, o)
+		}
+		if len(res.Missing) == 0 {
+			ns.Unload(res.New...) // ns.Dlopen unloaded them when something was missing
+		}
+		return heap.heap()
+	}
 	for _, o := range res.New {
 		pr.order = append(pr.order, o)
 		if err := heap.relro(o, nil, nil); err != nil {
@@ -592,6 +703,46 @@ func (pr *Program) dlopen(heap *rtld, name string) error {
 		}
 	}
 	return heap.heap()
+}
+
+// tlsModule returns the static TLS model's module for o, building it (and
+// its dependencies' modules) the first time, as vasim tls builds them
+// (tls.Run): the main program unnamed but for its program name, each
+// module's Deps its DT_NEEDED objects.
+func (pr *Program) tlsModule(o *ldso.Object) (*tls.Module, error) {
+	if m, ok := pr.tlsMods[o]; ok {
+		return m, nil
+	}
+	m, err := tls.ModuleFromSpec(o.Spec, o.Label())
+	if err != nil {
+		return nil, err
+	}
+	m.Main = o.IsMain()
+	if m.Main {
+		m.Path, m.Name = "", o.Program
+	}
+	pr.tlsMods[o] = m
+	for _, d := range o.Deps {
+		dm, err := pr.tlsModule(d)
+		if err != nil {
+			return nil, err
+		}
+		m.Deps = append(m.Deps, dm)
+	}
+	return m, nil
+}
+
+// tlsModules is tlsModule for each of objs.
+func (pr *Program) tlsModules(objs []*ldso.Object) ([]*tls.Module, error) {
+	out := make([]*tls.Module, 0, len(objs))
+	for _, o := range objs {
+		m, err := pr.tlsModule(o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // createHeap is glibc malloc's first brk: start_brk + 132 KiB (M_TOP_PAD

@@ -23,6 +23,8 @@ type rtld struct {
 	// end is ld.so's _end: the first allocations use the rest of its
 	// last page.
 	end uint64
+	// owner is ld.so's file, the owner of the minimal malloc's chunks.
+	owner string
 	// cache is ld.so.cache's mapping while it is mapped.
 	cache     vaspace.Range
 	cachePath string
@@ -92,7 +94,7 @@ func (r *rtld) malloc(n uint64) (uint64, error) {
 			return 0, fmt.Errorf("ld.so: malloc(%d): %w", n, ErrNoMemory)
 		}
 		nup += page
-		m, err := r.mm.Mmap(MmapRequest{Len: nup, Mapping: vaspace.Mapping{Name: "ld.so malloc", Prot: vaspace.ProtRW, Kind: vaspace.KindHeap}})
+		m, err := r.mm.Mmap(MmapRequest{Len: nup, Mapping: vaspace.Mapping{Name: "ld.so malloc", Owner: r.owner, Prot: vaspace.ProtRW, Kind: vaspace.KindHeap}})
 		if err != nil {
 			return 0, fmt.Errorf("ld.so: malloc(%d): %w", n, err)
 		}
@@ -169,6 +171,19 @@ func (r *rtld) MapObject(o *ldso.Object) error {
 	r.images[o] = img
 	r.order = append(r.order, o)
 	return nil
+}
+
+// unmapObject is _dl_unmap (elf/dl-unmap-segments.h) for an object a
+// failed dlopen loaded: _dl_close_worker unmaps its whole span, from
+// l_map_start to l_map_end.
+func (r *rtld) unmapObject(o *ldso.Object) error {
+	r.log(op{kind: opUnmapObject, obj: o})
+	img := r.images[o]
+	if img == nil {
+		return fmt.Errorf("linux: %s was loaded but not mapped", o.Label())
+	}
+	delete(r.images, o)
+	return r.mm.Munmap(img.Span)
 }
 
 type loadCmd struct {

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,8 +27,9 @@ import (
 
 // probeSrc is a program that prints its memory map and every loaded
 // image's load bias (dl_iterate_phdr) as main starts, before anything
-// could allocate, then dlopens each argument and prints them again. It
-// writes with write(2) from static buffers so that printing maps nothing.
+// could allocate, then dlopens each argument and prints them again,
+// after dlerror()'s text when the dlopen fails. It writes with write(2)
+// from static buffers so that printing maps nothing.
 const probeSrc = `#define _GNU_SOURCE
 #include <link.h>
 #include <dlfcn.h>
@@ -65,7 +67,6 @@ int main(int argc, char **argv) {
 		if (!dlopen(argv[i], RTLD_NOW)) {
 			const char *e = dlerror();
 			write(1, "DLERR ", 6); write(1, e, strlen(e)); write(1, "\n", 1);
-			return 1;
 		}
 		dump(); dl_iterate_phdr(image, 0);
 	}
@@ -80,6 +81,8 @@ type phase struct {
 	Images []string
 	// TP is the initial thread's thread pointer (start-up phase only).
 	TP string
+	// Err is dlerror()'s text when the dlopen before the phase failed.
+	Err string
 }
 
 func parsePhases(t testing.TB, out []byte) []phase {
@@ -87,18 +90,19 @@ func parsePhases(t testing.TB, out []byte) []phase {
 	var phases []phase
 	var cur *phase
 	inMaps := false
+	var dlerr string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<22)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
 		case line == "MAPS":
-			phases = append(phases, phase{})
-			cur, inMaps = &phases[len(phases)-1], true
+			phases = append(phases, phase{Err: dlerr})
+			cur, inMaps, dlerr = &phases[len(phases)-1], true, ""
 		case line == "END":
 			inMaps = false
 		case strings.HasPrefix(line, "DLERR "):
-			t.Fatalf("the probe's dlopen failed: %s", line)
+			dlerr = strings.TrimPrefix(line, "DLERR ")
 		case inMaps:
 			ls, err := linux.ParseMaps(strings.NewReader(line), "probe")
 			require.NoError(t, err)
@@ -180,6 +184,8 @@ func runModel(t testing.TB, exe string, args, env []string) []phase {
 		}
 		if i == 0 {
 			ph.TP = fmt.Sprintf("%x %x", uint64(p.TLS.TP), p.DTV)
+		} else if d := p.Dlopens[i-1]; !d.OK {
+			ph.Err = d.Message
 		}
 		out = append(out, ph)
 	}
@@ -200,6 +206,7 @@ func requireSameLayout(t testing.TB, exe string, args, env []string) {
 		require.Equal(t, strings.Join(real[i].Maps, "\n"), strings.Join(model[i].Maps, "\n"), "maps %s (env %q)", what, env)
 		require.Equal(t, real[i].Images, model[i].Images, "images %s", what)
 		require.Equal(t, real[i].TP, model[i].TP, "thread pointer %s", what)
+		require.Equal(t, real[i].Err, model[i].Err, "dlerror() %s", what)
 	}
 }
 
@@ -209,6 +216,7 @@ type lib struct {
 	deps     []string // names of libraries it links against
 	tls      int      // bytes of __thread data (0: none)
 	tlsAlign int
+	ie       bool   // the TLS is initial-exec: it must fit in static TLS
 	rodata   int    // bytes of constant data (file size)
 	bss      int    // bytes of zero-fill data
 	flags    string // extra link flags
@@ -225,7 +233,11 @@ func (l lib) src() string {
 		expr += fmt.Sprintf(" + f_%s()", d)
 	}
 	if l.tls > 0 {
-		fmt.Fprintf(&b, "__thread char tls_%s[%d] __attribute__((aligned(%d))) = {1};\n", l.name, l.tls, l.tlsAlign)
+		model := ""
+		if l.ie {
+			model = `, tls_model("initial-exec")`
+		}
+		fmt.Fprintf(&b, "__thread char tls_%s[%d] __attribute__((aligned(%d)%s)) = {1};\n", l.name, l.tls, l.tlsAlign, model)
 		expr += fmt.Sprintf(" + tls_%s[0]", l.name)
 	}
 	if l.rodata > 0 {
@@ -396,6 +408,101 @@ func TestLayoutMatchesTheKernelAndLdSo(t *testing.T) {
 			}
 			requireSameLayout(t, exe, args, env)
 		})
+	}
+}
+
+// A dlopen that fails leaves nothing behind, as glibc's _dl_open unmaps
+// what it loaded (_dl_close_worker): a library whose initial-exec TLS
+// does not fit in the static TLS left ("cannot allocate memory in static
+// TLS block", decided by package tls as vasim tls decides it), with a
+// dependency of its own; a library whose dependency is missing. The
+// probe goes on after each failure; the maps after every dlopen, the
+// images and dlerror()'s text must be the real loader's.
+func TestFailedDlopenMatchesLdSo(t *testing.T) {
+	requireNoASLRRuns(t)
+	dir := tempDir(t)
+	libs := []lib{
+		{name: "st", deps: []string{"sd"}, tls: 6000, tlsAlign: 16, ie: true},
+		{name: "sd", bss: 100000},
+		{name: "ok", rodata: 5000, tls: 100, tlsAlign: 8, ie: true},
+		{name: "md", deps: []string{"gone"}},
+		{name: "gone"},
+	}
+	exe := build(t, dir, libs, nil, "-Wl,-rpath,"+dir)
+	require.NoError(t, os.Remove(filepath.Join(dir, "libgone.so")))
+	st := filepath.Join(dir, "libst.so")
+	args := []string{st, "libok.so", filepath.Join(dir, "libmd.so"), st}
+	env := []string{"PATH=/usr/bin:/bin"}
+	requireSameLayout(t, exe, args, env)
+
+	launch, err := linux.HostLaunch()
+	require.NoError(t, err)
+	launch.NoRandomize = true
+	p, err := linux.Layout(exe, linux.Draw{}, linux.Options{Launch: &launch, Filename: exe, Args: append([]string{exe}, args...), Env: env, Dlopen: args, WorkDir: dir})
+	require.NoError(t, err)
+	require.Len(t, p.Dlopens, 4)
+	var kinds []string
+	for _, d := range p.Dlopens {
+		k := "ok"
+		if !d.OK {
+			require.NotNil(t, d.Failure, d.Name)
+			k = d.Failure.Kind.Code()
+		}
+		kinds = append(kinds, k)
+	}
+	require.Equal(t, []string{"static-tls-exhausted", "ok", "not-found", "static-tls-exhausted"}, kinds)
+	require.Equal(t, st+": cannot allocate memory in static TLS block", p.Dlopens[0].Message)
+	for _, l := range p.Maps() {
+		require.NotContains(t, []string{st, filepath.Join(dir, "libsd.so"), filepath.Join(dir, "libmd.so")}, l.Path, "a failed dlopen's mapping is left: %v", l)
+	}
+}
+
+// python3.11 cannot dlopen libjemalloc.so.2 (its initial-exec TLS does
+// not fit in what the start-up left of the static TLS block): the model
+// fails that dlopen with the message the real one gives, and leaves no
+// mapping of it, as the real process has none after the failure.
+func TestPythonJemallocDlopen(t *testing.T) {
+	const python, jemalloc = "/usr/bin/python3.11", "libjemalloc.so.2"
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("runs a Linux x86_64 program")
+	}
+	if _, err := os.Stat(python); err != nil {
+		t.Skipf("%s is not installed", python)
+	}
+	// The real process: what dlopen says, and whether the library is
+	// still mapped afterwards.
+	script := `import ctypes, sys
+try:
+    ctypes.CDLL("` + jemalloc + `")
+    print("OK")
+except OSError as e:
+    print("ERR " + str(e))
+print("MAPPED" if "libjemalloc" in open("/proc/self/maps").read() else "UNMAPPED")
+`
+	cmd := exec.Command(python, "-c", script)
+	cmd.Env = []string{}
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, 2, "%s", out)
+	if strings.Contains(lines[0], "cannot open shared object file") {
+		t.Skipf("%s is not installed", jemalloc)
+	}
+
+	p, err := linux.Layout(python, linux.Draw{}, linux.Options{Env: []string{}, Dlopen: []string{jemalloc}})
+	require.NoError(t, err)
+	require.Len(t, p.Dlopens, 1)
+	d := p.Dlopens[0]
+	if lines[0] == "OK" {
+		require.True(t, d.OK, "the real dlopen succeeds; the model says %s", d.Message)
+		require.Equal(t, "MAPPED", lines[1])
+		return
+	}
+	require.False(t, d.OK, "the real dlopen fails with %s", lines[0])
+	require.Equal(t, strings.TrimPrefix(lines[0], "ERR "), d.Message)
+	require.Equal(t, "UNMAPPED", lines[1])
+	for _, l := range p.Maps() {
+		require.NotContains(t, l.Path, "libjemalloc", "the failed dlopen's mappings stay in the layout")
 	}
 }
 
@@ -640,5 +747,109 @@ int main(void) {
 			}
 			require.Equal(t, want, got, "pages")
 		})
+	}
+}
+
+// TestArgLimitMatchesTheKernel runs a program through sh under several
+// "ulimit -s" values with argument strings that take exactly what the
+// model's Kernel.ArgLimit allows, and one byte more, and a single
+// argument at MAX_ARG_STRLEN and one byte over: exec must succeed and
+// fail ("Argument list too long") exactly where Layout says.
+func TestArgLimitMatchesTheKernel(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("runs Linux x86_64 programs")
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	prog, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("no true(1)")
+	}
+	var cur syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_STACK, &cur))
+	dir := tempDir(t)
+	// The environment sh hands the program (dash adds PWD).
+	envOut, err := (&exec.Cmd{Path: sh, Args: []string{"sh", "-c", "exec env"}, Env: []string{}, Dir: dir}).Output()
+	require.NoError(t, err)
+	env := strings.Fields(string(envOut))
+	k, err := linux.HostKernel()
+	require.NoError(t, err)
+
+	// realExec reports whether sh, with the stack limit set to limit, can
+	// exec the program with the arguments exec (sh's words) makes of args.
+	realExec := func(limit uint64, exec_ string, args []string) bool {
+		cmd := exec.Command(sh, append([]string{"-c", fmt.Sprintf(`ulimit -s %d && exec "$0" %s`, limit/1024, exec_), prog}, args...)...)
+		cmd.Env, cmd.Dir = []string{}, dir
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return true
+		}
+		require.Contains(t, string(out), "Argument list too long", "sh: %v", err)
+		return false
+	}
+	real := func(limit uint64, args []string) bool { return realExec(limit, `"$@"`, args) }
+	model := func(limit uint64, args []string) bool {
+		_, err := linux.Layout(prog, linux.Draw{}, linux.Options{Kernel: &k, Launch: &linux.Launch{StackLimit: limit, NoRandomize: true}, Filename: prog, Args: append([]string{prog}, args...), Env: env, WorkDir: dir})
+		if err == nil {
+			return true
+		}
+		require.ErrorIs(t, err, linux.ErrArgListTooLong)
+		require.ErrorIs(t, err, linux.ErrStart)
+		return false
+	}
+	// fill returns arguments whose strings, with the file name, argv[0]
+	// and the environment, take exactly n bytes.
+	fill := func(n uint64) []string {
+		used := 2 * (uint64(len(prog)) + 1)
+		for _, kv := range env {
+			used += uint64(len(kv)) + 1
+		}
+		var args []string
+		for rest := n - used; rest > 0; {
+			l := min(rest, 100000)
+			args = append(args, strings.Repeat("a", int(l-1)))
+			rest -= l
+		}
+		return args
+	}
+	tested := 0
+	for _, limit := range []uint64{256 << 10, 1 << 20, 4 << 20} {
+		if cur.Cur != linux.Unlimited && limit >= cur.Cur {
+			continue // sh itself must exec with the strings under this process's limit
+		}
+		// The number of strings decides the pointers' share: fill to the
+		// limit until the count no longer changes.
+		at := fill(linux.ArgMax)
+		for range 5 {
+			lim, ok := k.ArgLimit(linux.Launch{StackLimit: limit}, len(at)+1, len(env))
+			require.True(t, ok)
+			next := fill(lim)
+			done := len(next) == len(at)
+			at = next
+			if done {
+				break
+			}
+		}
+		over := append(append([]string{}, at[:len(at)-1]...), at[len(at)-1]+"a")
+		for _, c := range []struct {
+			name string
+			args []string
+		}{{"at the limit", at}, {"one byte over", over}} {
+			r := real(limit, c.args)
+			require.Equal(t, r, model(limit, c.args), "ulimit -s %d, %s: the real exec succeeds: %v", limit/1024, c.name, r)
+			tested++
+		}
+		require.True(t, real(limit, at) && !real(limit, over), "the boundary is where the model puts it")
+	}
+	require.NotZero(t, tested, "the stack limit %d is too small to test below it", cur.Cur)
+	// One string at MAX_ARG_STRLEN with its NUL, and one byte over (sh
+	// joins two halves: it could not be exec'd with the whole).
+	strlen := int(k.MaxArgStrlen())
+	for _, n := range []int{strlen - 1, strlen} {
+		r := realExec(1<<20, `"$1$2"`, []string{strings.Repeat("b", n/2), strings.Repeat("b", n-n/2)})
+		require.Equal(t, r, model(1<<20, []string{strings.Repeat("b", n)}), "one argument of %d bytes: the real exec succeeds: %v", n, r)
+		require.Equal(t, n < strlen, r, "one argument of %d bytes", n)
 	}
 }

@@ -23,7 +23,9 @@ import (
 // Mappings that never move (a non-PIE executable, the vsyscall page) are
 // in Fixed. Because the groups are independent, the probability that some
 // mapping hits a fixed range is computed per group and combined exactly
-// (package reserve).
+// (package reserve). A launch that is not randomised (randomize_va_space
+// 0, or the personality) has one layout: every mapping is in Fixed and
+// the groups are nil.
 type Variation struct {
 	Kernel Kernel
 	Launch Launch
@@ -31,6 +33,11 @@ type Variation struct {
 	Exec   *ExecGroup
 	Mmap   *MmapGroup
 	Stack  *StackGroup
+	// Apart are the mappings of the zero draw no group holds: the brk
+	// heap libc's malloc creates (at the first dlopen), which the brk
+	// draw (arch_randomize_brk) moves above the executable's end, so it
+	// is neither rigid with a PIE executable nor independent of it.
+	Apart []vaspace.Mapping
 }
 
 // ExecGroup is a position-independent executable, moved by the PIE draw.
@@ -97,16 +104,25 @@ type StackExtent struct {
 // not move them independently and the exact analysis does not apply.
 var ErrNotSeparable = errors.New("the randomised groups of the layout interact")
 
-// Variation computes how the program's layout moves with the draws. The
-// launch must be randomised. It places the program once per residue of
-// the mmap draw (with 4 KiB pages and THP, 512 times; a few hundred
-// microseconds each) and checks, at the extremes of the highest
-// mmap_rnd_bits the architecture accepts, that the groups stay rigid and
-// apart, so that the same Variation serves every mmap_rnd_bits.
+// Variation computes how the program's layout moves with the draws. It
+// places the program once per residue of the mmap draw (with 4 KiB pages
+// and THP, 512 times; a few hundred microseconds each) and checks, at the
+// extremes of the highest mmap_rnd_bits the architecture accepts, that
+// the groups stay rigid and apart, so that the same Variation serves
+// every mmap_rnd_bits. A launch that is not randomised is placed once,
+// every mapping Fixed.
 func (pr *Program) Variation() (*Variation, error) {
 	k := pr.k
 	if !k.Randomized(pr.launch) {
-		return nil, fmt.Errorf("linux: the launch is not randomised (personality or randomize_va_space 0): the layout is fixed")
+		p, err := pr.Layout(Draw{})
+		if err != nil {
+			return nil, err
+		}
+		v := &Variation{Kernel: k, Launch: pr.launch}
+		for m := range p.Space().All() {
+			v.Fixed = append(v.Fixed, m)
+		}
+		return v, nil
 	}
 	if !k.VDSOTopDown {
 		return nil, fmt.Errorf("linux: the profile puts the vDSO at a random page above the stack (x86_64 before 6.9), which the exact analysis does not model")
@@ -123,6 +139,8 @@ func (pr *Program) Variation() (*Variation, error) {
 	for m := range base.Space().All() {
 		switch {
 		case m.Kind == vaspace.KindStack:
+		case isBrkHeap(m):
+			v.Apart = append(v.Apart, m)
 		case m.Name == "[vsyscall]", isExec(m) && !pie && exe.Group == GroupFixed:
 			v.Fixed = append(v.Fixed, m)
 		}
@@ -150,7 +168,7 @@ func (pr *Program) Variation() (*Variation, error) {
 	}
 	g := &MmapGroup{Period: period, Down: !k.Legacy(pr.launch), Draws: in.Mmap, PageSize: page}
 	inMmap := func(m vaspace.Mapping) bool {
-		return m.Kind != vaspace.KindStack && m.Name != "[vsyscall]" && !isExec(m)
+		return m.Kind != vaspace.KindStack && m.Name != "[vsyscall]" && !isExec(m) && !isBrkHeap(m)
 	}
 	// The extremes are checked with the most random bits allowed.
 	wide := *pr
@@ -203,6 +221,9 @@ func (pr *Program) Variation() (*Variation, error) {
 	v.Mmap = g
 	return v, nil
 }
+
+// isBrkHeap reports whether m is the brk heap (see createHeap).
+func isBrkHeap(m vaspace.Mapping) bool { return m.Kind == vaspace.KindHeap && m.Name == "[heap]" }
 
 // mmapPeriod is the number of mmap draws after which the alignment
 // decisions repeat: the largest alignment any placement uses (the THP
