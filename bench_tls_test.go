@@ -212,6 +212,9 @@ func tlsFixPrograms(b *testing.B) []tlsFixProgram {
 //
 //   - impl=vasim: tls.Check from the files: resolve and read every
 //     library, lay out static TLS, play the dlopens, explain and fix;
+//   - impl=vasim-read: only resolving the program's libraries and reading
+//     every one (ldso.Resolver.LoadProgram, LD_PRELOAD included), the
+//     part of impl=vasim that reads files;
 //   - impl=vasim-fix: only the explanation and fix (tls.Explain on a run
 //     already made), the part that once re-ran the program for every
 //     candidate value;
@@ -232,6 +235,20 @@ func BenchmarkTLSFix(b *testing.B) {
 				if err != nil || rep.Explanations[len(rep.Result.Steps)-1].FixTunables == "" {
 					b.Fatal("no fix", err)
 				}
+			}
+		})
+		b.Run("prog="+p.name+"/impl=vasim-read", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				r, err := ldso.NewResolver("")
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Preload = []string{p.shim}
+				ns, err := r.LoadProgram(p.exe)
+				if err != nil || len(ns.Missing) > 0 {
+					b.Fatalf("%s: %v %v", p.exe, err, ns)
+				}
+				b.ReportMetric(float64(len(ns.Objects)), "objects/op")
 			}
 		})
 		b.Run("prog="+p.name+"/impl=vasim-fix", func(b *testing.B) {

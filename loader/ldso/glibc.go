@@ -2,6 +2,7 @@ package ldso
 
 import (
 	"bytes"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"regexp"
@@ -72,20 +73,23 @@ var (
 // libc.so.6 is 1.9 MiB.
 const maxLibcBytes = 256 << 20
 
-// DetectGlibcVersion reads a libc.so.6 and returns its release: from the
-// version banner when present, else from the highest GLIBC_2.N version
-// name it holds.
+// DetectGlibcVersion reads a libc.so.6 (or glibc's ld.so) and returns its
+// release: from the version banner when present, else from the highest
+// GLIBC_2.N version name it holds. The banner is looked for first in the
+// ELF file's .rodata section, where glibc keeps it (csu/version.c
+// banner[], elf/rtld.c's --version text), which spares reading the whole
+// file; then, and for the version names, in the whole file.
 func DetectGlibcVersion(libcPath string) (GlibcDetection, error) {
+	d := GlibcDetection{Path: libcPath}
+	if m := rodataBanner(libcPath); m != nil {
+		return bannerDetection(d, m), nil
+	}
 	data, err := input.ReadFile(libcPath, maxLibcBytes, "a libc.so.6")
 	if err != nil {
 		return GlibcDetection{}, err
 	}
-	d := GlibcDetection{Path: libcPath}
 	if m := findBanner(data); m != nil {
-		ma, _ := strconv.Atoi(string(m[1]))
-		mi, _ := strconv.Atoi(string(m[2]))
-		d.Version, d.Source, d.Banner = GlibcVersion{ma, mi}, "banner", string(bytes.TrimRight(m[0], "."))
-		return d, nil
+		return bannerDetection(d, m), nil
 	}
 	best := GlibcVersion{}
 	for _, m := range symverRe.FindAllSubmatch(data, -1) {
@@ -100,6 +104,48 @@ func DetectGlibcVersion(libcPath string) (GlibcDetection, error) {
 	}
 	d.Version, d.Source = best, "symbol versions"
 	return d, nil
+}
+
+func bannerDetection(d GlibcDetection, m [][]byte) GlibcDetection {
+	ma, _ := strconv.Atoi(string(m[1]))
+	mi, _ := strconv.Atoi(string(m[2]))
+	d.Version, d.Source, d.Banner = GlibcVersion{ma, mi}, "banner", string(bytes.TrimRight(m[0], "."))
+	return d
+}
+
+// rodataBanner finds the version banner in the .rodata section of the
+// ELF file at path, reading only the ELF and section headers and that
+// section; nil when the file is not a regular ELF file within
+// maxLibcBytes, has no such section, or no banner there.
+func rodataBanner(path string) (m [][]byte) {
+	defer func() {
+		if recover() != nil { // debug/elf on a hostile file: read it whole
+			m = nil
+		}
+	}()
+	f, err := input.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() > maxLibcBytes {
+		return nil
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return nil
+	}
+	s := ef.Section(".rodata")
+	if s == nil || s.Type == elf.SHT_NOBITS || s.Flags&elf.SHF_COMPRESSED != 0 ||
+		s.Offset > uint64(fi.Size()) || s.Size > uint64(fi.Size())-s.Offset {
+		return nil
+	}
+	data, err := s.Data()
+	if err != nil {
+		return nil
+	}
+	return findBanner(data)
 }
 
 // findBanner finds the version banner: the regular expression is tried

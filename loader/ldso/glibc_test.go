@@ -64,3 +64,45 @@ func TestParseGlibcVersion(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+// TestDetectGlibcVersionRodata: reading only .rodata finds what reading
+// the whole file found, for every glibc and musl libc and ld.so on this
+// machine (the native ones, a cross toolchain's).
+func TestDetectGlibcVersionRodata(t *testing.T) {
+	candidates := []string{
+		"/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2",
+		"/usr/aarch64-linux-gnu/lib/libc.so.6", "/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1",
+		"/usr/lib/x86_64-linux-musl/libc.so", "/lib/ld-musl-x86_64.so.1",
+	}
+	seen := 0
+	for _, p := range candidates {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		seen++
+		got, err := DetectGlibcVersion(p)
+		m := findBanner(data)
+		if m == nil {
+			// No banner anywhere (musl): the fallback reads the whole file.
+			assert.Nil(t, rodataBanner(p), p)
+			continue
+		}
+		require.NoError(t, err, p)
+		assert.Equal(t, bannerDetection(GlibcDetection{Path: p}, m), got, p)
+		assert.NotNil(t, rodataBanner(p), "%s: the banner is in .rodata", p)
+	}
+	if seen == 0 {
+		t.Skip("no libc here")
+	}
+}
+
+// TestDetectGlibcVersionBannerOutsideRodata: a banner that is not in
+// .rodata (here: a file that is not ELF at all) is still found.
+func TestDetectGlibcVersionBannerOutsideRodata(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "libc.so.6")
+	require.NoError(t, os.WriteFile(p, []byte("\x7fELF junk\x00GNU C Library (Test) stable release version 2.31.\n\x00"), 0o644))
+	d, err := DetectGlibcVersion(p)
+	require.NoError(t, err)
+	assert.Equal(t, GlibcDetection{Version: GlibcVersion{2, 31}, Path: p, Source: "banner", Banner: "GNU C Library (Test) stable release version 2.31"}, d)
+}

@@ -396,7 +396,7 @@ func (r *Resolver) read(hostPath, targetPath string) *specResult {
 	case m.IsRegular() && fi.Size() < elfHeaderSize:
 		lose("file too short")
 	case m.IsRegular():
-		s.spec, s.err = elfspec.Read(hostPath)
+		s.spec, s.err = elfspec.ReadRegular(hostPath, fi)
 		if errors.Is(s.err, loader.ErrWrongFormat) {
 			lose("invalid ELF header")
 		}
@@ -1070,6 +1070,9 @@ func isIdentChar(c byte) bool {
 // library: the directory of the name it was opened under, made absolute
 // and not normalised; see originString).
 func (r *Resolver) originOf(path string) string {
+	if strings.HasPrefix(path, "/") {
+		return originString(path, "") // the working directory is not needed
+	}
 	cwd, _ := r.workDir()
 	return originString(path, cwd)
 }
