@@ -219,6 +219,19 @@ func TestDlopenOfNonObjectsMatchesGlibc(t *testing.T) {
 		"/dev/null", "/dev/zero",
 	}
 	require.NoError(t, os.Mkdir(targets[0], 0o755))
+	// Executables: glibc refuses both kinds (dl-load.c: "cannot
+	// dynamically load executable", "... position-independent
+	// executable").
+	src := write("main.c", []byte("int main(void) { return 0; }\n"))
+	for _, exe := range []struct{ name, flag string }{{"pie", "-pie"}, {"nopie", "-no-pie"}} {
+		out := filepath.Join(dir, exe.name)
+		cmd := exec.Command("gcc", exe.flag, "-o", out, src)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Logf("gcc %s: %v: %s", exe.flag, err, b)
+			continue
+		}
+		targets = append(targets, out)
+	}
 	for _, target := range targets {
 		if _, err := os.Stat(target); err != nil {
 			continue

@@ -318,6 +318,27 @@ type LoadError struct {
 
 func (e *LoadError) Error() string { return e.Path + ": " + e.Message }
 
+// notLoadable returns glibc's reason for refusing to load spec as a
+// dependency or with dlopen, or "": an executable cannot be, since it is
+// not possible to relocate it, handle its static TLS or run its
+// constructors (glibc 2.36 elf/dl-load.c _dl_map_object_from_fd: "cannot
+// dynamically load executable" for ET_EXEC; "cannot dynamically load
+// position-independent executable" for DF_1_PIE, checked since 2.30).
+// musl loads both.
+func (r *Resolver) notLoadable(spec *loader.ImageSpec) string {
+	e := spec.ELF
+	if r.Flavor == FlavorMusl || e == nil {
+		return ""
+	}
+	switch {
+	case e.Type == elf.ET_EXEC:
+		return "cannot dynamically load executable"
+	case e.Flags1&elf.DF_1_PIE != 0 && (r.version.IsZero() || r.version.AtLeast(2, 30)):
+		return "cannot dynamically load position-independent executable"
+	}
+	return ""
+}
+
 // elfHeaderSize is sizeof(Elf64_Ehdr): open_verify reads this much first.
 const elfHeaderSize = 64
 
@@ -725,6 +746,11 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 		if e == nil || (r.Machine != 0 && e.Machine != r.Machine) || (r.Class != 0 && e.Class != r.Class) {
 			release()
 			p.warn(fmt.Sprintf("%s: skipped: machine %v class %v", path, e.Machine, e.Class))
+			return nil
+		}
+		if msg := r.notLoadable(s.spec); msg != "" {
+			release()
+			bad = &LoadError{Path: path, Message: msg, Errno: syscall.ENOEXEC}
 			return nil
 		}
 		if t != nil && copied == 0 {
