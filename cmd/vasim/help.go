@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strconv"
 	"strings"
 )
 
@@ -294,7 +296,8 @@ func version() string {
 func runVersion(e *env, args []string) int {
 	fs := newFlags(e, "version")
 	asJSON := fs.Bool("json", false, "print a machine-readable result")
-	if code, ok := parseFlags(fs, args); !ok {
+	r := reporter{e: e, name: "version"}
+	if code, ok := parseArgs(fs, &r, args); !ok {
 		return code
 	}
 	if *asJSON {
@@ -364,20 +367,54 @@ func newFlags(e *env, name string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and maps -h and bad flags to an exit code; ok is
-// false when the command should return code immediately.
-func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK, false
+// parseArgs parses a command's flags. A bad command line is reported
+// through r (under --json also as an error document, so --json is looked
+// for before the flags are parsed) with the synopsis; -h prints the help.
+func parseArgs(fs *flag.FlagSet, r *reporter, args []string) (int, bool) {
+	r.asJSON = jsonAsked(args)
+	out := fs.Output()
+	var msg bytes.Buffer
+	fs.SetOutput(&msg)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case err == flag.ErrHelp:
+		io.Copy(out, &msg)
+		return exitOK, false
+	case err != nil:
+		line, _, _ := strings.Cut(msg.String(), "\n")
+		code := r.usage("%s", line)
+		if c := docs(r.name); c != nil {
+			fmt.Fprintf(out, "Usage: %s\n", c.usage)
 		}
-		return exitUsage, false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		return exitUsage, false
+		fmt.Fprintf(out, "Run \"vasim help %s\" for every flag and an example.\n", r.name)
+		return code, false
+	case fs.NArg() > 0:
+		if fs.Lookup("arg") != nil {
+			return r.usage("unexpected argument %q: the program's own arguments go in --arg ARG, one each", fs.Arg(0)), false
+		}
+		return r.usage("unexpected argument %q", fs.Arg(0)), false
 	}
 	return 0, true
+}
+
+// jsonAsked reports whether args turn --json on.
+func jsonAsked(args []string) bool {
+	on := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "json" {
+			continue
+		}
+		on = true
+		if hasVal {
+			on, _ = strconv.ParseBool(val)
+		}
+	}
+	return on
 }
 
 // usageErr returns a function that prints "vasim NAME: message" to

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -135,53 +134,6 @@ func dlopenMissing(de *linux.DlopenError) string {
 		return fmt.Sprintf("--dlopen %s: not a shared library (the real dlopen fails with %q)", de.Name, m.Message())
 	}
 	return fmt.Sprintf("--dlopen %s: %s cannot be read as a library: %v", de.Name, m.Name, m.Err)
-}
-
-// parseArgs parses a command's flags. A bad command line is reported
-// through r (under --json also as an error document, so --json is looked
-// for before the flags are parsed) with the synopsis; -h prints the help.
-func parseArgs(fs *flag.FlagSet, r *reporter, args []string) (int, bool) {
-	r.asJSON = jsonAsked(args)
-	out := fs.Output()
-	var msg bytes.Buffer
-	fs.SetOutput(&msg)
-	err := fs.Parse(args)
-	fs.SetOutput(out)
-	switch {
-	case err == flag.ErrHelp:
-		io.Copy(out, &msg)
-		return exitOK, false
-	case err != nil:
-		line, _, _ := strings.Cut(msg.String(), "\n")
-		code := r.usage("%s", line)
-		if c := docs(r.name); c != nil {
-			fmt.Fprintf(out, "Usage: %s\n", c.usage)
-		}
-		fmt.Fprintf(out, "Run \"vasim help %s\" for every flag and an example.\n", r.name)
-		return code, false
-	case fs.NArg() > 0:
-		return r.usage("unexpected argument %q: the program's own arguments go in --arg ARG, one each", fs.Arg(0)), false
-	}
-	return 0, true
-}
-
-// jsonAsked reports whether args turn --json on.
-func jsonAsked(args []string) bool {
-	on := false
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "json" {
-			continue
-		}
-		on = true
-		if hasVal {
-			on, _ = strconv.ParseBool(val)
-		}
-	}
-	return on
 }
 
 // launchFlags are the flags layout and reserve share: the program and how

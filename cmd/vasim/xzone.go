@@ -242,10 +242,10 @@ func runXZone(e *env, args []string) int {
 	svgFile := fs.String("svg", "", "also draw the layout, the slot window and the culprits as an SVG picture in this file")
 	failAbove := fs.Float64("fail-above", -1, "exit 1 when the headline probability (ASLR on when computed, else ASLR off) exceeds this fraction")
 	asJSON := fs.Bool("json", false, "print a machine-readable result (vasim help json)")
-	if code, ok := parseFlags(fs, args); !ok {
+	rep := reporter{e: e, name: "xzone"}
+	if code, ok := parseArgs(fs, &rep, args); !ok {
 		return code
 	}
-	rep := reporter{e: e, name: "xzone", asJSON: *asJSON}
 	profile, err := xzone.LookupProfile(*profileName)
 	if err != nil {
 		return rep.usage("--profile: %v", err)
@@ -1063,10 +1063,10 @@ func runScenarios(e *env, args []string) int {
 	fs := newFlags(e, "scenarios")
 	dump := fs.String("dump", "", "print the named scenario as a document vasim reads back (an image set for xzone --images, a case for tls --case)")
 	asJSON := fs.Bool("json", false, "list the scenarios as JSON (vasim help json)")
-	if code, ok := parseFlags(fs, args); !ok {
+	rep := reporter{e: e, name: "scenarios"}
+	if code, ok := parseArgs(fs, &rep, args); !ok {
 		return code
 	}
-	rep := reporter{e: e, name: "scenarios", asJSON: *asJSON}
 	if *dump != "" {
 		if c, err := tlscase.Load(*dump); err == nil {
 			b, err := c.Marshal()

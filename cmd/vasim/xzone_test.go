@@ -492,3 +492,18 @@ func TestHelpSubcommand(t *testing.T) {
 	assert.Contains(t, out, "Usage: vasim tls pages --exe PROGRAM")
 	assert.Contains(t, out, "Example:")
 }
+
+// A bad flag under --json is a JSON error too, in every command.
+func TestFlagErrorsUnderJSON(t *testing.T) {
+	for _, args := range [][]string{
+		{"xzone", "--json", "--nope"}, {"xzone", "--json", "--fail-above", "abc"},
+		{"scenarios", "--json", "--nope"}, {"version", "--json", "stray"},
+	} {
+		code, out, _ := runCmd(t, args...)
+		assert.Equal(t, exitUsage, code, "%v", args)
+		var e struct{ Schema, Kind string }
+		require.NoError(t, json.Unmarshal([]byte(out), &e), "%v: %s", args, out)
+		assert.Equal(t, "vasim/error/v1", e.Schema)
+		assert.Equal(t, "usage", e.Kind)
+	}
+}
