@@ -393,7 +393,7 @@ func parseArgs(fs *flag.FlagSet, r *reporter, args []string) (int, bool) {
 		if fs.Lookup("arg") != nil {
 			return r.usage("unexpected argument %q: the program's own arguments go in --arg ARG, one each", fs.Arg(0)), false
 		}
-		return r.usage("unexpected argument %q", fs.Arg(0)), false
+		return r.usage("unexpected argument %q: every input is a flag (vasim %s -h)", fs.Arg(0), r.name), false
 	}
 	return 0, true
 }

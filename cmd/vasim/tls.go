@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	iofs "io/fs"
-	"strconv"
 	"strings"
 
 	"github.com/vasim/vasim/internal/input"
@@ -215,7 +213,7 @@ func runTLS(e *env, args []string) int {
 	caseName := fs.String("scenario", "", "a built-in case from a published report (vasim scenarios lists them): "+strings.Join(tlscase.Names(), ", "))
 	caseFile := fs.String("case", "", "a case document to run (vasim scenarios --dump NAME prints one; - reads standard input)")
 	r := reporter{e: e, name: "tls"}
-	if code, ok := parseCmdFlags(fs, &r, args); !ok {
+	if code, ok := parseArgs(fs, &r, args); !ok {
 		return code
 	}
 	r.asJSON = *asJSON
@@ -327,56 +325,6 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
-}
-
-// parseCmdFlags parses a tls, tls pages or tsd command line. A bad one is
-// reported through r (under --json also as an error document: --json is
-// looked for before the flags are parsed) with the synopsis; -h prints
-// the help and exits 0.
-func parseCmdFlags(fs *flag.FlagSet, r *reporter, args []string) (int, bool) {
-	r.asJSON = wantsJSON(args)
-	out := fs.Output()
-	var msg bytes.Buffer
-	fs.SetOutput(&msg)
-	err := fs.Parse(args)
-	fs.SetOutput(out)
-	switch {
-	case err == flag.ErrHelp:
-		io.Copy(out, &msg)
-		return exitOK, false
-	case err != nil:
-		line, _, _ := strings.Cut(msg.String(), "\n")
-		code := r.usage("%s", strings.TrimPrefix(line, fs.Name()+": "))
-		if c := docs(r.name); c != nil {
-			fmt.Fprintf(out, "Usage: %s\nRun \"vasim %s -h\" for every flag and an example.\n", c.usage, r.name)
-		}
-		return code, false
-	case fs.NArg() > 0:
-		return r.usage("unexpected argument %q: every input is a flag (vasim %s -h)", fs.Arg(0), r.name), false
-	}
-	return 0, true
-}
-
-// wantsJSON reports whether args turn --json on.
-func wantsJSON(args []string) bool {
-	on := false
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if !strings.HasPrefix(a, "-") {
-			continue
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if name != "json" {
-			continue
-		}
-		on = true
-		if hasVal {
-			on, _ = strconv.ParseBool(val)
-		}
-	}
-	return on
 }
 
 // tpOffset returns where a block at the loader's offset starts relative

@@ -69,7 +69,7 @@ func runTLSPages(e *env, args []string) int {
 	fs.Var(&probes, "probe", "an offset from the thread pointer whose coverage to report, e.g. -0x4018 (PartitionAlloc's bookkeeping; repeatable; default -0x4018)")
 	asJSON := fs.Bool("json", false, "print a vasim/tls-pages/v1 document (vasim help json)")
 	r := reporter{e: e, name: "tls pages"}
-	if code, ok := parseCmdFlags(fs, &r, args); !ok {
+	if code, ok := parseArgs(fs, &r, args); !ok {
 		return code
 	}
 	r.asJSON = *asJSON

@@ -72,7 +72,7 @@ func runTSD(e *env, args []string) int {
 	model := fs.String("model", "", "run every instance with this model instead: fixed-slot, dynamic-pthreads or thread-local")
 	asJSON := fs.Bool("json", false, "print a vasim/tsd/v1 document (vasim help json)")
 	r := reporter{e: e, name: "tsd"}
-	if code, ok := parseCmdFlags(fs, &r, args); !ok {
+	if code, ok := parseArgs(fs, &r, args); !ok {
 		return code
 	}
 	r.asJSON = *asJSON
