@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -652,7 +653,7 @@ func (p *Namespace) findLoaded(name string) *Object {
 }
 
 func (p *Namespace) matchLoaded(name string) *Object {
-	for _, o := range p.candidates() {
+	for o := range p.candidates() {
 		if o.Unloaded || o.isMain {
 			continue
 		}
@@ -672,11 +673,25 @@ func (p *Namespace) matchLoaded(name string) *Object {
 	return nil
 }
 
-func (p *Namespace) candidates() []*Object {
-	if p.Interp != nil && !contains(p.Objects, p.Interp) {
-		return append(append([]*Object(nil), p.Objects...), p.Interp)
+// candidates yields the loaded objects, then the interpreter when it has
+// not joined the list yet. Every lookup scans them, as glibc's
+// _dl_map_object scans the link maps; yielding rather than copying the
+// list keeps that scan free of allocation.
+func (p *Namespace) candidates() iter.Seq[*Object] {
+	return func(yield func(*Object) bool) {
+		interp := p.Interp != nil
+		for _, o := range p.Objects {
+			if o == p.Interp {
+				interp = false
+			}
+			if !yield(o) {
+				return
+			}
+		}
+		if interp {
+			yield(p.Interp)
+		}
 	}
-	return p.Objects
 }
 
 // mapObject is _dl_map_object: reuse a loaded object matching name, or
@@ -759,7 +774,7 @@ func (p *Namespace) mapObject(name string, from *Object, via string) (o *Object,
 		// The same file under another name is the same object (glibc
 		// compares st_dev/st_ino in _dl_map_object_from_fd, musl in
 		// load_library).
-		for _, o := range p.candidates() {
+		for o := range p.candidates() {
 			if !o.Unloaded && !o.isMain && o.fi != nil && os.SameFile(o.fi, s.fi) {
 				release()
 				p.addName(o, name)
