@@ -379,7 +379,8 @@ func parseArgs(fs *flag.FlagSet, r *reporter, args []string) (int, bool) {
 	fs.SetOutput(out)
 	switch {
 	case err == flag.ErrHelp:
-		io.Copy(out, &msg)
+		// Asked for: the help is the output, as vasim help CMD prints it.
+		io.Copy(r.e.stdout, &msg)
 		return exitOK, false
 	case err != nil:
 		line, _, _ := strings.Cut(msg.String(), "\n")

@@ -22,7 +22,7 @@ func TestTLSCommandsHelp(t *testing.T) {
 	flagLine := regexp.MustCompile(`(?m)^  -([a-z-]+)`)
 	for _, cmd := range [][]string{{"tls"}, {"tls", "pages"}, {"tsd"}} {
 		t.Run(strings.Join(cmd, " "), func(t *testing.T) {
-			code, _, help := runVasim(t, nil, append(cmd, "-h")...)
+			code, help, _ := runVasim(t, nil, append(cmd, "-h")...)
 			require.Equal(t, exitOK, code)
 			usage, rest, ok := strings.Cut(help, "\n\n")
 			require.True(t, ok, help)

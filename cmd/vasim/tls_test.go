@@ -526,7 +526,7 @@ func TestTSDDocument(t *testing.T) {
 // TestTSDHelpSaysExitStatus: vasim tsd -h says that a predicted failure
 // exits 1.
 func TestTSDHelpSaysExitStatus(t *testing.T) {
-	code, _, help := runVasim(t, nil, "tsd", "-h")
+	code, help, _ := runVasim(t, nil, "tsd", "-h")
 	require.Equal(t, exitOK, code)
 	assert.Contains(t, help, "exit 1")
 	assert.Contains(t, help, "exit 0")
