@@ -10,6 +10,7 @@ import (
 
 	"github.com/vasim/vasim/internal/input"
 	"github.com/vasim/vasim/loader"
+	"github.com/vasim/vasim/loader/ldso"
 	"github.com/vasim/vasim/tls"
 	"github.com/vasim/vasim/tls/tlscase"
 )
@@ -519,7 +520,15 @@ func printTLS(w io.Writer, o tlsJSON) {
 		case glibc:
 			fmt.Fprintf(w, "Free for libraries dlopened later: %d bytes = %d surplus + %d padding. Initial-exec TLS may use all of it.\n", o.Free, o.Surplus, o.AlignmentPadding)
 			if o.OptionalLeft > 0 {
-				fmt.Fprintf(w, "glibc also moves the TLS of libraries that use TLS descriptors (gcc -mtls-dialect=gnu2; the aarch64 default) into it while they fit, up to %d bytes in all (glibc.rtld.optional_static_tls; never given back).\n", o.OptionalLeft)
+				// The tunable exists from glibc 2.32 (elf/dl-tls.c); before,
+				// descriptors could take the whole surplus.
+				tunable := "glibc.rtld.optional_static_tls; never given back"
+				if f := strings.Fields(o.Loader); len(f) > 1 {
+					if v, err := ldso.ParseGlibcVersion(f[1]); err == nil && !v.AtLeast(2, 32) {
+						tunable = "before glibc 2.32 no tunable sets this; never given back"
+					}
+				}
+				fmt.Fprintf(w, "glibc also moves the TLS of libraries that use TLS descriptors (gcc -mtls-dialect=gnu2; the aarch64 default) into it while they fit, up to %d bytes in all (%s).\n", o.OptionalLeft, tunable)
 			}
 		case strings.HasPrefix(o.Loader, "FreeBSD"):
 			fmt.Fprintf(w, "Free for libraries dlopened later: %d bytes (RTLD_STATIC_TLS_EXTRA, or LD_STATIC_TLS_EXTRA when larger).\n", o.Free)
