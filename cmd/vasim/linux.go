@@ -659,12 +659,19 @@ type layoutJSON struct {
 	Mappings []layoutMapping `json:"mappings"`
 }
 
+// drawFlags registers --no-aslr and --seed, which pick the launch placed
+// (vasim layout, vasim tls pages).
+func drawFlags(fs *flag.FlagSet) (noASLR *bool, seed *string) {
+	noASLR = fs.Bool("no-aslr", false, "place as setarch -R runs it: no randomisation")
+	seed = fs.String("seed", "", "place the launch whose random draws the seed `N` picks (default: the launch where every draw is 0)")
+	return noASLR, seed
+}
+
 func runLayout(e *env, args []string) int {
 	fs := newFlags(e, "layout")
 	var lf launchFlags
 	lf.register(fs)
-	noASLR := fs.Bool("no-aslr", false, "place as setarch -R runs it: no randomisation")
-	seed := fs.String("seed", "", "place the launch whose random draws the seed `N` picks (default: the launch where every draw is 0)")
+	noASLR, seed := drawFlags(fs)
 	svgFile := fs.String("svg", "", "also draw every mapping to scale as an SVG picture in `FILE`")
 	asJSON := fs.Bool("json", false, "print a vasim/layout/v1 document (vasim help json)")
 	r := reporter{e: e, name: "layout"}

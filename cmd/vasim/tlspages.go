@@ -63,8 +63,7 @@ func runTLSPages(e *env, args []string) int {
 	fs := newFlags(e, "tls pages")
 	var lf launchFlags
 	lf.register(fs)
-	noASLR := fs.Bool("no-aslr", false, "place as setarch -R runs it: no randomisation")
-	seed := fs.String("seed", "", "draw the kernel's random inputs from this seed (default: every input at its lowest value)")
+	noASLR, seed := drawFlags(fs)
 	var probes listFlag
 	fs.Var(&probes, "probe", "an offset from the thread pointer whose coverage to report, e.g. -0x4018 (PartitionAlloc's bookkeeping; repeatable; default -0x4018)")
 	asJSON := fs.Bool("json", false, "print a vasim/tls-pages/v1 document (vasim help json)")
